@@ -1,0 +1,162 @@
+"""The skorch glue: one NeuralNet subclass with batch-level iterators and a NaN guard.
+
+Only skorch hooks are overridden: ``get_iterator`` (class-balanced batches cut
+straight from arrays, without per-row collation) and ``get_loss`` (the mined
+metric loss, with a guard against non-finite values). The fit loop, callbacks,
+history and device handling are skorch's own.
+"""
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from skorch import NeuralNet
+from torch import nn
+
+from .samplers import ClassBalancedBatchSampler
+
+
+class NonFiniteLossError(FloatingPointError):
+    """Raised when a training loss becomes NaN or infinite."""
+
+
+class RowsDataset(torch.utils.data.Dataset):
+    """Rows of a dense array or CSR matrix, optionally with integer labels.
+
+    Sparse rows are densified one batch at a time, never the whole matrix.
+    """
+
+    def __init__(self, X, y=None):
+        self.X = X
+        self.y = y
+
+    def __len__(self):
+        return self.X.shape[0]
+
+    def rows(self, index):
+        Xb = self.X[index]
+        if sp.issparse(Xb):
+            Xb = Xb.toarray()
+        # torch.tensor copies: slices of read-only memmaps stay untouched
+        return torch.tensor(np.asarray(Xb), dtype=torch.float32)
+
+    def batch(self, index):
+        yb = None if self.y is None else torch.as_tensor(self.y[index])
+        return self.rows(index), yb
+
+    def __getitem__(self, i):
+        Xi, yi = self.batch(np.atleast_1d(i))
+        return Xi[0], (None if yi is None else yi[0])
+
+
+class _BalancedBatches:
+    """Class-balanced training batches; each pass draws new batches."""
+
+    def __init__(self, dataset, batch_size, samples_per_class, seed, augment):
+        self.dataset = dataset
+        self.augment = augment
+        self.sampler = ClassBalancedBatchSampler(
+            dataset.y, batch_size, samples_per_class, random_state=seed
+        )
+
+    def __len__(self):
+        return len(self.sampler)
+
+    def __iter__(self):
+        for index in self.sampler:
+            Xb, yb = self.dataset.batch(index)
+            if self.augment is not None:
+                Xb = self.augment(Xb)
+            yield Xb, yb
+
+
+class _FixedBalancedBatches:
+    """Class-balanced validation batches, the same ones at every epoch."""
+
+    def __init__(self, dataset, batch_size, samples_per_class, seed):
+        self.args = dataset, batch_size, samples_per_class, seed
+
+    def __iter__(self):
+        return iter(_BalancedBatches(*self.args, augment=None))
+
+
+class _SequentialBatches:
+    def __init__(self, dataset, batch_size):
+        self.dataset = dataset
+        self.batch_size = batch_size
+
+    def __len__(self):
+        return -(-len(self.dataset) // self.batch_size)
+
+    def __iter__(self):
+        for start in range(0, len(self.dataset), self.batch_size):
+            yield self.dataset.batch(slice(start, start + self.batch_size))
+
+
+class MetricCriterion(nn.Module):
+    """Mine the batch on its distance matrix, then apply the metric loss."""
+
+    def __init__(self, loss, miner, distance):
+        super().__init__()
+        self.loss = loss
+        self.miner = miner
+        self.distance = distance
+
+    def forward(self, embeddings, labels):
+        with torch.no_grad():
+            detached = embeddings.detach()
+            indices = self.miner(self.distance.pairwise(detached, detached), labels)
+        return self.loss(embeddings, labels, indices)
+
+
+class SiameseNet(NeuralNet):
+    """skorch ``NeuralNet`` training a shared backbone with a metric loss.
+
+    Parameters beyond ``NeuralNet``'s
+    ---------------------------------
+    samples_per_class : int
+        Rows per class in each training batch.
+    seed : int
+        Seeds the batch sampler.
+    augment : callable or None
+        Applied to each training batch tensor.
+    predict_batch_size : int
+        Rows per batch at inference.
+    """
+
+    def __init__(
+        self,
+        *args,
+        samples_per_class=8,
+        seed=0,
+        augment=None,
+        predict_batch_size=4096,
+        **kwargs,
+    ):
+        super().__init__(*args, **kwargs)
+        self.samples_per_class = samples_per_class
+        self.seed = seed
+        self.augment = augment
+        self.predict_batch_size = predict_batch_size
+
+    def get_iterator(self, dataset, training=False):
+        if dataset.y is None:
+            return _SequentialBatches(dataset, self.predict_batch_size)
+        if training:
+            return _BalancedBatches(
+                dataset, self.batch_size, self.samples_per_class, self.seed, self.augment
+            )
+        return _FixedBalancedBatches(
+            dataset, self.batch_size, self.samples_per_class, self.seed + 1
+        )
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        loss = self.criterion_(y_pred, y_true.to(y_pred.device))
+        if not torch.isfinite(loss):
+            raise NonFiniteLossError(
+                f"The training loss became {loss.item()} at epoch "
+                f"{len(self.history)}. Likely causes: a learning rate too high, "
+                "input features that are not scaled (try StandardScaler), or a "
+                "margin far from the scale of the distances. Lower `lr`, scale "
+                "the input, or set `clip_grad_norm`."
+            )
+        return loss

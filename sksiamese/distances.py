@@ -1,0 +1,125 @@
+"""Distances between embeddings, in batched matrix and row-aligned forms.
+
+Each distance is a small stateless :class:`torch.nn.Module`. ``pairwise(a, b)``
+returns the ``(len(a), len(b))`` matrix used by miners and losses on a batch;
+``paired(a, b)`` returns the row-aligned distances used for verification.
+Both are finite and have finite gradients for any finite input, including
+identical points and zero vectors.
+"""
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = ["CosineDistance", "EuclideanDistance", "get_distance"]
+
+# sqrt has an infinite gradient at 0; clamping the squared distance keeps the
+# gradient of identical points finite (it is the diagonal of every batch).
+_EPS = 1e-12
+
+
+class EuclideanDistance(nn.Module):
+    """Euclidean (L2) distance between embeddings.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sksiamese.distances import EuclideanDistance
+    >>> d = EuclideanDistance()
+    >>> d.paired(torch.tensor([[0.0, 0.0]]), torch.tensor([[3.0, 4.0]]))
+    tensor([5.])
+    >>> d.pairwise(torch.zeros(2, 3), torch.ones(4, 3)).shape
+    torch.Size([2, 4])
+    """
+
+    #: Largest possible distance, or None when unbounded.
+    upper_bound = None
+
+    def pairwise(self, a, b):
+        """Return the matrix of distances between rows of ``a`` and ``b``."""
+        sq = (
+            (a * a).sum(1, keepdim=True)
+            - 2.0 * a @ b.T
+            + (b * b).sum(1, keepdim=True).T
+        )
+        return torch.sqrt(sq.clamp_min(_EPS))
+
+    def paired(self, a, b):
+        """Return the distances between rows ``a[i]`` and ``b[i]``."""
+        return torch.sqrt(((a - b) ** 2).sum(1).clamp_min(_EPS))
+
+    def similarity(self, distance):
+        """Map distances to similarity scores (higher = more similar)."""
+        return -distance
+
+    def forward(self, a, b):
+        """Alias of :meth:`pairwise`."""
+        return self.pairwise(a, b)
+
+
+class CosineDistance(nn.Module):
+    """Cosine distance ``1 - cos(a, b)``, in ``[0, 2]``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sksiamese.distances import CosineDistance
+    >>> d = CosineDistance()
+    >>> d.paired(torch.tensor([[1.0, 0.0]]), torch.tensor([[0.0, 2.0]]))
+    tensor([1.])
+    """
+
+    upper_bound = 2.0
+
+    def pairwise(self, a, b):
+        """Return the matrix of cosine distances between rows of ``a`` and ``b``."""
+        return 1.0 - F.normalize(a, dim=1) @ F.normalize(b, dim=1).T
+
+    def paired(self, a, b):
+        """Return the cosine distances between rows ``a[i]`` and ``b[i]``."""
+        return 1.0 - (F.normalize(a, dim=1) * F.normalize(b, dim=1)).sum(1)
+
+    def similarity(self, distance):
+        """Map distances to cosine similarities in ``[-1, 1]``."""
+        return 1.0 - distance
+
+    def forward(self, a, b):
+        """Alias of :meth:`pairwise`."""
+        return self.pairwise(a, b)
+
+
+DISTANCES = {"euclidean": EuclideanDistance, "cosine": CosineDistance}
+
+
+def get_distance(distance):
+    """Return a distance module from its name or pass an instance through.
+
+    Parameters
+    ----------
+    distance : {"euclidean", "cosine"} or module
+        Name of the distance, or an object with ``pairwise``, ``paired``
+        and ``similarity`` methods.
+
+    Returns
+    -------
+    distance : torch.nn.Module
+
+    Examples
+    --------
+    >>> from sksiamese.distances import get_distance
+    >>> get_distance("cosine")
+    CosineDistance()
+    """
+    if isinstance(distance, str):
+        if distance not in DISTANCES:
+            raise ValueError(
+                f"Unknown distance {distance!r}; valid names are {sorted(DISTANCES)}."
+            )
+        return DISTANCES[distance]()
+    for method in ("pairwise", "paired", "similarity"):
+        if not callable(getattr(distance, method, None)):
+            raise TypeError(
+                f"distance must be one of {sorted(DISTANCES)} or an object with "
+                f"a {method!r} method, got {distance!r}."
+            )
+    return distance

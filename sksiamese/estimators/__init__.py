@@ -1,0 +1,5 @@
+"""The scikit-learn faces of the package."""
+
+from .transformer import SiameseTransformer
+
+__all__ = ["SiameseTransformer"]

@@ -1,0 +1,257 @@
+"""What every Siamese estimator shares: hyper-parameters -> skorch net, seeding,
+batched embedding."""
+
+import copy
+import inspect
+from contextlib import contextmanager
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import (
+    HasMethods,
+    Interval,
+    StrOptions,
+)
+from sklearn.utils.validation import check_is_fitted
+from skorch.callbacks import (
+    EarlyStopping,
+    GradientNormClipping,
+    LRScheduler,
+    ProgressBar,
+)
+from skorch.helper import predefined_split
+from torch import nn
+
+from .._net import MetricCriterion, NonFiniteLossError, RowsDataset, SiameseNet
+from ..distances import DISTANCES, get_distance
+from ..losses import LOSSES, get_loss
+from ..miners import MINERS, get_miner
+from ..modules import MLP
+
+_ROUTED_PREFIXES = ("module__", "optimizer__")
+_MAX_SEED = 2**31 - 1
+
+
+class SiameseBase(BaseEstimator):
+    """Hyper-parameter handling and skorch plumbing shared by the estimators.
+
+    Subclasses declare their ``__init__`` with explicit keyword arguments (as
+    scikit-learn requires) and pass extra ``module__*`` / ``optimizer__*``
+    keywords to :meth:`_set_routed`; those are routed to skorch the way skorch
+    routes them and take part in ``get_params`` / ``set_params`` / ``clone``.
+    """
+
+    _parameter_constraints = {
+        "module": [None, type, nn.Module],
+        "hidden_layer_sizes": ["array-like"],
+        "embedding_dim": [Interval(Integral, 1, None, closed="left")],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "batch_norm": ["boolean"],
+        "loss": [StrOptions(set(LOSSES)), HasMethods(["forward"])],
+        "margin": [None, Interval(Real, 0, None, closed="neither")],
+        "distance": [StrOptions(set(DISTANCES)), HasMethods(["pairwise", "paired"])],
+        "miner": [None, StrOptions(set(MINERS)), callable],
+        "samples_per_class": [Interval(Integral, 1, None, closed="left")],
+        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 2, None, closed="left")],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "optimizer": [type],
+        "lr_schedule": [None, StrOptions({"cosine"})],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "clip_grad_norm": [None, Interval(Real, 0, None, closed="neither")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "augment": [None, callable],
+        "device": [str, torch.device],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+        "callbacks": [None, list],
+        "warm_start": ["boolean"],
+    }
+
+    # -- routed parameters (module__*, optimizer__*) ----------------------------
+
+    def _set_routed(self, kwargs):
+        for key, value in kwargs.items():
+            if not key.startswith(_ROUTED_PREFIXES):
+                raise TypeError(
+                    f"{type(self).__name__}.__init__() got an unexpected keyword "
+                    f"argument {key!r}; only parameters prefixed with "
+                    f"{' or '.join(_ROUTED_PREFIXES)} are routed to skorch."
+                )
+            setattr(self, key, value)
+
+    def _routed_params(self, prefix=""):
+        return {
+            key: value
+            for key, value in vars(self).items()
+            if key.startswith(_ROUTED_PREFIXES) and key.startswith(prefix)
+        }
+
+    def get_params(self, deep=True):
+        params = super().get_params(deep=deep)
+        params.update(self._routed_params())
+        return params
+
+    def set_params(self, **params):
+        routed = {k: v for k, v in params.items() if k.startswith(_ROUTED_PREFIXES)}
+        for key, value in routed.items():
+            setattr(self, key, value)
+        return super().set_params(
+            **{k: v for k, v in params.items() if k not in routed}
+        )
+
+    # -- building blocks ---------------------------------------------------------
+
+    def _module_spec(self, n_features):
+        """Return (module, kwargs) as skorch takes them."""
+        routed = {
+            k: v for k, v in self._routed_params("module__").items()
+        }
+        if self.module is None:
+            defaults = {
+                "module__n_features": n_features,
+                "module__hidden_layer_sizes": tuple(self.hidden_layer_sizes),
+                "module__embedding_dim": self.embedding_dim,
+                "module__dropout": self.dropout,
+                "module__batch_norm": self.batch_norm,
+            }
+            return MLP, {**defaults, **routed}
+        if isinstance(self.module, nn.Module):
+            # never train the user's instance in place: fit must not change params
+            return copy.deepcopy(self.module), routed
+        if "n_features" in inspect.signature(self.module).parameters:
+            routed = {"module__n_features": n_features, **routed}
+        return self.module, routed
+
+    def _criterion_parts(self):
+        distance = get_distance(self.distance)
+        loss = get_loss(self.loss, margin=self.margin, distance=distance)
+        miner = get_miner(self.miner, margin=getattr(loss, "margin", self.margin))
+        return loss, miner, distance
+
+    def _callbacks(self, valid):
+        callbacks = []
+        if self.lr_schedule == "cosine":
+            callbacks.append(
+                (
+                    "lr_schedule",
+                    LRScheduler(
+                        policy=torch.optim.lr_scheduler.CosineAnnealingLR,
+                        T_max=self.max_epochs,
+                    ),
+                )
+            )
+        if self.clip_grad_norm is not None:
+            callbacks.append(
+                ("clip_grad_norm", GradientNormClipping(gradient_clip_value=self.clip_grad_norm))
+            )
+        if valid and self.early_stopping:
+            callbacks.append(
+                (
+                    "early_stopping",
+                    EarlyStopping(
+                        monitor="valid_loss",
+                        patience=self.n_iter_no_change,
+                        load_best=True,
+                        sink=print if self.verbose else _silent,
+                    ),
+                )
+            )
+        if self.verbose:
+            callbacks.append(("progress_bar", ProgressBar()))
+        for i, callback in enumerate(self.callbacks or []):
+            if not isinstance(callback, tuple):
+                callback = (f"user_callback_{i}", callback)
+            callbacks.append((callback[0], copy.deepcopy(callback[1])))
+        return callbacks
+
+    def _build_net(self, n_features, seed, valid_dataset=None, scheduled=True):
+        module, module_kwargs = self._module_spec(n_features)
+        loss, miner, distance = self._criterion_parts()
+        optimizer_kwargs = {"optimizer__weight_decay": self.weight_decay}
+        optimizer_kwargs.update(self._routed_params("optimizer__"))
+        callbacks = self._callbacks(valid=valid_dataset is not None)
+        if not scheduled:
+            callbacks = [c for c in callbacks if c[0] != "lr_schedule"]
+        return SiameseNet(
+            module=module,
+            criterion=MetricCriterion,
+            criterion__loss=loss,
+            criterion__miner=miner,
+            criterion__distance=distance,
+            optimizer=self.optimizer,
+            lr=self.lr,
+            max_epochs=self.max_epochs,
+            batch_size=self.batch_size,
+            train_split=None if valid_dataset is None else predefined_split(valid_dataset),
+            callbacks=callbacks,
+            device=self.device,
+            verbose=self.verbose,
+            samples_per_class=self.samples_per_class,
+            seed=seed,
+            augment=self.augment,
+            predict_batch_size=max(self.batch_size, 1024),
+            **module_kwargs,
+            **optimizer_kwargs,
+        )
+
+    # -- seeding and training -----------------------------------------------------
+
+    def _next_seed(self):
+        """A seed for the next training run, derived from ``random_state``.
+
+        Successive calls on the same fitted estimator (``partial_fit``) get
+        different but repeatable seeds.
+        """
+        rng = check_random_state(self.random_state)
+        calls = getattr(self, "n_training_calls_", 0)
+        return (int(rng.randint(_MAX_SEED)) + calls) % _MAX_SEED
+
+    @contextmanager
+    def _torch_seeded(self, seed):
+        """Seed torch on a forked RNG so the caller's global state is untouched."""
+        devices = []
+        if str(self.device).startswith("cuda") and torch.cuda.is_available():
+            devices = list(range(torch.cuda.device_count()))
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(seed)
+            yield
+
+    def _train(self, net, dataset, seed, initialize):
+        """Run ``net`` on ``dataset``; turn a non-finite loss into a clear error."""
+        with self._torch_seeded(seed):
+            if initialize:
+                net.initialize()
+            try:
+                net.partial_fit(dataset)
+            except NonFiniteLossError as exc:
+                raise FloatingPointError(str(exc)) from None
+        self.n_training_calls_ = getattr(self, "n_training_calls_", 0) + 1
+        return net
+
+    # -- inference ---------------------------------------------------------------
+
+    def _iter_embed(self, X):
+        """Yield float32 numpy embeddings of ``X`` batch by batch."""
+        check_is_fitted(self, "net_")
+        for chunk in self.net_.forward_iter(RowsDataset(X)):
+            yield chunk.numpy()
+
+    def _embed(self, X):
+        out = None
+        start = 0
+        for chunk in self._iter_embed(X):
+            if out is None:
+                out = np.empty((X.shape[0], chunk.shape[1]), dtype=np.float32)
+            out[start : start + len(chunk)] = chunk
+            start += len(chunk)
+        return out
+
+
+def _silent(*args, **kwargs):
+    pass

@@ -1,0 +1,511 @@
+"""SiameseTransformer: learn an embedding from class labels."""
+
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from scipy.optimize import minimize_scalar
+from scipy.special import log_softmax, softmax
+from sklearn.base import (
+    ClassifierMixin,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+    _fit_context,
+)
+from sklearn.model_selection import train_test_split
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from .._net import RowsDataset
+from ._base import SiameseBase
+
+# Rows kept per class for replay in partial_fit (and prototypes after it):
+# enough for a stable class mean and for class-balanced batches.
+_REPLAY_PER_CLASS = 32
+
+
+class SiameseTransformer(
+    ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClassifierMixin, SiameseBase
+):
+    """Siamese (shared-weight) network that learns an embedding from class labels.
+
+    Rows of the same class are pulled together and rows of different classes
+    pushed apart by a metric loss on class-balanced batches with in-batch
+    mining. The fitted estimator embeds rows (``transform``), classifies them
+    by the nearest class prototype (``predict``), and verifies whether two rows
+    belong together (``pair_distance`` / ``pair_score``), also for classes it
+    never saw during training.
+
+    Parameters
+    ----------
+    module : None, torch.nn.Module class or instance, default=None
+        Backbone shared by the twins. None builds an :class:`~sksiamese.modules.MLP`
+        from ``hidden_layer_sizes``, ``embedding_dim``, ``dropout`` and
+        ``batch_norm``. A class is instantiated with the ``module__*``
+        parameters (and ``n_features`` when its constructor takes it); an
+        instance is copied at each fit.
+    hidden_layer_sizes : tuple of int, default=(256,)
+        Hidden layers of the default MLP.
+    embedding_dim : int, default=64
+        Size of the embedding of the default MLP.
+    dropout : float, default=0.1
+        Dropout after each hidden layer of the default MLP.
+    batch_norm : bool, default=True
+        Batch normalisation in the default MLP.
+    loss : {"contrastive", "triplet", "supcon"} or torch.nn.Module, default="contrastive"
+        Metric loss, or a module called as ``loss(embeddings, labels, indices)``
+        (see :mod:`sksiamese.losses`).
+    margin : float, default=None
+        Margin of the loss (temperature for "supcon"); None uses the loss's
+        default.
+    distance : {"euclidean", "cosine"} or distance module, default="cosine"
+        Distance between embeddings, for the loss, mining and prediction.
+    miner : {"all", "hard", "semihard"}, callable or None, default="all"
+        Which in-batch pairs or triplets the loss sees (see
+        :mod:`sksiamese.miners`). None is the same as "all".
+    samples_per_class : int, default=8
+        Rows of each class in a training batch.
+    max_epochs : int, default=30
+        Training epochs (one epoch draws about ``n_samples`` rows).
+    batch_size : int, default=128
+        Rows per training batch.
+    lr : float, default=1e-3
+        Learning rate.
+    optimizer : torch optimizer class, default=torch.optim.AdamW
+        Optimizer; ``optimizer__*`` parameters are routed to it.
+    lr_schedule : {"cosine"} or None, default="cosine"
+        Cosine annealing of the learning rate over ``max_epochs``.
+    weight_decay : float, default=1e-4
+        Weight decay of the optimizer.
+    clip_grad_norm : float or None, default=None
+        Clip the gradient norm to this value (skorch ``GradientNormClipping``).
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the rows (stratified) and stop when
+        the validation loss has not improved for ``n_iter_no_change`` epochs,
+        restoring the best weights.
+    validation_fraction : float, default=0.1
+        Share of rows held out for early stopping.
+    n_iter_no_change : int, default=5
+        Patience of early stopping, in epochs.
+    augment : callable or None, default=None
+        Applied to each training batch (a float32 tensor) before the forward
+        pass.
+    device : str or torch.device, default="cpu"
+        Device for training and inference, e.g. "cuda".
+    random_state : int, RandomState instance or None, default=None
+        Seeds weights, batches and dropout; an int makes fits repeatable. The
+        global torch and numpy random states are not used.
+    verbose : int, default=0
+        0 is silent; 1 prints skorch's epoch log and a progress bar.
+    callbacks : list of skorch callbacks or (name, callback) tuples, default=None
+        Extra skorch callbacks (checkpoints, loggers, ...).
+    warm_start : bool, default=False
+        Continue from the fitted network at the next ``fit``.
+    **kwargs
+        ``module__*`` and ``optimizer__*`` parameters, routed as in skorch.
+
+    Attributes
+    ----------
+    net_ : skorch.NeuralNet
+        The trained skorch network.
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+    prototypes_ : ndarray of shape (n_classes, n_components)
+        Mean embedding of each class.
+    temperature_ : float
+        Scale of the prototype distances in ``predict_proba``, fitted by
+        maximum likelihood on the training rows.
+    history_ : skorch.History
+        Per-epoch training record (losses, durations, learning rates).
+    n_iter_ : int
+        Number of epochs trained.
+    n_features_in_ : int
+        Number of input features.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of the input features, when given as a DataFrame.
+
+    See Also
+    --------
+    sklearn.neighbors.NeighborhoodComponentsAnalysis : A linear metric learner.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from sksiamese import SiameseTransformer
+    >>> X, y = load_digits(return_X_y=True)
+    >>> model = SiameseTransformer(max_epochs=5, random_state=0).fit(X, y)
+    >>> model.transform(X[:3]).shape
+    (3, 64)
+    >>> model.score(X, y) > 0.9
+    True
+    """
+
+    _parameter_constraints = {**SiameseBase._parameter_constraints}
+
+    def __init__(
+        self,
+        module=None,
+        *,
+        hidden_layer_sizes=(256,),
+        embedding_dim=64,
+        dropout=0.1,
+        batch_norm=True,
+        loss="contrastive",
+        margin=None,
+        distance="cosine",
+        miner="all",
+        samples_per_class=8,
+        max_epochs=30,
+        batch_size=128,
+        lr=1e-3,
+        optimizer=torch.optim.AdamW,
+        lr_schedule="cosine",
+        weight_decay=1e-4,
+        clip_grad_norm=None,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=5,
+        augment=None,
+        device="cpu",
+        random_state=None,
+        verbose=0,
+        callbacks=None,
+        warm_start=False,
+        **kwargs,
+    ):
+        self.module = module
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.embedding_dim = embedding_dim
+        self.dropout = dropout
+        self.batch_norm = batch_norm
+        self.loss = loss
+        self.margin = margin
+        self.distance = distance
+        self.miner = miner
+        self.samples_per_class = samples_per_class
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.optimizer = optimizer
+        self.lr_schedule = lr_schedule
+        self.weight_decay = weight_decay
+        self.clip_grad_norm = clip_grad_norm
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.augment = augment
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+        self.callbacks = callbacks
+        self.warm_start = warm_start
+        self._set_routed(kwargs)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        tags.transformer_tags.preserves_dtype = ["float32"]
+        return tags
+
+    # -- fitting -------------------------------------------------------------------
+
+    def _validate_X_y(self, X, y, reset):
+        X, y = validate_data(
+            self, X, y, accept_sparse="csr", dtype=[np.float32, np.float64], reset=reset
+        )
+        check_classification_targets(y)
+        return X, y
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Train the network on rows ``X`` with class labels ``y``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training rows.
+        y : array-like of shape (n_samples,)
+            Class labels (any type); at least two classes.
+
+        Returns
+        -------
+        self : SiameseTransformer
+            The fitted estimator.
+        """
+        continuing = self.warm_start and hasattr(self, "net_")
+        X, y = self._validate_X_y(X, y, reset=not continuing)
+        classes, codes = np.unique(y, return_inverse=True)
+        _check_two_classes(classes, type(self).__name__)
+        seed = self._next_seed()
+        train, valid = self._split(len(codes), codes, seed)
+        valid_ds = None if valid is None else RowsDataset(X[valid], codes[valid])
+        if continuing:
+            net = self._continued_net(seed)
+        else:
+            net = self._build_net(X.shape[1], seed, valid_ds)
+        self._train(net, RowsDataset(X[train], codes[train]), seed, not continuing)
+        self._set_fitted(net, classes)
+        self._set_prototypes(X, codes)
+        self._set_replay(X, codes, np.random.RandomState(seed))
+        return self
+
+    def _split(self, n_samples, codes, seed):
+        if not self.early_stopping:
+            return np.arange(n_samples), None
+        counts = np.bincount(codes)
+        n_valid = int(np.ceil(self.validation_fraction * n_samples))
+        stratify = codes if counts.min() >= 2 and n_valid >= len(counts) else None
+        train, valid = train_test_split(
+            np.arange(n_samples),
+            test_size=n_valid,
+            stratify=stratify,
+            random_state=seed,
+        )
+        if len(np.unique(codes[valid])) < 2:
+            raise ValueError(
+                "early_stopping needs at least two classes in the validation "
+                "split; increase validation_fraction or disable early_stopping."
+            )
+        return train, valid
+
+    def _continued_net(self, seed):
+        """A net that continues from ``net_`` at the constant rate ``lr``.
+
+        A fresh net (no schedule, no early stopping) takes over the trained
+        weights and the history: a cosine schedule has annealed the learning
+        rate to zero and cannot simply be resumed on new data.
+        """
+        net = self._build_net(self.n_features_in_, seed, scheduled=False)
+        net.initialize()
+        net.module_.load_state_dict(self.net_.module_.state_dict())
+        net.history = self.net_.history
+        return net
+
+    def _set_fitted(self, net, classes):
+        self.net_ = net
+        self.history_ = net.history
+        self.n_iter_ = len(net.history)
+        self.classes_ = classes
+
+    def partial_fit(self, X, y, classes=None):
+        """Continue training on new rows; new classes are allowed.
+
+        Each call trains ``max_epochs`` epochs at the constant rate ``lr`` on
+        the new rows together with a replay memory of up to 32 rows per
+        previously seen class, so earlier classes are not forgotten and a
+        batch holding a single new class still has negatives. Prototypes are
+        then recomputed for all classes from the replay memory.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            New rows.
+        y : array-like of shape (n_samples,)
+            Their class labels.
+        classes : array-like, default=None
+            All classes, at the first call; later calls may add new ones.
+
+        Returns
+        -------
+        self : SiameseTransformer
+            The updated estimator.
+        """
+        first = not hasattr(self, "net_")
+        if first:
+            self._validate_params()
+        X, y = self._validate_X_y(X, y, reset=first)
+        known = np.empty(0, dtype=y.dtype) if first else self.classes_
+        if classes is not None:
+            known = np.union1d(known, np.asarray(classes))
+        all_classes = np.union1d(known, y)
+        codes = np.searchsorted(all_classes, y)
+        seed = self._next_seed()
+        rng = np.random.RandomState(seed)
+        if first:
+            _check_two_classes(np.unique(y), type(self).__name__)
+            net = self._build_net(X.shape[1], seed, scheduled=False)
+            X_train, y_train = X, codes
+        else:
+            net = self._continued_net(seed)
+            old_codes = np.searchsorted(all_classes, self.classes_[self._replay_y_])
+            X_train = _vstack(self._replay_X_, X)
+            y_train = np.concatenate([old_codes, codes])
+        self._train(net, RowsDataset(X_train, y_train), seed, initialize=first)
+        self._set_fitted(net, all_classes)
+        self._set_replay(X_train, y_train, rng)
+        self._set_prototypes(self._replay_X_, self._replay_y_)
+        return self
+
+    def _set_replay(self, X, codes, rng):
+        keep = np.concatenate(
+            [
+                rng.permutation(np.flatnonzero(codes == c))[:_REPLAY_PER_CLASS]
+                for c in np.unique(codes)
+            ]
+        )
+        keep.sort()
+        rows = X[keep]
+        self._replay_X_ = rows.toarray() if sp.issparse(rows) else np.asarray(rows)
+        self._replay_y_ = codes[keep]
+
+    def _set_prototypes(self, X, codes):
+        """Class means of the embeddings, and the softmax temperature."""
+        emb = self._embed(X)
+        n_classes = len(self.classes_)
+        counts = np.bincount(codes, minlength=n_classes).astype(np.float64)
+        sums = np.zeros((n_classes, emb.shape[1]))
+        np.add.at(sums, codes, emb)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            # a class announced in partial_fit(classes=...) without rows has no
+            # prototype (NaN) and is never predicted
+            self.prototypes_ = (sums / counts[:, None]).astype(np.float32)
+        dist = self._prototype_distances(emb)
+        self.temperature_ = _fit_temperature(dist, codes)
+
+    # -- inference -------------------------------------------------------------------
+
+    def _check_X(self, X):
+        check_is_fitted(self)
+        return validate_data(
+            self, X, accept_sparse="csr", dtype=[np.float32, np.float64], reset=False
+        )
+
+    def transform(self, X):
+        """Embed rows.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Rows to embed.
+
+        Returns
+        -------
+        X_new : ndarray of shape (n_samples, n_components), dtype float32
+            Embeddings, computed batch by batch in evaluation mode.
+        """
+        return self._embed(self._check_X(X))
+
+    @property
+    def _n_features_out(self):
+        return self.prototypes_.shape[1]
+
+    def _prototype_distances(self, emb):
+        distance = self.net_.criterion_.distance
+        with torch.no_grad():
+            d = distance.pairwise(
+                torch.from_numpy(emb), torch.from_numpy(self.prototypes_)
+            ).numpy()
+        return np.where(np.isnan(d), np.inf, d)
+
+    def _iter_prototype_distances(self, X):
+        X = self._check_X(X)
+        for emb in self._iter_embed(X):
+            yield self._prototype_distances(emb)
+
+    def predict(self, X):
+        """Label of the nearest class prototype.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Rows to classify.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+            Predicted class labels.
+        """
+        idx = np.concatenate([d.argmin(1) for d in self._iter_prototype_distances(X)])
+        return self.classes_[idx]
+
+    def predict_proba(self, X):
+        """Class probabilities: softmax of ``-distance / temperature_``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Rows to classify.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Probabilities in the order of ``classes_``.
+        """
+        return np.concatenate(
+            [
+                softmax(-d / self.temperature_, axis=1)
+                for d in self._iter_prototype_distances(X)
+            ]
+        )
+
+    def pair_distance(self, X1, X2):
+        """Distance between the embeddings of rows ``X1[i]`` and ``X2[i]``.
+
+        Parameters
+        ----------
+        X1, X2 : {array-like, sparse matrix} of shape (n_pairs, n_features)
+            Row-aligned first and second items of each pair.
+
+        Returns
+        -------
+        distances : ndarray of shape (n_pairs,)
+            Smaller means more similar.
+        """
+        X1, X2 = self._check_X(X1), self._check_X(X2)
+        if X1.shape[0] != X2.shape[0]:
+            raise ValueError(
+                f"X1 and X2 must have the same number of rows, got {X1.shape[0]} "
+                f"and {X2.shape[0]}."
+            )
+        distance = self.net_.criterion_.distance
+        with torch.no_grad():
+            parts = [
+                distance.paired(torch.from_numpy(a), torch.from_numpy(b)).numpy()
+                for a, b in zip(self._iter_embed(X1), self._iter_embed(X2))
+            ]
+        return np.concatenate(parts) if parts else np.empty(0, dtype=np.float32)
+
+    def pair_score(self, X1, X2):
+        """Similarity of rows ``X1[i]`` and ``X2[i]`` (higher = more similar).
+
+        Cosine similarity for ``distance="cosine"``, minus the distance
+        otherwise; use it as the score of a verification ROC curve.
+
+        Parameters
+        ----------
+        X1, X2 : {array-like, sparse matrix} of shape (n_pairs, n_features)
+            Row-aligned first and second items of each pair.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_pairs,)
+        """
+        return self.net_.criterion_.distance.similarity(self.pair_distance(X1, X2))
+
+
+def _check_two_classes(classes, name):
+    if len(classes) < 2:
+        raise ValueError(
+            f"{name} needs at least 2 classes in y to learn which rows are "
+            f"dissimilar; got 1 class: {classes[0]!r}."
+        )
+
+
+def _vstack(a, b):
+    if sp.issparse(b):
+        return sp.vstack([sp.csr_matrix(a), b], format="csr")
+    return np.vstack([a, np.asarray(b)])
+
+
+def _fit_temperature(dist, codes):
+    finite = np.where(np.isfinite(dist), dist, 1e30)
+
+    def nll(log_t):
+        logp = log_softmax(-finite / np.exp(log_t), axis=1)
+        return -logp[np.arange(len(codes)), codes].mean()
+
+    result = minimize_scalar(nll, bounds=(-8.0, 4.0), method="bounded")
+    return float(np.exp(result.x))
+
+
+__all__ = ["SiameseTransformer"]

@@ -1,0 +1,211 @@
+"""Metric-learning losses as small :class:`torch.nn.Module` objects.
+
+Every loss is called as ``loss(embeddings, labels, indices=None)`` like in
+pytorch-metric-learning: ``indices`` are pairs ``(a1, p, a2, n)`` or triplets
+``(a, p, n)`` from a miner (see :mod:`sksiamese.miners`); None means all of
+them. Losses average over the pairs or triplets that still violate their
+margin, so easy examples do not dilute the gradient as training progresses.
+"""
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .distances import get_distance
+from .miners import all_pairs, all_triplets
+
+__all__ = ["ContrastiveLoss", "SupConLoss", "TripletLoss", "get_loss"]
+
+
+def _to_pairs(indices, labels):
+    if indices is None:
+        return all_pairs(labels)
+    if len(indices) == 4:
+        return indices
+    a, p, n = indices
+    pos = torch.unique(torch.stack([a, p]), dim=1)
+    neg = torch.unique(torch.stack([a, n]), dim=1)
+    return pos[0], pos[1], neg[0], neg[1]
+
+
+def _to_triplets(indices, labels):
+    if indices is None:
+        return all_triplets(labels)
+    if len(indices) == 3:
+        return indices
+    a1, p, a2, n = indices
+    # every positive pair combined with every negative pair sharing its anchor
+    ii, jj = torch.where(a1[:, None] == a2[None, :])
+    return a1[ii], p[ii], n[jj]
+
+
+def _mean_nonzero(values):
+    active = values > 0
+    if not active.any():
+        # keeps the graph (and a zero gradient) so the optimiser step is valid
+        return values.sum() * 0.0
+    return values[active].mean()
+
+
+class _MetricLoss(nn.Module):
+    def __init__(self, margin, distance):
+        super().__init__()
+        self.margin = margin
+        self.distance = get_distance(distance)
+
+    def extra_repr(self):
+        return f"margin={self.margin}"
+
+
+class ContrastiveLoss(_MetricLoss):
+    """Contrastive loss of Hadsell, Chopra and LeCun (2006).
+
+    Similar pairs are pulled together (``d**2``); dissimilar pairs are pushed
+    apart until their distance exceeds the margin (``max(0, margin - d)**2``).
+    Each part is averaged over its pairs with a non-zero loss, then summed.
+
+    Parameters
+    ----------
+    margin : float, default=1.0
+        Distance beyond which dissimilar pairs no longer contribute.
+    distance : {"euclidean", "cosine"} or distance module, default="euclidean"
+        Distance between embeddings.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sksiamese.losses import ContrastiveLoss
+    >>> emb = torch.tensor([[0.0, 0.0], [0.0, 0.0], [3.0, 0.0]])
+    >>> ContrastiveLoss(margin=1.0)(emb, torch.tensor([0, 0, 1]))
+    tensor(0.)
+    >>> ContrastiveLoss(margin=4.0)(emb, torch.tensor([0, 0, 1]))
+    tensor(1.)
+    """
+
+    def __init__(self, margin=1.0, distance="euclidean"):
+        super().__init__(margin, distance)
+
+    def forward(self, embeddings, labels, indices=None):
+        """Return the scalar loss of the batch."""
+        a1, p, a2, n = _to_pairs(indices, labels)
+        d_pos = self.distance.paired(embeddings[a1], embeddings[p])
+        d_neg = self.distance.paired(embeddings[a2], embeddings[n])
+        return _mean_nonzero(d_pos**2) + _mean_nonzero(
+            F.relu(self.margin - d_neg) ** 2
+        )
+
+
+class TripletLoss(_MetricLoss):
+    """Triplet margin loss ``max(0, d(a, p) - d(a, n) + margin)``.
+
+    Parameters
+    ----------
+    margin : float, default=0.2
+        How much closer the positive must be than the negative.
+    distance : {"euclidean", "cosine"} or distance module, default="euclidean"
+        Distance between embeddings.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sksiamese.losses import TripletLoss
+    >>> emb = torch.tensor([[0.0], [1.0], [1.5]])
+    >>> TripletLoss(margin=1.0)(emb, torch.tensor([0, 0, 1]))
+    tensor(0.5000)
+    """
+
+    def __init__(self, margin=0.2, distance="euclidean"):
+        super().__init__(margin, distance)
+
+    def forward(self, embeddings, labels, indices=None):
+        """Return the scalar loss of the batch."""
+        a, p, n = _to_triplets(indices, labels)
+        d_ap = self.distance.paired(embeddings[a], embeddings[p])
+        d_an = self.distance.paired(embeddings[a], embeddings[n])
+        return _mean_nonzero(F.relu(d_ap - d_an + self.margin))
+
+
+class SupConLoss(nn.Module):
+    """Supervised contrastive loss (Khosla et al., 2020) on cosine similarity.
+
+    Each anchor's positives compete against all other batch members in a
+    softmax with temperature ``margin``; with one positive per anchor this is
+    the NT-Xent / InfoNCE loss. Mined indices restrict which anchor-positive
+    pairs are used; negatives are always the whole batch.
+
+    Parameters
+    ----------
+    margin : float, default=0.1
+        Softmax temperature (smaller = sharper).
+    distance : ignored
+        Accepted for a uniform constructor; the loss always uses cosine
+        similarity.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sksiamese.losses import SupConLoss
+    >>> labels = torch.tensor([0, 0, 1, 1])
+    >>> good = torch.tensor([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.0, 1.0]])
+    >>> bad = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [0.0, 1.0]])
+    >>> loss = SupConLoss(margin=0.1)
+    >>> bool(loss(good, labels) < loss(bad, labels))
+    True
+    """
+
+    def __init__(self, margin=0.1, distance="cosine"):
+        super().__init__()
+        self.margin = margin
+        self.distance = get_distance("cosine")
+
+    def forward(self, embeddings, labels, indices=None):
+        """Return the scalar loss of the batch."""
+        a, p, _, _ = _to_pairs(indices, labels)
+        if len(a) == 0:
+            return embeddings.sum() * 0.0
+        z = F.normalize(embeddings, dim=1)
+        logits = z @ z.T / self.margin
+        eye = torch.eye(len(z), dtype=torch.bool, device=z.device)
+        log_prob = logits[a, p] - torch.logsumexp(
+            logits.masked_fill(eye, float("-inf")), dim=1
+        )[a]
+        return -log_prob.mean()
+
+    def extra_repr(self):
+        return f"margin={self.margin}"
+
+
+LOSSES = {"contrastive": ContrastiveLoss, "triplet": TripletLoss, "supcon": SupConLoss}
+
+
+def get_loss(loss, margin=None, distance="euclidean"):
+    """Return a loss module from its name, or pass a loss instance through.
+
+    Parameters
+    ----------
+    loss : {"contrastive", "triplet", "supcon"} or torch.nn.Module
+        Name of the loss, or a module called as
+        ``loss(embeddings, labels, indices)``.
+    margin : float, optional
+        Margin (temperature for "supcon"); the loss's default when None.
+    distance : {"euclidean", "cosine"} or distance module, default="euclidean"
+        Distance used by named losses.
+
+    Returns
+    -------
+    loss : torch.nn.Module
+
+    Examples
+    --------
+    >>> from sksiamese.losses import get_loss
+    >>> get_loss("triplet", margin=0.5)
+    TripletLoss(margin=0.5)
+    """
+    if isinstance(loss, str):
+        if loss not in LOSSES:
+            raise ValueError(f"Unknown loss {loss!r}; valid names are {sorted(LOSSES)}.")
+        kwargs = {} if margin is None else {"margin": margin}
+        return LOSSES[loss](distance=distance, **kwargs)
+    if not callable(loss):
+        raise TypeError(f"loss must be a name or a torch.nn.Module, got {loss!r}.")
+    return loss
