@@ -150,6 +150,10 @@ class SiameseNet(NeuralNet):
         )
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
+        # the loss sees the projection head's output when the backbone has one
+        project = getattr(self.module_, "project", None)
+        if project is not None:
+            y_pred = project(y_pred)
         loss = self.criterion_(y_pred, y_true.to(y_pred.device))
         if not torch.isfinite(loss):
             raise NonFiniteLossError(

@@ -13,9 +13,21 @@ from torch import nn
 
 __all__ = ["CosineDistance", "EuclideanDistance", "get_distance"]
 
-# sqrt has an infinite gradient at 0; clamping the squared distance keeps the
-# gradient of identical points finite (it is the diagonal of every batch).
+# sqrt has an infinite gradient at 0. Squared distances at or below a tolerance
+# are mapped to exactly 0 through a double ``torch.where``, so identical points
+# (the diagonal of every batch, duplicate rows) have distance 0 and a zero,
+# finite gradient instead of NaN.
 _EPS = 1e-12
+# ``|a|**2 - 2 a.b + |b|**2`` loses about eps * (|a|**2 + |b|**2) to rounding
+# (measured: at most ~5 eps); squared distances below this multiple of it are
+# rounding noise, treated as 0.
+_ROUNDING = 32
+
+
+def _sqrt0(sq, tol=_EPS):
+    """Square root that is 0, with a zero gradient, where ``sq <= tol``."""
+    ok = sq > tol
+    return torch.where(ok, torch.sqrt(torch.where(ok, sq, torch.ones_like(sq))), 0.0)
 
 
 class EuclideanDistance(nn.Module):
@@ -37,16 +49,23 @@ class EuclideanDistance(nn.Module):
 
     def pairwise(self, a, b):
         """Return the matrix of distances between rows of ``a`` and ``b``."""
-        sq = (
-            (a * a).sum(1, keepdim=True)
-            - 2.0 * a @ b.T
-            + (b * b).sum(1, keepdim=True).T
-        )
-        return torch.sqrt(sq.clamp_min(_EPS))
+        same = a is b
+        if len(b):
+            # distances are translation invariant; centring first avoids the
+            # catastrophic cancellation of the expansion below for points far
+            # from the origin (e.g. all near 1000: every distance was wrong)
+            center = b.detach().mean(0)
+            b = b - center
+            a = b if same else a - center
+        na = (a * a).sum(1, keepdim=True)
+        nb = na.T if same else (b * b).sum(1, keepdim=True).T
+        sq = na - 2.0 * a @ b.T + nb
+        tol = (_ROUNDING * torch.finfo(sq.dtype).eps) * (na + nb)
+        return _sqrt0(sq, tol.clamp_min(_EPS))
 
     def paired(self, a, b):
         """Return the distances between rows ``a[i]`` and ``b[i]``."""
-        return torch.sqrt(((a - b) ** 2).sum(1).clamp_min(_EPS))
+        return _sqrt0(((a - b) ** 2).sum(1))
 
     def similarity(self, distance):
         """Map distances to similarity scores (higher = more similar)."""
@@ -73,11 +92,15 @@ class CosineDistance(nn.Module):
 
     def pairwise(self, a, b):
         """Return the matrix of cosine distances between rows of ``a`` and ``b``."""
-        return 1.0 - F.normalize(a, dim=1) @ F.normalize(b, dim=1).T
+        # rounding can push 1 - cos slightly outside [0, 2] (e.g. -1e-7 for
+        # identical rows): clamp to the documented range
+        sim = F.normalize(a, dim=1) @ F.normalize(b, dim=1).T
+        return (1.0 - sim).clamp(0.0, 2.0)
 
     def paired(self, a, b):
         """Return the cosine distances between rows ``a[i]`` and ``b[i]``."""
-        return 1.0 - (F.normalize(a, dim=1) * F.normalize(b, dim=1)).sum(1)
+        sim = (F.normalize(a, dim=1) * F.normalize(b, dim=1)).sum(1)
+        return (1.0 - sim).clamp(0.0, 2.0)
 
     def similarity(self, distance):
         """Map distances to cosine similarities in ``[-1, 1]``."""

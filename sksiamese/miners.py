@@ -123,8 +123,11 @@ class SemiHardMiner(nn.Module):
     >>> x = torch.tensor([[0.0], [1.0], [1.1], [5.0]])
     >>> dist = torch.cdist(x, x)
     >>> a, p, n = SemiHardMiner(margin=0.5)(dist, torch.tensor([0, 0, 1, 1]))
+
+    ``d(0, 1) = 1 < d(0, 2) = 1.1 < 1.5`` and ``d(3, 2) = 3.9 < d(3, 1) = 4 < 4.4``:
+
     >>> a.tolist(), p.tolist(), n.tolist()
-    [[0], [1], [2]]
+    ([0, 3], [1, 2], [2, 1])
     """
 
     def __init__(self, margin=0.2):

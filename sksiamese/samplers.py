@@ -44,7 +44,12 @@ class ClassBalancedBatchSampler:
     """
 
     def __init__(
-        self, labels, batch_size=128, samples_per_class=8, n_batches=None, random_state=None
+        self,
+        labels,
+        batch_size=128,
+        samples_per_class=8,
+        n_batches=None,
+        random_state=None,
     ):
         labels = np.asarray(labels)
         if samples_per_class < 1 or batch_size < 1:
@@ -73,7 +78,9 @@ class ClassBalancedBatchSampler:
         rng = self.random_state
         k = self.samples_per_class
         for _ in range(self.n_batches):
-            classes = rng.choice(len(self._counts), self.n_classes_per_batch, replace=False)
+            classes = rng.choice(
+                len(self._counts), self.n_classes_per_batch, replace=False
+            )
             counts = self._counts[classes]
             # classes smaller than k draw with replacement
             offsets = np.empty((len(classes), k), dtype=np.int64)
@@ -81,5 +88,5 @@ class ClassBalancedBatchSampler:
                 if c >= k:
                     offsets[row] = rng.choice(c, k, replace=False)
                 else:
-                    offsets[row] = rng.integers(0, c, k)
+                    offsets[row] = rng.randint(0, c, k)
             yield self._order[self._starts[classes][:, None] + offsets].ravel()

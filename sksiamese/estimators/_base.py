@@ -109,9 +109,7 @@ class SiameseBase(BaseEstimator):
 
     def _module_spec(self, n_features):
         """Return (module, kwargs) as skorch takes them."""
-        routed = {
-            k: v for k, v in self._routed_params("module__").items()
-        }
+        routed = {k: v for k, v in self._routed_params("module__").items()}
         if self.module is None:
             defaults = {
                 "module__n_features": n_features,
@@ -148,7 +146,10 @@ class SiameseBase(BaseEstimator):
             )
         if self.clip_grad_norm is not None:
             callbacks.append(
-                ("clip_grad_norm", GradientNormClipping(gradient_clip_value=self.clip_grad_norm))
+                (
+                    "clip_grad_norm",
+                    GradientNormClipping(gradient_clip_value=self.clip_grad_norm),
+                )
             )
         if valid and self.early_stopping:
             callbacks.append(
@@ -188,7 +189,9 @@ class SiameseBase(BaseEstimator):
             lr=self.lr,
             max_epochs=self.max_epochs,
             batch_size=self.batch_size,
-            train_split=None if valid_dataset is None else predefined_split(valid_dataset),
+            train_split=None
+            if valid_dataset is None
+            else predefined_split(valid_dataset),
             callbacks=callbacks,
             device=self.device,
             verbose=self.verbose,
@@ -235,6 +238,10 @@ class SiameseBase(BaseEstimator):
         return net
 
     # -- inference ---------------------------------------------------------------
+
+    def __sklearn_is_fitted__(self):
+        # n_features_in_ alone (left by a failed fit) does not make a model
+        return hasattr(self, "net_")
 
     def _iter_embed(self, X):
         """Yield float32 numpy embeddings of ``X`` batch by batch."""

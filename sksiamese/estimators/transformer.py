@@ -1,6 +1,5 @@
 """SiameseTransformer: learn an embedding from class labels."""
 
-
 import numpy as np
 import scipy.sparse as sp
 import torch
@@ -22,6 +21,20 @@ from ._base import SiameseBase
 # Rows kept per class for replay in partial_fit (and prototypes after it):
 # enough for a stable class mean and for class-balanced batches.
 _REPLAY_PER_CLASS = 32
+
+# State set by fit / partial_fit (n_features_in_ and feature_names_in_ are
+# validate_data's to reset).
+_FITTED_ATTRIBUTES = (
+    "net_",
+    "history_",
+    "n_iter_",
+    "classes_",
+    "prototypes_",
+    "temperature_",
+    "n_training_calls_",
+    "_replay_X_",
+    "_replay_y_",
+)
 
 
 class SiameseTransformer(
@@ -214,7 +227,7 @@ class SiameseTransformer(
             self, X, y, accept_sparse="csr", dtype=[np.float32, np.float64], reset=reset
         )
         check_classification_targets(y)
-        return X, y
+        return _check_float32_range(X), y
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
@@ -233,6 +246,11 @@ class SiameseTransformer(
             The fitted estimator.
         """
         continuing = self.warm_start and hasattr(self, "net_")
+        if not continuing:
+            # start from scratch: a failed refit leaves no stale model behind,
+            # and the seed sequence restarts so refits are repeatable
+            for attr in _FITTED_ATTRIBUTES:
+                vars(self).pop(attr, None)
         X, y = self._validate_X_y(X, y, reset=not continuing)
         classes, codes = np.unique(y, return_inverse=True)
         _check_two_classes(classes, type(self).__name__)
@@ -276,7 +294,8 @@ class SiameseTransformer(
         rate to zero and cannot simply be resumed on new data.
         """
         net = self._build_net(self.n_features_in_, seed, scheduled=False)
-        net.initialize()
+        with self._torch_seeded(seed):  # leave the global torch RNG alone
+            net.initialize()
         net.module_.load_state_dict(self.net_.module_.state_dict())
         net.history = self.net_.history
         return net
@@ -366,8 +385,14 @@ class SiameseTransformer(
 
     def _check_X(self, X):
         check_is_fitted(self)
-        return validate_data(
-            self, X, accept_sparse="csr", dtype=[np.float32, np.float64], reset=False
+        return _check_float32_range(
+            validate_data(
+                self,
+                X,
+                accept_sparse="csr",
+                dtype=[np.float32, np.float64],
+                reset=False,
+            )
         )
 
     def transform(self, X):
@@ -489,6 +514,19 @@ def _check_two_classes(classes, name):
             f"{name} needs at least 2 classes in y to learn which rows are "
             f"dissimilar; got 1 class: {classes[0]!r}."
         )
+
+
+def _check_float32_range(X):
+    """The network computes in float32: larger values would become inf."""
+    data = X.data if sp.issparse(X) else X
+    limit = np.finfo(np.float32).max
+    if data.dtype == np.float64 and data.size and max(data.max(), -data.min()) > limit:
+        raise ValueError(
+            f"Input X contains values too large for float32 (|x| > {limit:.3g}), "
+            "the precision the network computes in; scale the input (e.g. with "
+            "StandardScaler)."
+        )
+    return X
 
 
 def _vstack(a, b):
