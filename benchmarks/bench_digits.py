@@ -1,4 +1,4 @@
-"""Digits: 5-fold KNN accuracy after each transformer, and verification on unseen classes.
+"""Digits: 5-fold KNN accuracy per transformer, and verification of unseen classes.
 
 Run: ``python benchmarks/bench_digits.py`` (writes benchmarks/results/bench_digits.md).
 
@@ -52,7 +52,10 @@ def main(seed):
     identity = lambda: FunctionTransformer()  # noqa: E731
     methods = {
         "raw features": (identity, "euclidean"),
-        "sklearn NCA": (lambda: NeighborhoodComponentsAnalysis(random_state=seed), "euclidean"),
+        "sklearn NCA": (
+            lambda: NeighborhoodComponentsAnalysis(random_state=seed),
+            "euclidean",
+        ),
         "SiameseTransformer": (lambda: SiameseTransformer(random_state=seed), "cosine"),
     }
     seen, unseen = y <= 5, y >= 6
@@ -66,7 +69,13 @@ def main(seed):
         auc_raw = pair_auc(raw.transform(X[unseen]), y[unseen], siamese_metric)
         auc_scaled = pair_auc(scaled.transform(X[unseen]), y[unseen], siamese_metric)
         rows.append(
-            [name, f"{acc:.4f}", f"{fit_time:.2f}", f"{auc_raw:.3f}", f"{auc_scaled:.3f}"]
+            [
+                name,
+                f"{acc:.4f}",
+                f"{fit_time:.2f}",
+                f"{auc_raw:.3f}",
+                f"{auc_scaled:.3f}",
+            ]
         )
     headers = [
         "method",

@@ -6,6 +6,8 @@ metric loss, with a guard against non-finite values). The fit loop, callbacks,
 history and device handling are skorch's own.
 """
 
+import math
+
 import numpy as np
 import scipy.sparse as sp
 import torch
@@ -13,6 +15,8 @@ from skorch import NeuralNet
 from torch import nn
 
 from .samplers import ClassBalancedBatchSampler
+
+_MODULE_TRAIN = nn.Module.train
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -35,9 +39,20 @@ class RowsDataset(torch.utils.data.Dataset):
     def rows(self, index):
         Xb = self.X[index]
         if sp.issparse(Xb):
-            Xb = Xb.toarray()
-        # torch.tensor copies: slices of read-only memmaps stay untouched
-        return torch.tensor(np.asarray(Xb), dtype=torch.float32)
+            # densified rows are a fresh array: no second copy
+            return torch.from_numpy(Xb.toarray().astype(np.float32, copy=False))
+        Xb = np.asarray(Xb)
+        if (
+            Xb.dtype == np.float32
+            and Xb.flags.writeable
+            and isinstance(self.X, np.ndarray)
+            and not np.may_share_memory(Xb, self.X)
+        ):
+            # fancy-indexed rows are a fresh array already: no second copy
+            return torch.from_numpy(Xb)
+        # a view (slices): copy, so the module never writes into the caller's
+        # array and slices of read-only memmaps stay untouched
+        return torch.tensor(Xb, dtype=torch.float32)
 
     def batch(self, index):
         yb = None if self.y is None else torch.as_tensor(self.y[index])
@@ -143,11 +158,28 @@ class SiameseNet(NeuralNet):
             return _SequentialBatches(dataset, self.predict_batch_size)
         if training:
             return _BalancedBatches(
-                dataset, self.batch_size, self.samples_per_class, self.seed, self.augment
+                dataset,
+                self.batch_size,
+                self.samples_per_class,
+                self.seed,
+                self.augment,
             )
         return _FixedBalancedBatches(
             dataset, self.batch_size, self.samples_per_class, self.seed + 1
         )
+
+    def _set_training(self, training=True):
+        # skorch calls this before every batch, and ``Module.train`` re-sets the
+        # flag of every submodule each time: as long as one batch of a small
+        # network. Skip it when it would change nothing: every submodule is
+        # already in the requested mode and none overrides ``train``.
+        for name in self._modules + self._criteria:
+            module = getattr(self, name + "_")
+            if isinstance(module, nn.Module) and any(
+                m.training != training or type(m).train is not _MODULE_TRAIN
+                for m in module.modules()
+            ):
+                module.train(training)
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         # the loss sees the projection head's output when the backbone has one
@@ -155,9 +187,10 @@ class SiameseNet(NeuralNet):
         if project is not None:
             y_pred = project(y_pred)
         loss = self.criterion_(y_pred, y_true.to(y_pred.device))
-        if not torch.isfinite(loss):
+        value = loss.item()  # one sync; cheaper than torch.isfinite + bool
+        if not math.isfinite(value):
             raise NonFiniteLossError(
-                f"The training loss became {loss.item()} at epoch "
+                f"The training loss became {value} at epoch "
                 f"{len(self.history)}. Likely causes: a learning rate too high, "
                 "input features that are not scaled (try StandardScaler), or a "
                 "margin far from the scale of the distances. Lower `lr`, scale "

@@ -50,6 +50,7 @@ class SiameseBase(BaseEstimator):
         "embedding_dim": [Interval(Integral, 1, None, closed="left")],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "batch_norm": ["boolean"],
+        "projection_dim": [None, Interval(Integral, 1, None, closed="left")],
         "loss": [StrOptions(set(LOSSES)), HasMethods(["forward"])],
         "margin": [None, Interval(Real, 0, None, closed="neither")],
         "distance": [StrOptions(set(DISTANCES)), HasMethods(["pairwise", "paired"])],
@@ -117,6 +118,7 @@ class SiameseBase(BaseEstimator):
                 "module__embedding_dim": self.embedding_dim,
                 "module__dropout": self.dropout,
                 "module__batch_norm": self.batch_norm,
+                "module__projection_dim": self.projection_dim,
             }
             return MLP, {**defaults, **routed}
         if isinstance(self.module, nn.Module):

@@ -1,0 +1,400 @@
+"""Overhead of the skorch glue: SiameseTransformer vs. a plain torch loop.
+
+Run: ``python benchmarks/bench_overhead.py`` (writes
+benchmarks/results/bench_overhead.md); ``--quick`` is a small smoke run.
+
+Part 1, training: the backbone SiameseTransformer builds by default (read from
+a default estimator's ``_module_spec``, projection head included), its loss,
+distance and miner (``_criterion_parts``), its optimizer, learning rate, weight
+decay and cosine schedule, on the same class-balanced batches
+(``ClassBalancedBatchSampler``, ``ceil(n_samples / batch_size)`` batches per
+epoch), trained by a hand-written torch loop and by ``SiameseTransformer.fit``.
+Times per epoch are medians over all epochs of all repeats; the fit's wall
+time per epoch also includes what ``fit`` does besides the epochs (input
+validation, class prototypes, temperature).
+
+Part 2, inference: ``transform`` vs. the fitted module's own forward pass in
+``eval`` mode under ``torch.no_grad`` on batches of ``predict_batch_size``
+rows, copied into a preallocated output.
+
+Part 3, memory: ``transform`` of a large float32 array in a fresh process;
+peak RSS (``ru_maxrss``) minus the RSS right after creating the input.
+"""
+
+import argparse
+import contextlib
+import ctypes
+import gc
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+import numpy as np
+import torch
+from _common import format_table, machine, report
+
+from sksiamese import SiameseTransformer
+from sksiamese.samplers import ClassBalancedBatchSampler
+
+MB = 2**20
+
+
+def make_data(n_samples, n_features, n_classes, seed):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, n_classes, n_samples)
+    centers = rng.standard_normal((n_classes, n_features), dtype=np.float32)
+    noise = rng.standard_normal((n_samples, n_features), dtype=np.float32)
+    return centers[y] + 2 * noise, y
+
+
+def _strip(params, prefix):
+    return {k.removeprefix(prefix): v for k, v in params.items()}
+
+
+def plain_fit(est, X, y, epochs, seed):
+    """The estimator's default training, as a hand-written torch loop.
+
+    Returns the seconds of each epoch.
+    """
+    torch.manual_seed(seed)
+    module, module_kwargs = est._module_spec(X.shape[1])
+    if isinstance(module, type):
+        module = module(**_strip(module_kwargs, "module__"))
+    loss_fn, miner, distance = est._criterion_parts()
+    optimizer = est.optimizer(
+        module.parameters(),
+        lr=est.lr,
+        weight_decay=est.weight_decay,
+        **_strip(est._routed_params("optimizer__"), "optimizer__"),
+    )
+    scheduler = None
+    if est.lr_schedule == "cosine":
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
+            optimizer, T_max=est.max_epochs
+        )
+    sampler = ClassBalancedBatchSampler(
+        y, est.batch_size, est.samples_per_class, random_state=seed
+    )
+    project = getattr(module, "project", None)
+    times = []
+    for _ in range(epochs):
+        t0 = time.perf_counter()
+        module.train()
+        for index in sampler:
+            Xb = torch.from_numpy(X[index])
+            yb = torch.from_numpy(y[index])
+            optimizer.zero_grad()
+            emb = module(Xb)
+            if project is not None:
+                emb = project(emb)
+            with torch.no_grad():
+                detached = emb.detach()
+                indices = miner(distance.pairwise(detached, detached), yb)
+            loss = loss_fn(emb, yb, indices)
+            loss.backward()
+            optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
+        times.append(time.perf_counter() - t0)
+    return times
+
+
+def bench_training(n_samples, n_features, n_classes, epochs, repeats, seed):
+    X, y = make_data(n_samples, n_features, n_classes, seed)
+    # warm-up: the first optimizer step imports parts of torch lazily (~1 s)
+    small = slice(0, min(n_samples, 1000))
+    plain_fit(SiameseTransformer(max_epochs=1), X[small], y[small], 1, seed)
+    SiameseTransformer(max_epochs=1, random_state=seed).fit(X[small], y[small])
+    plain_epochs, est_epochs, plain_walls, est_walls = [], [], [], []
+
+    def run_plain(est, r):
+        t0 = time.perf_counter()
+        plain_epochs.extend(plain_fit(est, X, y, epochs, seed + r))
+        plain_walls.append(time.perf_counter() - t0)
+
+    def run_ours(est, r):
+        t0 = time.perf_counter()
+        est.fit(X, y)
+        est_walls.append(time.perf_counter() - t0)
+        est_epochs.extend(est.history_[:, "dur"])
+
+    for r in range(repeats):
+        est = SiameseTransformer(max_epochs=epochs, random_state=seed + r)
+        # alternate the order so that drifts in machine load hit both alike
+        for run in (run_plain, run_ours) if r % 2 == 0 else (run_ours, run_plain):
+            run(est, r)
+    est = SiameseTransformer()
+    n_batches = len(ClassBalancedBatchSampler(y, est.batch_size, est.samples_per_class))
+    plain = statistics.median(plain_epochs)
+    ours = statistics.median(est_epochs)
+    plain_wall = statistics.median(plain_walls) / epochs
+    ours_wall = statistics.median(est_walls) / epochs
+    rows = [
+        ["plain torch loop", f"{plain:.3f}", f"{plain_wall:.3f}", "1.00", "1.00"],
+        [
+            "SiameseTransformer.fit",
+            f"{ours:.3f}",
+            f"{ours_wall:.3f}",
+            f"{ours / plain:.3f}",
+            f"{ours_wall / plain_wall:.3f}",
+        ],
+    ]
+    headers = [
+        "training",
+        "s / epoch (epoch loop)",
+        "s / epoch (whole fit)",
+        "ratio (epoch loop)",
+        "ratio (whole fit)",
+    ]
+    spec = est._module_spec(n_features)
+    module_kwargs = _strip(spec[1], "module__")
+    criterion = ", ".join(type(p).__name__ for p in est._criterion_parts())
+    setup = (
+        f"{n_samples} x {n_features} float32, {n_classes} classes; {epochs} epochs "
+        f"x {repeats} repeats; {n_batches} batches of {est.batch_size} "
+        f"({est.samples_per_class} per class) per epoch; module "
+        f"{getattr(spec[0], '__name__', spec[0])}({module_kwargs}); {criterion}; "
+        f"{est.optimizer.__name__}(lr={est.lr}, weight_decay={est.weight_decay}), "
+        f"lr_schedule={est.lr_schedule}."
+    )
+    return format_table(headers, rows), setup, ours / plain
+
+
+def bench_transform(n_rows, n_features, n_classes, repeats, seed):
+    X, y = make_data(5000, n_features, n_classes, seed)
+    model = SiameseTransformer(max_epochs=1, random_state=seed).fit(X, y)
+    X = make_data(n_rows, n_features, n_classes, seed + 1)[0]
+    module = model.net_.module_
+    batch_size = model.net_.predict_batch_size
+
+    def raw():
+        module.eval()
+        out = None
+        with torch.no_grad():
+            for start in range(0, len(X), batch_size):
+                emb = module(torch.from_numpy(X[start : start + batch_size])).numpy()
+                if out is None:
+                    out = np.empty((len(X), emb.shape[1]), dtype=np.float32)
+                out[start : start + len(emb)] = emb
+        return out
+
+    def ours():
+        return model.transform(X)
+
+    np.testing.assert_allclose(ours(), raw(), rtol=1e-5, atol=1e-5)
+    times = {"raw": [], "ours": []}
+    for _ in range(repeats):
+        for name, fn in (("raw", raw), ("ours", ours)):
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    raw_rate = n_rows / statistics.median(times["raw"])
+    our_rate = n_rows / statistics.median(times["ours"])
+    rows = [
+        ["raw module forward (eval, no_grad)", f"{raw_rate:,.0f}", "1.00"],
+        [
+            "SiameseTransformer.transform",
+            f"{our_rate:,.0f}",
+            f"{our_rate / raw_rate:.3f}",
+        ],
+    ]
+    setup = (
+        f"{n_rows} x {n_features} float32 rows, batches of {batch_size} "
+        f"(predict_batch_size), median of {repeats} repeats."
+    )
+    return (
+        format_table(["transform", "rows / s", "ratio"], rows),
+        setup,
+        (our_rate / raw_rate),
+    )
+
+
+def _status_mb(field):
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    raise LookupError(field)
+
+
+def _reset_peak():
+    """Reset the peak-RSS mark (VmHWM) to the current RSS; Linux >= 4.0."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        return False
+    return True
+
+
+def _peak_mb(reset):
+    # ru_maxrss is carried over from the parent across fork + exec (it starts
+    # at the RSS of the process that launched this one), VmHWM is not
+    if reset:
+        return _status_mb("VmHWM")
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
+
+
+def memory_child(n_rows, n_features, how, seed):
+    """Run in a fresh process: print peak-RSS figures of one transform as JSON."""
+    X, y = make_data(2000, n_features, 10, seed)
+    model = SiameseTransformer(max_epochs=1, random_state=seed).fit(X, y)
+    del X, y
+    gc.collect()
+    # hand freed heap back to the OS so that the output cannot reuse it unseen
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n_rows, n_features), dtype=np.float32)
+    reset = _reset_peak()
+    before_peak, before_rss = _peak_mb(reset), _status_mb("VmRSS")
+    if how == "transform":
+        Z = model.transform(X)
+    else:
+        module = model.net_.module_.eval()
+        batch_size = model.net_.predict_batch_size
+        Z = None
+        with torch.no_grad():
+            for start in range(0, n_rows, batch_size):
+                Xb = torch.from_numpy(X[start : start + batch_size])
+                emb = module(Xb).numpy()
+                if Z is None:
+                    Z = np.empty((n_rows, emb.shape[1]), dtype=np.float32)
+                Z[start : start + batch_size] = emb
+    after_peak = _peak_mb(reset)
+    print(
+        json.dumps(
+            {
+                "peak": "VmHWM (reset after creating X)" if reset else "ru_maxrss",
+                "before_peak": before_peak,
+                "before_rss": before_rss,
+                "after_peak": after_peak,
+                "input_mb": X.nbytes / MB,
+                "output_mb": Z.nbytes / MB,
+                "batch_mb": model.net_.predict_batch_size * n_features * 4 / MB,
+            }
+        )
+    )
+
+
+def bench_memory(n_rows, n_features, seed):
+    rows = []
+    for how, label in (
+        ("raw", "raw module forward"),
+        ("transform", "SiameseTransformer.transform"),
+    ):
+        command = [
+            sys.executable,
+            __file__,
+            "--memory-child",
+            how,
+            "--rows",
+            str(n_rows),
+            "--features",
+            str(n_features),
+            "--seed",
+            str(seed),
+            "--threads",
+            str(torch.get_num_threads()),
+        ]
+        out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+        m = json.loads(out.strip().splitlines()[-1])
+        baseline = m["before_rss"]
+        extra = m["after_peak"] - baseline
+        # the transform did not raise the peak: the figure is an upper bound
+        bound = "<= " if m["after_peak"] <= m["before_peak"] else ""
+        rows.append(
+            [
+                label,
+                f"{m['input_mb']:.0f}",
+                f"{m['output_mb']:.0f}",
+                f"{bound}{extra:.0f}",
+                f"{bound}{extra - m['output_mb']:.0f}",
+                f"{bound}{extra / m['input_mb']:.2f}",
+            ]
+        )
+    headers = [
+        "memory",
+        "input (MB)",
+        "output (MB)",
+        "peak RSS - RSS after input (MB)",
+        "beyond output (MB)",
+        "extra / input",
+    ]
+    batch_mb = m["batch_mb"]
+    setup = (
+        f"{n_rows} x {n_features} float32 in a fresh process (model fitted on 2000 "
+        f"rows first); one input batch is {batch_mb:.2f} MB; peak RSS read from "
+        f"{m['peak']}."
+    )
+    return format_table(headers, rows), setup
+
+
+def main(args):
+    if args.quick:
+        n_train, epochs, repeats, n_transform, n_memory = 2000, 2, 1, 20_000, 100_000
+    else:
+        n_train, epochs, repeats = args.rows or 20_000, args.epochs, args.repeats
+        n_transform, n_memory = 200_000, 1_000_000
+    n_features, n_classes, seed = args.features, 20, args.seed
+    train_table, train_setup, train_ratio = bench_training(
+        n_train, n_features, n_classes, epochs, repeats, seed
+    )
+    transform_table, transform_setup, transform_ratio = bench_transform(
+        n_transform, n_features, n_classes, max(repeats, 3), seed
+    )
+    memory_table, memory_setup = bench_memory(n_memory, n_features, seed)
+    text = "\n".join(
+        [
+            "# bench_overhead" + (" (--quick)" if args.quick else ""),
+            "",
+            "## Training",
+            "",
+            train_table,
+            "",
+            train_setup,
+            f"Epoch-loop ratio {train_ratio:.3f} (target <= 1.10).",
+            "",
+            "## Transform throughput",
+            "",
+            transform_table,
+            "",
+            transform_setup,
+            f"Throughput ratio {transform_ratio:.3f} (target >= 0.9).",
+            "",
+            "## Transform memory",
+            "",
+            memory_table,
+            "",
+            memory_setup,
+            "",
+            f"seed {seed}; {machine()}",
+        ]
+    )
+    report("bench_overhead_quick" if args.quick else "bench_overhead", text)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a small smoke run")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--rows", type=int, default=None)
+    parser.add_argument("--features", type=int, default=64)
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch threads (default: torch's)"
+    )
+    parser.add_argument(
+        "--memory-child", choices=["raw", "transform"], help=argparse.SUPPRESS
+    )
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.memory_child:
+        memory_child(args.rows, args.features, args.memory_child, args.seed)
+    else:
+        main(args)
