@@ -1,7 +1,18 @@
 """Siamese (shared-weight twin) neural networks as scikit-learn estimators."""
 
-from .estimators import SiameseTransformer
+from .estimators import (
+    SiamesePairClassifier,
+    SiamesePairRegressor,
+    SiameseTransformer,
+    SiameseTripletClassifier,
+)
 
 __version__ = "0.1.0"
 
-__all__ = ["SiameseTransformer", "__version__"]
+__all__ = [
+    "SiamesePairClassifier",
+    "SiamesePairRegressor",
+    "SiameseTransformer",
+    "SiameseTripletClassifier",
+    "__version__",
+]

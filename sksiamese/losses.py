@@ -14,7 +14,14 @@ from torch import nn
 from .distances import get_distance
 from .miners import all_pairs, all_triplets
 
-__all__ = ["ContrastiveLoss", "SupConLoss", "TripletLoss", "get_loss"]
+__all__ = [
+    "CoSENTLoss",
+    "ContrastiveLoss",
+    "CosineMSELoss",
+    "SupConLoss",
+    "TripletLoss",
+    "get_loss",
+]
 
 
 def _to_pairs(indices, labels):
@@ -186,7 +193,103 @@ class SupConLoss(nn.Module):
         return f"margin={self.margin}"
 
 
+def _pair_cosine(embeddings, indices):
+    if indices is None:
+        # the two halves of the batch are the twins of each pair
+        half = len(embeddings) // 2
+        first, second = embeddings[:half], embeddings[half:]
+    else:
+        first, second = embeddings[indices[0]], embeddings[indices[1]]
+    return F.cosine_similarity(first, second, dim=1)
+
+
+class CoSENTLoss(nn.Module):
+    """CoSENT ranking loss on the cosine similarity of graded pairs (Su, 2022).
+
+    For every two pairs whose targets are ordered (``t_i > t_j``), the loss
+    ``log(1 + sum exp(scale * (cos_j - cos_i)))`` asks the cosine similarity to
+    follow the same order. Only the order of the targets matters, which is
+    what a rank correlation such as Spearman's measures.
+
+    Here ``labels`` are the targets of the pairs, and ``indices`` the
+    ``(first, second)`` rows of each pair in ``embeddings``; None means the
+    first half of the rows are the first items and the second half the second.
+
+    Parameters
+    ----------
+    margin : float, default=20.0
+        Scale of the cosine differences (a softmax inverse temperature).
+    distance : ignored
+        Accepted for a uniform constructor; the loss always uses cosine
+        similarity.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sksiamese.losses import CoSENTLoss
+    >>> a = torch.tensor([[1.0, 0.0], [1.0, 0.0]])
+    >>> ordered = torch.cat([a, torch.tensor([[1.0, 0.1], [0.0, 1.0]])])
+    >>> reversed_ = torch.cat([a, torch.tensor([[0.0, 1.0], [1.0, 0.1]])])
+    >>> targets = torch.tensor([5.0, 1.0])
+    >>> loss = CoSENTLoss()
+    >>> bool(loss(ordered, targets) < loss(reversed_, targets))
+    True
+    """
+
+    def __init__(self, margin=20.0, distance="cosine"):
+        super().__init__()
+        self.margin = margin
+        self.distance = get_distance("cosine")
+
+    def forward(self, embeddings, labels, indices=None):
+        """Return the scalar loss of the batch."""
+        cos = _pair_cosine(embeddings, indices) * self.margin
+        diff = cos[None, :] - cos[:, None]  # diff[i, j] = cos_j - cos_i
+        ordered = labels[:, None] > labels[None, :]
+        # the 0 logit is the "1 +" inside the log
+        logits = torch.cat([diff[ordered], diff.new_zeros(1)])
+        return torch.logsumexp(logits, dim=0)
+
+    def extra_repr(self):
+        return f"margin={self.margin}"
+
+
+class CosineMSELoss(nn.Module):
+    """Mean squared error between the cosine similarity of pairs and targets.
+
+    ``labels`` are the targets, expected on the cosine scale ``[-1, 1]``;
+    ``indices`` as in :class:`CoSENTLoss`.
+
+    Parameters
+    ----------
+    margin : ignored
+        Accepted for a uniform constructor.
+    distance : ignored
+        The loss always uses cosine similarity.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sksiamese.losses import CosineMSELoss
+    >>> emb = torch.tensor([[1.0, 0.0], [1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+    >>> CosineMSELoss()(emb, torch.tensor([1.0, 0.0]))
+    tensor(0.)
+    """
+
+    def __init__(self, margin=None, distance="cosine"):
+        super().__init__()
+        self.margin = margin
+        self.distance = get_distance("cosine")
+
+    def forward(self, embeddings, labels, indices=None):
+        """Return the scalar loss of the batch."""
+        cos = _pair_cosine(embeddings, indices)
+        return F.mse_loss(cos, labels.to(cos.dtype))
+
+
 LOSSES = {"contrastive": ContrastiveLoss, "triplet": TripletLoss, "supcon": SupConLoss}
+#: Losses for graded pairs: ``labels`` are per-pair targets, not class labels.
+REGRESSION_LOSSES = {"cosent": CoSENTLoss, "mse": CosineMSELoss}
 
 
 def get_loss(loss, margin=None, distance="euclidean"):
@@ -194,7 +297,7 @@ def get_loss(loss, margin=None, distance="euclidean"):
 
     Parameters
     ----------
-    loss : {"contrastive", "triplet", "supcon"} or torch.nn.Module
+    loss : {"contrastive", "triplet", "supcon", "cosent", "mse"} or torch.nn.Module
         Name of the loss, or a module called as
         ``loss(embeddings, labels, indices)``.
     margin : float, optional
@@ -214,12 +317,11 @@ def get_loss(loss, margin=None, distance="euclidean"):
     (0.5, EuclideanDistance())
     """
     if isinstance(loss, str):
-        if loss not in LOSSES:
-            raise ValueError(
-                f"Unknown loss {loss!r}; valid names are {sorted(LOSSES)}."
-            )
+        known = {**LOSSES, **REGRESSION_LOSSES}
+        if loss not in known:
+            raise ValueError(f"Unknown loss {loss!r}; valid names are {sorted(known)}.")
         kwargs = {} if margin is None else {"margin": margin}
-        return LOSSES[loss](distance=distance, **kwargs)
+        return known[loss](distance=distance, **kwargs)
     if not callable(loss):
         raise TypeError(f"loss must be a name or a torch.nn.Module, got {loss!r}.")
     return loss

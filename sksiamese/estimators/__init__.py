@@ -1,5 +1,11 @@
 """The scikit-learn faces of the package."""
 
+from .pairs import SiamesePairClassifier, SiamesePairRegressor, SiameseTripletClassifier
 from .transformer import SiameseTransformer
 
-__all__ = ["SiameseTransformer"]
+__all__ = [
+    "SiamesePairClassifier",
+    "SiamesePairRegressor",
+    "SiameseTransformer",
+    "SiameseTripletClassifier",
+]

@@ -25,10 +25,8 @@ from skorch.callbacks import (
 from skorch.helper import predefined_split
 from torch import nn
 
-from .._net import MetricCriterion, NonFiniteLossError, RowsDataset, SiameseNet
-from ..distances import DISTANCES, get_distance
-from ..losses import LOSSES, get_loss
-from ..miners import MINERS, get_miner
+from .._net import NonFiniteLossError, RowsDataset, SiameseNet
+from ..distances import DISTANCES
 from ..modules import MLP
 
 _ROUTED_PREFIXES = ("module__", "optimizer__")
@@ -51,11 +49,8 @@ class SiameseBase(BaseEstimator):
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "batch_norm": ["boolean"],
         "projection_dim": [None, Interval(Integral, 1, None, closed="left")],
-        "loss": [StrOptions(set(LOSSES)), HasMethods(["forward"])],
         "margin": [None, Interval(Real, 0, None, closed="neither")],
         "distance": [StrOptions(set(DISTANCES)), HasMethods(["pairwise", "paired"])],
-        "miner": [None, StrOptions(set(MINERS)), callable],
-        "samples_per_class": [Interval(Integral, 1, None, closed="left")],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
         "batch_size": [Interval(Integral, 2, None, closed="left")],
         "lr": [Interval(Real, 0, None, closed="neither")],
@@ -113,13 +108,14 @@ class SiameseBase(BaseEstimator):
         routed = {k: v for k, v in self._routed_params("module__").items()}
         if self.module is None:
             defaults = {
-                "module__n_features": n_features,
-                "module__hidden_layer_sizes": tuple(self.hidden_layer_sizes),
-                "module__embedding_dim": self.embedding_dim,
-                "module__dropout": self.dropout,
-                "module__batch_norm": self.batch_norm,
-                "module__projection_dim": self.projection_dim,
+                "n_features": n_features,
+                "hidden_layer_sizes": tuple(self.hidden_layer_sizes),
+                "embedding_dim": self.embedding_dim,
+                "dropout": self.dropout,
+                "batch_norm": self.batch_norm,
+                "projection_dim": self.projection_dim,
             }
+            defaults = {f"module__{k}": v for k, v in defaults.items()}
             return MLP, {**defaults, **routed}
         if isinstance(self.module, nn.Module):
             # never train the user's instance in place: fit must not change params
@@ -128,11 +124,13 @@ class SiameseBase(BaseEstimator):
             routed = {"module__n_features": n_features, **routed}
         return self.module, routed
 
-    def _criterion_parts(self):
-        distance = get_distance(self.distance)
-        loss = get_loss(self.loss, margin=self.margin, distance=distance)
-        miner = get_miner(self.miner, margin=getattr(loss, "margin", self.margin))
-        return loss, miner, distance
+    def _criterion_params(self):
+        """The skorch ``criterion`` and ``criterion__*`` parameters."""
+        raise NotImplementedError
+
+    def _net_params(self):
+        """Estimator-specific parameters of :class:`SiameseNet` (batching)."""
+        raise NotImplementedError
 
     def _callbacks(self, valid):
         callbacks = []
@@ -175,7 +173,6 @@ class SiameseBase(BaseEstimator):
 
     def _build_net(self, n_features, seed, valid_dataset=None, scheduled=True):
         module, module_kwargs = self._module_spec(n_features)
-        loss, miner, distance = self._criterion_parts()
         optimizer_kwargs = {"optimizer__weight_decay": self.weight_decay}
         optimizer_kwargs.update(self._routed_params("optimizer__"))
         callbacks = self._callbacks(valid=valid_dataset is not None)
@@ -183,10 +180,6 @@ class SiameseBase(BaseEstimator):
             callbacks = [c for c in callbacks if c[0] != "lr_schedule"]
         return SiameseNet(
             module=module,
-            criterion=MetricCriterion,
-            criterion__loss=loss,
-            criterion__miner=miner,
-            criterion__distance=distance,
             optimizer=self.optimizer,
             lr=self.lr,
             max_epochs=self.max_epochs,
@@ -197,10 +190,11 @@ class SiameseBase(BaseEstimator):
             callbacks=callbacks,
             device=self.device,
             verbose=self.verbose,
-            samples_per_class=self.samples_per_class,
             seed=seed,
             augment=self.augment,
             predict_batch_size=max(self.batch_size, 1024),
+            **self._criterion_params(),
+            **self._net_params(),
             **module_kwargs,
             **optimizer_kwargs,
         )

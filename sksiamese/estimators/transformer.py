@@ -1,5 +1,7 @@
 """SiameseTransformer: learn an embedding from class labels."""
 
+from numbers import Integral
+
 import numpy as np
 import scipy.sparse as sp
 import torch
@@ -12,10 +14,14 @@ from sklearn.base import (
     _fit_context,
 )
 from sklearn.model_selection import train_test_split
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .._net import RowsDataset
+from .._net import MetricCriterion, RowsDataset
+from ..distances import get_distance
+from ..losses import LOSSES, get_loss
+from ..miners import MINERS, get_miner
 from ._base import SiameseBase
 
 # Rows kept per class for replay in partial_fit (and prototypes after it):
@@ -161,7 +167,12 @@ class SiameseTransformer(
     True
     """
 
-    _parameter_constraints = {**SiameseBase._parameter_constraints}
+    _parameter_constraints = {
+        **SiameseBase._parameter_constraints,
+        "loss": [StrOptions(set(LOSSES)), HasMethods(["forward"])],
+        "miner": [None, StrOptions(set(MINERS)), callable],
+        "samples_per_class": [Interval(Integral, 1, None, closed="left")],
+    }
 
     def __init__(
         self,
@@ -229,6 +240,24 @@ class SiameseTransformer(
         tags.input_tags.sparse = True
         tags.transformer_tags.preserves_dtype = ["float32"]
         return tags
+
+    def _criterion_parts(self):
+        distance = get_distance(self.distance)
+        loss = get_loss(self.loss, margin=self.margin, distance=distance)
+        miner = get_miner(self.miner, margin=getattr(loss, "margin", self.margin))
+        return loss, miner, distance
+
+    def _criterion_params(self):
+        loss, miner, distance = self._criterion_parts()
+        return {
+            "criterion": MetricCriterion,
+            "criterion__loss": loss,
+            "criterion__miner": miner,
+            "criterion__distance": distance,
+        }
+
+    def _net_params(self):
+        return {"batching": "balanced", "samples_per_class": self.samples_per_class}
 
     # -- fitting -------------------------------------------------------------------
 

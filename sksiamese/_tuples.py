@@ -1,0 +1,120 @@
+"""Pairs and triplets for the skorch glue: a dataset, its batches, the criterion.
+
+A tuple dataset holds each distinct item once (``items``) and the tuples as
+rows of item indices, so the twins of a batch are embedded in one forward
+pass over the stacked items: ``[first items; second items; (third items)]``.
+The criterion splits the embeddings back into the tuple positions.
+"""
+
+import numpy as np
+import torch
+from torch import nn
+
+from ._net import RowsDataset
+
+
+class TupleDataset(torch.utils.data.Dataset):
+    """Tuples of rows of ``items`` (dense array or CSR matrix).
+
+    Parameters
+    ----------
+    items : ndarray or sparse matrix of shape (n_items, n_features)
+        The items; sparse rows are densified one batch at a time.
+    tuples : ndarray of shape (n_tuples, arity)
+        Row indices into ``items``.
+    y : ndarray of shape (n_tuples,) or None
+        Target of each tuple.
+    """
+
+    def __init__(self, items, tuples, y=None):
+        self.items = RowsDataset(items)
+        self.tuples = tuples
+        self.y = y
+
+    def __len__(self):
+        return len(self.tuples)
+
+    def batch(self, index):
+        rows = self.tuples[index]
+        # position-major order: all first items, then all second items, ...
+        Xb = self.items.rows(rows.T.ravel())
+        yb = None if self.y is None else torch.as_tensor(self.y[index])
+        return Xb, yb
+
+    def __getitem__(self, i):
+        raise TypeError("TupleDataset is read in batches; use its iterators.")
+
+
+class ShuffledBatches:
+    """Training batches of tuples in a new random order at each pass."""
+
+    def __init__(self, dataset, batch_size, seed, augment):
+        self.dataset = dataset
+        self.batch_size = batch_size
+        self.augment = augment
+        self.rng = np.random.RandomState(seed)
+
+    def __len__(self):
+        return -(-len(self.dataset) // self.batch_size)
+
+    def __iter__(self):
+        order = self.rng.permutation(len(self.dataset))
+        for start in range(0, len(order), self.batch_size):
+            Xb, yb = self.dataset.batch(np.sort(order[start : start + self.batch_size]))
+            if self.augment is not None:
+                Xb = self.augment(Xb)
+            yield Xb, yb
+
+
+class TupleCriterion(nn.Module):
+    """Apply a metric loss to the pairs or triplets of a stacked batch.
+
+    Parameters
+    ----------
+    loss : torch.nn.Module
+        Called as ``loss(embeddings, labels, indices)``.
+    distance : distance module
+        Distance between embeddings (for mining and prediction).
+    arity : {2, 3}
+        Items per tuple.
+    task : {"binary", "graded", "triplet"}
+        ``"binary"``: ``y`` says whether a pair is similar (1) or not (0),
+        and the loss gets ``(a1, p, a2, n)`` pair indices; ``"graded"``: the
+        loss gets the pair targets and ``(first, second)`` indices;
+        ``"triplet"``: (anchor, positive, negative) indices.
+    in_batch_negatives : bool, default=False
+        For ``"binary"``: also use, for each similar pair, the closest second
+        item of any other pair in the batch as a negative. Valid when the
+        pairs of a batch rarely share a class (e.g. duplicate questions).
+    """
+
+    def __init__(self, loss, distance, arity, task, in_batch_negatives=False):
+        super().__init__()
+        self.loss = loss
+        self.distance = distance
+        self.arity = arity
+        self.task = task
+        self.in_batch_negatives = in_batch_negatives
+
+    def forward(self, embeddings, y):
+        n = len(embeddings) // self.arity
+        i = torch.arange(n, device=embeddings.device)
+        if self.task == "triplet":
+            return self.loss(embeddings, None, (i, i + n, i + 2 * n))
+        if self.task == "graded":
+            return self.loss(embeddings, y, (i, i + n))
+        similar = y.bool()
+        a1, p = i[similar], i[similar] + n
+        a2, neg = i[~similar], i[~similar] + n
+        if self.in_batch_negatives and len(a1) and n > 1:
+            a2, neg = self._add_in_batch_negatives(embeddings, n, a1, a2, neg)
+        return self.loss(embeddings, None, (a1, p, a2, neg))
+
+    def _add_in_batch_negatives(self, embeddings, n, anchors, a2, neg):
+        with torch.no_grad():
+            emb = embeddings.detach()
+            dist = self.distance.pairwise(emb[anchors], emb[n:])
+            # a pair's own second item is its positive, not a negative
+            dist[torch.arange(len(anchors)), anchors] = float("inf")
+            hardest = dist.argmin(1) + n
+        return torch.cat([a2, anchors]), torch.cat([neg, hardest])

@@ -1,0 +1,1 @@
+"""Utilities for users and developers of sksiamese estimators."""

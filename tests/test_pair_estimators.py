@@ -1,0 +1,376 @@
+"""Behaviour of the pair and triplet estimators."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+from sklearn.base import is_classifier
+from sklearn.datasets import load_digits
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import (
+    GridSearchCV,
+    TunedThresholdClassifierCV,
+    cross_val_score,
+)
+from sklearn.utils._param_validation import InvalidParameterError
+
+from sksiamese import (
+    SiamesePairClassifier,
+    SiamesePairRegressor,
+    SiameseTripletClassifier,
+)
+from sksiamese.metrics import spearman_score
+from sksiamese.pairs import ItemDisjointKFold, make_pairs, make_triplets
+from sksiamese.utils.estimator_checks import yield_tuple_checks
+
+QUICK = {"max_epochs": 3, "random_state": 0}
+# the documented setting for verifying items of classes unseen in training
+UNSEEN_CLASSES = {"hidden_layer_sizes": (), "embedding_dim": 256, "projection_dim": 64}
+ESTIMATORS = [
+    SiamesePairClassifier(**QUICK),
+    SiamesePairRegressor(**QUICK),
+    SiameseTripletClassifier(**QUICK),
+]
+
+
+def _check_id(value):
+    if hasattr(value, "func"):
+        return value.args[0].__name__
+    return type(value).__name__
+
+
+@pytest.mark.parametrize(
+    ("estimator", "check"),
+    [pair for est in ESTIMATORS for pair in yield_tuple_checks(est)],
+    ids=_check_id,
+)
+def test_tuple_estimator_checks(estimator, check):
+    check(estimator)
+
+
+# -- data ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def digit_pairs():
+    """Pairs of digits 0-5 for training, pairs of the unseen digits 6-9 to test."""
+    X, y = load_digits(return_X_y=True)
+    X = X / 16
+    seen = y <= 5
+    train = make_pairs(X[seen], y[seen], n_pairs=3000, random_state=0)
+    unseen = make_pairs(X[~seen], y[~seen], n_pairs=3000, random_state=1)
+    return train, unseen
+
+
+@pytest.fixture(scope="module")
+def fitted_digits(digit_pairs):
+    (X, y), _ = digit_pairs
+    return SiamesePairClassifier(random_state=0, **UNSEEN_CLASSES).fit(X, y)
+
+
+def _synonym_sentences(n_pairs, seed):
+    """Paraphrase pairs that TF-IDF cannot see: synonyms share no characters.
+
+    Each of 30 concepts has two synonyms. A sentence renders 3 concepts, each
+    by a random synonym, among filler words. Paraphrases render the same
+    concepts; non-paraphrases share one concept, written with the same word,
+    so their surface overlap is as large as a paraphrase's.
+    """
+    rng = np.random.RandomState(seed)
+    words = [(f"w{c}a", f"w{c}b") for c in range(30)]
+    fillers = [f"f{i}" for i in range(20)]
+
+    def render(concepts, choice=None):
+        tokens = [
+            words[c][rng.randint(2) if choice is None else choice[k]]
+            for k, c in enumerate(concepts)
+        ]
+        tokens += list(rng.choice(fillers, 3))
+        rng.shuffle(tokens)
+        return " ".join(tokens)
+
+    pairs, labels = [], []
+    for i in range(n_pairs):
+        concepts = rng.choice(30, 3, replace=False)
+        if i % 2 == 0:
+            choice = rng.randint(2, size=3)
+            pairs.append((render(concepts, choice), render(concepts, 1 - choice)))
+        else:
+            other = rng.choice(np.setdiff1d(np.arange(30), concepts), 2, replace=False)
+            choice = rng.randint(2, size=3)
+            shared = np.r_[concepts[:1], other]
+            pairs.append((render(concepts, choice), render(shared, choice)))
+        labels.append(int(i % 2 == 0))
+    return np.array(pairs, dtype=object), np.array(labels)
+
+
+def _tfidf_cosine(X_train, X_test):
+    tfidf = TfidfVectorizer().fit(X_train.ravel())
+    a, b = tfidf.transform(X_test[:, 0]), tfidf.transform(X_test[:, 1])
+    return np.asarray(a.multiply(b).sum(1)).ravel()
+
+
+# -- SiamesePairClassifier ---------------------------------------------------------------
+
+
+def test_pair_classifier_beats_raw_distance_on_unseen_classes(
+    digit_pairs, fitted_digits
+):
+    _, (X_new, y_new) = digit_pairs
+    raw_auc = roc_auc_score(y_new, -np.linalg.norm(X_new[:, 0] - X_new[:, 1], axis=1))
+    auc = roc_auc_score(y_new, fitted_digits.decision_function(X_new))
+    # measured: raw 0.888, model 0.916
+    assert auc > raw_auc + 0.015
+
+
+def test_text_pairs_learn_synonyms_tfidf_cannot_see():
+    X, y = _synonym_sentences(1600, seed=0)
+    X_test, y_test = _synonym_sentences(600, seed=1)
+    tfidf_auc = roc_auc_score(y_test, _tfidf_cosine(X, X_test))
+    model = SiamesePairClassifier(encoder=TfidfVectorizer(), random_state=0)
+    auc = roc_auc_score(y_test, model.fit(X, y).decision_function(X_test))
+    # the encoder output is sparse; the rows are densified batch by batch
+    assert sp.issparse(model.encoder_.transform(X_test[:2, 0]))
+    # measured: TF-IDF cosine 0.38 (non-paraphrases overlap more), model 0.99
+    assert tfidf_auc < 0.6
+    assert auc > 0.9
+
+
+def test_dataframe_of_text_columns_matches_array():
+    X, y = _synonym_sentences(300, seed=0)
+    frame = pd.DataFrame({"question1": X[:, 0], "question2": X[:, 1]})
+    params = {"encoder": TfidfVectorizer(), "max_epochs": 3, "random_state": 0}
+    from_frame = SiamesePairClassifier(**params).fit(frame, y)
+    from_array = SiamesePairClassifier(**params).fit(X, y)
+    np.testing.assert_allclose(
+        from_frame.similarity(frame), from_array.similarity(X), rtol=1e-5
+    )
+    # embed serves retrieval: cosine of item embeddings is the pair similarity
+    a, b = from_frame.embed(X[:5, 0]), from_frame.embed(list(X[:5, 1]))
+    cos = (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
+    np.testing.assert_allclose(cos, from_frame.similarity(X[:5]), atol=1e-5)
+
+
+def test_raw_items_without_encoder_and_sparse_pairs_are_rejected():
+    X, y = _synonym_sentences(20, seed=0)
+    with pytest.raises(ValueError, match="encoder"):
+        SiamesePairClassifier().fit(X, y)
+    with pytest.raises(ValueError, match="sparse"):
+        SiamesePairClassifier().fit(sp.random(20, 8, format="csr"), y)
+    with pytest.raises(ValueError, match="2 items"):
+        SiamesePairClassifier(encoder=TfidfVectorizer()).fit(["a b", "c d"], [0, 1])
+
+
+def test_string_labels_and_sklearn_model_selection(digit_pairs):
+    (X, y), _ = digit_pairs
+    X, y = X[:600], np.where(y[:600] == 1, "same", "different")
+    clf = SiamesePairClassifier(max_epochs=5, random_state=0)
+    assert is_classifier(clf)
+    # default cv for a classifier is StratifiedKFold, and "roc_auc" reads
+    # decision_function, which must favour classes_[1] = "same"
+    scores = cross_val_score(clf, X, y, cv=3, scoring="roc_auc")
+    assert scores.min() > 0.8
+    clf.fit(X, y)
+    assert list(clf.classes_) == ["different", "same"]
+    assert clf.pos_label_ == "same"
+    assert set(clf.predict(X)) <= {"different", "same"}
+    tuned = TunedThresholdClassifierCV(clf, cv=2, scoring="balanced_accuracy")
+    assert tuned.fit(X, y).score(X, y) > 0.8
+
+
+def test_pos_label_flips_the_meaning_of_the_labels(digit_pairs):
+    (X, y), _ = digit_pairs
+    X, y = X[:600], y[:600]
+    flipped = 1 - y  # now 0 means "same"
+    clf = SiamesePairClassifier(pos_label=0, max_epochs=5, random_state=0)
+    clf.fit(X, flipped)
+    # decision_function still favours classes_[1] (= 1 = "different")
+    assert roc_auc_score(flipped, clf.decision_function(X)) > 0.9
+    assert roc_auc_score(flipped, clf.predict_proba(X)[:, 1]) > 0.9
+    with pytest.raises(ValueError, match="pos_label"):
+        SiamesePairClassifier(pos_label=7).fit(X, y)
+
+
+def test_predict_proba_is_calibrated(digit_pairs, fitted_digits):
+    (X, y), _ = digit_pairs
+    proba = fitted_digits.predict_proba(X[:1000])
+    np.testing.assert_allclose(proba.sum(1), 1.0, rtol=1e-6)
+    p = proba[:, 1]
+    # calibrated: in each quarter by predicted probability, the mean
+    # probability matches the share of similar pairs
+    for part in np.array_split(np.argsort(p), 4):
+        assert abs(p[part].mean() - y[:1000][part].mean()) < 0.1
+    # and monotone in the similarity
+    sim = fitted_digits.similarity(X[:1000])
+    assert np.all(np.diff(p[np.argsort(sim)]) >= -1e-12)
+
+
+def test_calibrate_threshold_strategies(digit_pairs, fitted_digits):
+    _, (X_new, y_new) = digit_pairs
+    X_cal, y_cal, X_test, y_test = (
+        X_new[:1500],
+        y_new[:1500],
+        X_new[1500:],
+        y_new[1500:],
+    )
+    clf = fitted_digits
+
+    clf.calibrate_threshold(X_cal, y_cal, strategy="far", target_far=0.01)
+    strict = clf.threshold_
+    negatives = y_cal == 0
+    far = np.mean(clf.predict(X_cal[negatives]) == 1)
+    assert far <= 0.01
+    far_test = np.mean(clf.predict(X_test[y_test == 0]) == 1)
+    assert far_test < 0.05
+
+    clf.calibrate_threshold(X_cal, y_cal, strategy="f_beta", beta=5.0)
+    recall_heavy = clf.threshold_
+    clf.calibrate_threshold(X_cal, y_cal, strategy="f_beta", beta=0.2)
+    precision_heavy = clf.threshold_
+    assert recall_heavy < precision_heavy <= strict + 1e-6
+
+    clf.calibrate_threshold(X_cal, y_cal)  # accuracy
+    assert clf.score(X_test, y_test) > 0.75
+    with pytest.raises(ValueError, match="target_far"):
+        clf.calibrate_threshold(X_cal, y_cal, strategy="far")
+    with pytest.raises(ValueError, match="strategy"):
+        clf.calibrate_threshold(X_cal, y_cal, strategy="best")
+
+
+def test_fixed_threshold_is_used():
+    X, y = make_pairs(*load_digits(return_X_y=True), n_pairs=300, random_state=0)
+    clf = SiamesePairClassifier(threshold=2.0, max_epochs=2, random_state=0).fit(X, y)
+    # cosine similarity never reaches 2: every pair is "different"
+    assert clf.threshold_ == 2.0
+    assert (clf.predict(X) == 0).all()
+    with pytest.raises(InvalidParameterError):
+        SiamesePairClassifier(threshold="best").fit(X, y)
+
+
+def test_partial_fit_learns_feedback_without_forgetting(digit_pairs):
+    (X_old, y_old), (X_new, y_new) = digit_pairs
+    clf = SiamesePairClassifier(random_state=0).fit(X_old, y_old)
+    X_old_test, y_old_test = X_old[2000:], y_old[2000:]
+    X_feedback, y_feedback = X_new[:1000], y_new[:1000]
+    X_new_test, y_new_test = X_new[2000:], y_new[2000:]
+    old_before = clf.score(X_old_test, y_old_test)
+    new_before = clf.score(X_new_test, y_new_test)
+
+    clf.partial_fit(X_feedback, y_feedback)
+
+    old_after = clf.score(X_old_test, y_old_test)
+    new_after = clf.score(X_new_test, y_new_test)
+    # measured: new 0.83 -> 0.95; old 0.88 -> 0.88
+    assert new_after > new_before + 0.05
+    assert old_after > old_before - 0.05
+
+
+def test_in_batch_negatives_train(digit_pairs):
+    (X, y), (X_new, y_new) = digit_pairs
+    clf = SiamesePairClassifier(
+        in_batch_negatives=True, max_epochs=10, random_state=0, **UNSEEN_CLASSES
+    )
+    auc = roc_auc_score(y_new, clf.fit(X, y).decision_function(X_new))
+    assert auc > 0.85
+
+
+# -- SiamesePairRegressor ----------------------------------------------------------------
+
+
+def _graded_pairs(n, seed, n_features=20, n_noise=5):
+    """Pairs whose similarity is how much of the first item the second keeps."""
+    rng = np.random.RandomState(seed)
+    a = rng.normal(size=(n, n_features))
+    mix = rng.uniform(size=n)
+    b = mix[:, None] * a + (1 - mix[:, None]) * rng.normal(size=(n, n_features))
+    # large noise features, unrelated to the target, hide the signal from cosine
+    noise = rng.normal(scale=2.0, size=(n, 2, n_noise))
+    X = np.concatenate([np.stack([a, b], axis=1), noise], axis=2)
+    return X, 5 * mix
+
+
+@pytest.mark.parametrize(
+    ("loss", "gain", "min_r2"), [("cosent", 0.2, 0.6), ("mse", 0.1, 0.3)]
+)
+def test_regressor_learns_graded_similarity(loss, gain, min_r2):
+    X, y = _graded_pairs(1500, seed=0)
+    X_test, y_test = _graded_pairs(500, seed=1)
+    a, b = X_test[:, 0], X_test[:, 1]
+    raw_cos = (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
+    reg = SiamesePairRegressor(loss=loss, random_state=0).fit(X, y)
+    rho = spearman_score(y_test, reg.predict(X_test))
+    # measured: raw cosine 0.53; cosent 0.86 (R2 0.71), mse 0.68 (R2 0.43)
+    assert rho > spearman_score(y_test, raw_cos) + gain
+    assert reg.score(X_test, y_test) > min_r2
+    # predictions are on the scale of the targets
+    assert 1 < np.median(reg.predict(X_test)) < 4
+
+
+def test_regressor_rejects_constant_targets():
+    X, _ = _graded_pairs(50, seed=0)
+    with pytest.raises(ValueError, match="vary"):
+        SiamesePairRegressor().fit(X, np.ones(50))
+
+
+# -- SiameseTripletClassifier ------------------------------------------------------------
+
+
+def test_triplet_classifier_orders_unseen_triplets():
+    X, y = load_digits(return_X_y=True)
+    X = X / 16
+    seen = y <= 5
+    T = make_triplets(X[seen], y[seen], n_triplets=3000, random_state=0)
+    T_new = make_triplets(X[~seen], y[~seen], n_triplets=2000, random_state=1)
+    d = np.linalg.norm(T_new[:, [1, 2]] - T_new[:, :1], axis=2)
+    raw = np.mean(d[:, 0] < d[:, 1])
+    clf = SiameseTripletClassifier(random_state=0, **UNSEEN_CLASSES).fit(T)
+    # measured: raw 0.885, model 0.893 (0.866 without the projection head)
+    assert clf.score(T_new) > raw + 0.004
+    # swapping positive and negative flips the prediction and the label
+    swapped = T_new[:, [0, 2, 1]]
+    np.testing.assert_array_equal(clf.predict(swapped), 1 - clf.predict(T_new))
+    assert clf.score(swapped, np.zeros(len(swapped))) == clf.score(T_new)
+
+
+def test_triplet_labels_reorder_training_triplets():
+    X, y = load_digits(return_X_y=True)
+    T = make_triplets(X / 16, y, n_triplets=600, random_state=0)
+    swap = np.arange(600) % 2 == 1
+    T_mixed = T.copy()
+    T_mixed[swap] = T[swap][:, [0, 2, 1]]
+    params = {"max_epochs": 3, "random_state": 0}
+    canonical = SiameseTripletClassifier(**params).fit(T)
+    labelled = SiameseTripletClassifier(**params).fit(T_mixed, (~swap).astype(int))
+    np.testing.assert_allclose(
+        canonical.decision_function(T), labelled.decision_function(T), rtol=1e-4
+    )
+    with pytest.raises(ValueError, match="1 .the second item"):
+        SiameseTripletClassifier().fit(T, np.full(600, 2))
+
+
+def test_grid_search_over_margin(digit_pairs):
+    (X, y), _ = digit_pairs
+    grid = GridSearchCV(
+        SiamesePairClassifier(max_epochs=5, random_state=0),
+        {"margin": [0.05, 1.0]},
+        cv=ItemDisjointKFold(3),
+        scoring="roc_auc",
+    ).fit(X[:900], y[:900])
+    scores = grid.cv_results_["mean_test_score"]
+    # the margin changes the model, and the better one is chosen
+    assert abs(scores[0] - scores[1]) > 1e-3
+    assert grid.best_params_["margin"] == [0.05, 1.0][int(np.argmax(scores))]
+
+
+def test_item_disjoint_cv_with_pair_classifier(digit_pairs):
+    (X, y), _ = digit_pairs
+    scores = cross_val_score(
+        SiamesePairClassifier(max_epochs=5, random_state=0),
+        X[:900],
+        y[:900],
+        cv=ItemDisjointKFold(3),
+        scoring="roc_auc",
+    )
+    assert np.isfinite(scores).all()
+    assert scores.min() > 0.8
