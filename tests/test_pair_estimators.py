@@ -111,7 +111,7 @@ def _tfidf_cosine(X_train, X_test):
     return np.asarray(a.multiply(b).sum(1)).ravel()
 
 
-# -- SiamesePairClassifier ---------------------------------------------------------------
+# -- SiamesePairClassifier ------------------------------------------------------------
 
 
 def test_pair_classifier_beats_raw_distance_on_unseen_classes(
@@ -275,7 +275,7 @@ def test_in_batch_negatives_train(digit_pairs):
     assert auc > 0.85
 
 
-# -- SiamesePairRegressor ----------------------------------------------------------------
+# -- SiamesePairRegressor ------------------------------------------------------------
 
 
 def _graded_pairs(n, seed, n_features=20, n_noise=5):
@@ -313,7 +313,7 @@ def test_regressor_rejects_constant_targets():
         SiamesePairRegressor().fit(X, np.ones(50))
 
 
-# -- SiameseTripletClassifier ------------------------------------------------------------
+# -- SiameseTripletClassifier ----------------------------------------------------------
 
 
 def test_triplet_classifier_orders_unseen_triplets():

@@ -484,3 +484,51 @@ def test_classes_smaller_than_samples_per_class():
     est = SiameseTransformer(max_epochs=2, random_state=0).fit(X, y)
     np.testing.assert_array_equal(est.classes_, [0, 1, 2, 3])
     assert np.isfinite(est.prototypes_).all()
+
+
+# -- enroll ----------------------------------------------------------------------------
+
+
+def test_enroll_recognises_classes_never_seen_in_fit():
+    X, y = load_digits(return_X_y=True)
+    seen = y <= 5
+    model = SiameseTransformer(max_epochs=10, random_state=0).fit(X[seen], y[seen])
+    X_new, y_new = X[~seen], y[~seen]
+    rng = np.random.RandomState(0)
+    support = np.array([rng.choice(np.flatnonzero(y_new == c)) for c in range(6, 10)])
+    query = np.setdiff1d(np.arange(len(y_new)), support)
+
+    model.enroll(X_new[support], y_new[support])  # one example per new digit
+
+    assert list(model.classes_) == list(range(10))
+    pred = model.predict(X_new[query])
+    assert set(pred) <= set(range(10))
+    # one-shot: 4 new digits from a single example each, while the 6 known
+    # classes still compete; chance is 0.1 (measured 0.47)
+    assert np.mean(pred == y_new[query]) > 0.35
+    np.testing.assert_allclose(model.predict_proba(X_new[:5]).sum(1), 1, rtol=1e-5)
+
+
+def test_enroll_replaces_a_known_prototype_and_survives_partial_fit(blobs):
+    X, y = blobs
+    model = SiameseTransformer(max_epochs=3, random_state=0).fit(X, y)
+    moved = model.prototypes_.copy()
+    model.enroll(X[y == 1][:3], [0, 0, 0])  # class 0 now looks like class 1
+    np.testing.assert_allclose(model.prototypes_[1:], moved[1:])
+    before = np.linalg.norm(moved[0] - moved[1])
+    assert np.linalg.norm(model.prototypes_[0] - moved[1]) < before / 2
+
+    model.enroll(X[y == 2][:2] + 100, [7, 7])
+    model.partial_fit(X[:30], y[:30])
+    assert 7 in model.classes_
+    assert np.isfinite(model.prototypes_[list(model.classes_).index(7)]).all()
+
+
+def test_enroll_rejects_bad_input(fitted, blobs):
+    X, y = blobs
+    with pytest.raises(ValueError, match="inconsistent"):
+        fitted.enroll(X[:3], y[:2])
+    with pytest.raises(ValueError, match="compared"):
+        copy.deepcopy(fitted).enroll(X[:2], ["a", "b"])
+    with pytest.raises(NotFittedError):
+        SiameseTransformer().enroll(X[:2], y[:2])

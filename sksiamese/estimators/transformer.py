@@ -16,7 +16,12 @@ from sklearn.base import (
 from sklearn.model_selection import train_test_split
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import (
+    check_consistent_length,
+    check_is_fitted,
+    column_or_1d,
+    validate_data,
+)
 
 from .._net import MetricCriterion, RowsDataset
 from ..distances import get_distance
@@ -392,6 +397,74 @@ class SiameseTransformer(
         self._set_fitted(net, all_classes)
         self._set_replay(X_train, y_train, rng)
         self._set_prototypes(self._replay_X_, self._replay_y_)
+        return self
+
+    def enroll(self, X, y):
+        """Add or replace class prototypes from support rows, without training.
+
+        The gallery route to classes never seen in ``fit``: each label in
+        ``y`` gets the mean embedding of its rows as prototype (replacing the
+        prototype of a known label), so ``predict`` and ``predict_proba`` can
+        return it. One row per class is enough (one-shot). The rows also
+        enter the replay memory, so a later ``partial_fit`` keeps them. The
+        pure scikit-learn alternative is ``make_pipeline(FrozenEstimator(
+        fitted), KNeighborsClassifier(1)).fit(X_support, y_support)``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Support rows.
+        y : array-like of shape (n_samples,)
+            Their labels, new or known.
+
+        Returns
+        -------
+        self : SiameseTransformer
+            The estimator with the new prototypes.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import load_digits
+        >>> from sksiamese import SiameseTransformer
+        >>> X, y = load_digits(return_X_y=True)
+        >>> model = SiameseTransformer(max_epochs=5, random_state=0)
+        >>> model = model.fit(X[y < 5], y[y < 5])
+        >>> model = model.enroll(X[y >= 5][:5], y[y >= 5][:5])  # one row each
+        >>> model.classes_
+        array([0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
+        >>> model.predict(X[y == 7][:50]).tolist().count(7) > 25
+        True
+        """
+        X = self._check_X(X)
+        y = column_or_1d(y, warn=True)
+        check_consistent_length(X, y)
+        check_classification_targets(y)
+        labels, codes = np.unique(y, return_inverse=True)
+        numeric = labels.dtype.kind in "biuf", self.classes_.dtype.kind in "biuf"
+        if numeric[0] != numeric[1]:
+            # numpy would silently turn both into strings: 1 and "1" would merge
+            raise ValueError(
+                f"Labels of enroll ({labels.dtype}) cannot be compared with the "
+                f"fitted classes_ ({self.classes_.dtype}); use labels of the same "
+                "kind."
+            )
+        classes = np.union1d(self.classes_, labels)
+        emb = self._embed(X)
+        prototypes = np.full((len(classes), emb.shape[1]), np.nan, dtype=np.float32)
+        prototypes[np.searchsorted(classes, self.classes_)] = self.prototypes_
+        sums = np.zeros((len(labels), emb.shape[1]))
+        np.add.at(sums, codes, emb)
+        means = sums / np.bincount(codes)[:, None]
+        prototypes[np.searchsorted(classes, labels)] = means
+        # replayed rows of a replaced class go: the new support defines it
+        old = self.classes_[self._replay_y_]
+        kept = ~np.isin(old, labels)
+        self._set_replay(
+            _vstack(self._replay_X_[kept], X),
+            np.searchsorted(classes, np.concatenate([old[kept], y])),
+            np.random.RandomState(self._next_seed()),
+        )
+        self.classes_, self.prototypes_ = classes, prototypes
         return self
 
     def _set_replay(self, X, codes, rng):
