@@ -1,5 +1,16 @@
 """Siamese (shared-weight twin) neural networks as scikit-learn estimators."""
 
+from . import (
+    augment,
+    distances,
+    evaluation,
+    losses,
+    metrics,
+    miners,
+    modules,
+    pairs,
+    samplers,
+)
 from .estimators import (
     SiamesePairClassifier,
     SiamesePairRegressor,
@@ -15,4 +26,13 @@ __all__ = [
     "SiameseTransformer",
     "SiameseTripletClassifier",
     "__version__",
+    "augment",
+    "distances",
+    "evaluation",
+    "losses",
+    "metrics",
+    "miners",
+    "modules",
+    "pairs",
+    "samplers",
 ]

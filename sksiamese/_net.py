@@ -50,20 +50,20 @@ class RowsDataset(torch.utils.data.Dataset):
     def rows(self, index):
         Xb = self.X[index]
         if sp.issparse(Xb):
-            # densified rows are a fresh array: no second copy
-            return torch.from_numpy(Xb.toarray().astype(np.float32, copy=False))
-        Xb = np.asarray(Xb)
-        if (
-            Xb.dtype == np.float32
+            Xb = Xb.toarray()  # a fresh array
+        elif not (
+            isinstance(self.X, np.ndarray)
+            and isinstance(Xb, np.ndarray)
             and Xb.flags.writeable
-            and isinstance(self.X, np.ndarray)
             and not np.may_share_memory(Xb, self.X)
         ):
-            # fancy-indexed rows are a fresh array already: no second copy
-            return torch.from_numpy(Xb)
-        # a view (slices): copy, so the module never writes into the caller's
-        # array and slices of read-only memmaps stay untouched
-        return torch.tensor(Xb, dtype=torch.float32)
+            # a view (slices): copy, so that the module never writes into the
+            # caller's array and slices of read-only memmaps stay untouched.
+            # Fancy-indexed rows are a fresh array already: no second copy.
+            Xb = np.array(Xb, dtype=np.float32)
+        # numpy copies and casts on one thread; torch.tensor(Xb) would open a
+        # parallel region per batch (5x slower for 1024 x 64 with 2 threads)
+        return torch.from_numpy(np.asarray(Xb, dtype=np.float32))
 
     def batch(self, index):
         yb = None if self.y is None else torch.as_tensor(self.y[index])

@@ -1,10 +1,16 @@
 """Tests for sksiamese.modules."""
 
+import numpy as np
 import pytest
 import torch
+from sklearn.datasets import load_digits
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import FunctionTransformer
 from torch import nn
 
-from sksiamese.modules import MLP
+from sksiamese import SiameseTransformer
+from sksiamese.evaluation import one_shot_accuracy
+from sksiamese.modules import MLP, ConvNet
 
 
 def _x(n=16, d=6, seed=0):
@@ -188,3 +194,145 @@ def test_normalize_zero_output_is_finite():
         net.layers[0].bias.zero_()
     out = net(_x(4, 3))
     assert torch.equal(out, torch.zeros(4, 2))
+
+
+# -- ConvNet ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("input_shape", "channels"),
+    [
+        ((1, 8, 8), (4, 8)),
+        ((8, 8), (4,)),  # (height, width): one channel
+        ((3, 6, 10), (4, 8)),  # colour, not square
+        ((1, 5, 7), (4, 4, 4, 4, 4)),  # more halvings than the image allows
+        ((1, 8, 8), ()),  # no block: a linear map of the mean of each channel
+    ],
+)
+@pytest.mark.parametrize("normalize", [True, False])
+def test_convnet_shapes(input_shape, channels, normalize):
+    torch.manual_seed(0)
+    n_features = int(np.prod(input_shape))
+    net = ConvNet(
+        n_features,
+        input_shape=input_shape,
+        channels=channels,
+        embedding_dim=5,
+        normalize=normalize,
+        projection_dim=3,
+    )
+    for mode in (net.train, net.eval):
+        mode()
+        out = net(_x(7, n_features))
+        assert out.shape == (7, 5)
+        assert net.project(out).shape == (7, 3)
+        assert torch.isfinite(out).all()
+        if normalize:
+            torch.testing.assert_close(out.norm(dim=1), torch.ones(7))
+    assert net.eval()(_x(1, n_features)).shape == (1, 5)
+
+
+@pytest.mark.parametrize(
+    ("n_features", "input_shape"),
+    [(65, (1, 8, 8)), (64, (2, 8, 8)), (784, (1, 8, 8)), (64, (8,)), (64, (0, 8, 8))],
+)
+def test_convnet_input_shape_mismatch_is_a_clear_error(n_features, input_shape):
+    with pytest.raises(ValueError, match="input_shape"):
+        ConvNet(n_features, input_shape=input_shape)
+
+
+def test_convnet_reads_rows_as_c_order_images():
+    torch.manual_seed(0)
+    net = ConvNet(2 * 4 * 6, input_shape=(2, 4, 6), channels=(3,)).eval()
+    images = torch.randn(5, 2, 4, 6)
+    # the embedding of a flattened image is that of the image itself
+    expected = net.embedding(net.features(images).mean((2, 3)))
+    torch.testing.assert_close(net(images.reshape(5, -1)), expected)
+    # the spatial layout matters: a mirrored image embeds differently
+    flipped = images.flip(3).reshape(5, -1)
+    assert not torch.allclose(net(flipped), net(images.reshape(5, -1)))
+
+
+@pytest.mark.parametrize("batch_norm", [True, False])
+@pytest.mark.parametrize("dropout", [0.0, 0.3])
+def test_convnet_layer_structure_follows_parameters(batch_norm, dropout):
+    net = ConvNet(
+        64,
+        input_shape=(1, 8, 8),
+        channels=(4, 8, 16),
+        embedding_dim=6,
+        dropout=dropout,
+        batch_norm=batch_norm,
+    )
+    convs = [m for m in net.features if isinstance(m, nn.Conv2d)]
+    assert [(c.in_channels, c.out_channels) for c in convs] == [(1, 4), (4, 8), (8, 16)]
+    assert all(c.kernel_size == (3, 3) and c.padding == (1, 1) for c in convs)
+    norms = [m for m in net.features if isinstance(m, nn.BatchNorm2d)]
+    assert len(norms) == (3 if batch_norm else 0)
+    assert len([m for m in net.features if isinstance(m, nn.MaxPool2d)]) == 3
+    linear = [m for m in net.embedding if isinstance(m, nn.Linear)]
+    assert [(m.in_features, m.out_features) for m in linear] == [(16, 6)]
+    assert isinstance(net.embedding[-1], nn.BatchNorm1d if batch_norm else nn.Linear)
+    drops = [m for m in net.embedding if isinstance(m, nn.Dropout)]
+    assert [m.p for m in drops] == ([dropout] if dropout else [])
+    assert net.head is None
+
+
+def test_convnet_gradients_reach_every_parameter():
+    torch.manual_seed(0)
+    net = ConvNet(64, input_shape=(1, 8, 8), channels=(4, 8), projection_dim=3)
+    net.project(net(_x(16, 64))).pow(2).sum().backward()
+    for name, p in net.named_parameters():
+        assert p.grad is not None, name
+        assert torch.isfinite(p.grad).all(), name
+        assert p.grad.abs().sum() > 0, name
+
+
+def test_convnet_in_estimator_gets_n_features():
+    X, y = load_digits(return_X_y=True)
+    X, y = X[:200] / 16.0, y[:200]
+    model = SiameseTransformer(
+        module=ConvNet,
+        module__input_shape=(1, 8, 8),
+        module__channels=(16, 32),
+        module__embedding_dim=12,
+        max_epochs=1,
+        random_state=0,
+    ).fit(X, y)
+    assert model.transform(X[:5]).shape == (5, 12)
+    assert model.net_.module_.input_shape == (1, 8, 8)
+    wrong = SiameseTransformer(module=ConvNet, module__input_shape=(1, 28, 28))
+    with pytest.raises(ValueError, match="input_shape"):
+        wrong.fit(X, y)
+
+
+def test_convnet_learns_digits_and_one_shot_on_new_digits():
+    # trained on digits 0-5; scored by 1-shot 4-way episodes on held-out rows
+    # of the seen digits and on the unseen digits 6-9. Measured (1000
+    # episodes): seen 0.97 (0.96-0.98 over random_state 0-5) vs 0.77 for raw
+    # pixels; unseen 0.57 (0.53-0.66) vs 0.76 for raw pixels and 0.80 for the
+    # default MLP. Six training classes and global average pooling over 8x8
+    # digits transfer worse than raw pixels to new digits, so only "well above
+    # chance (0.25)" is asserted for them.
+    X, y = load_digits(return_X_y=True)
+    X = (X / 16.0).astype(np.float32)
+    seen = y < 6
+    X_train, X_test, y_train, y_test = train_test_split(
+        X[seen], y[seen], test_size=0.3, stratify=y[seen], random_state=0
+    )
+    model = SiameseTransformer(
+        module=ConvNet,
+        module__input_shape=(1, 8, 8),
+        module__channels=(16, 32),
+        module__embedding_dim=64,
+        max_epochs=15,
+        random_state=0,
+    ).fit(X_train, y_train)
+    raw = FunctionTransformer().fit(X)
+    episodes = {"n_way": 4, "k_shot": 1, "n_episodes": 1000, "random_state": 0}
+    seen_cnn = one_shot_accuracy(model, X_test, y_test, **episodes)
+    seen_raw = one_shot_accuracy(raw, X_test, y_test, metric="cosine", **episodes)
+    new_cnn = one_shot_accuracy(model, X[~seen], y[~seen], **episodes)
+    assert seen_cnn.mean > 0.93
+    assert seen_cnn.mean > seen_raw.mean + 0.1
+    assert new_cnn.mean > 0.45  # chance: 0.25

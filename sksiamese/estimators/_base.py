@@ -191,7 +191,8 @@ class SiameseBase(BaseEstimator):
             device=self.device,
             verbose=self.verbose,
             seed=seed,
-            augment=self.augment,
+            # a stateful augmentation (own seeded generator) restarts at each fit
+            augment=copy.deepcopy(self.augment),
             predict_batch_size=max(self.batch_size, 1024),
             **self._criterion_params(),
             **self._net_params(),
