@@ -2,8 +2,10 @@
 
 Only skorch hooks are overridden: ``get_iterator`` (class-balanced batches cut
 straight from arrays, without per-row collation) and ``get_loss`` (the mined
-metric loss, with a guard against non-finite values). The fit loop, callbacks,
-history and device handling are skorch's own.
+metric loss, with a guard against non-finite values), plus skorch's private
+``_set_training``, which skips re-setting modes that are already set (should
+skorch rename it, its own version runs: slower, same result). The fit loop,
+callbacks, history and device handling are skorch's own.
 """
 
 import math

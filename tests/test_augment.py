@@ -177,6 +177,9 @@ def test_in_estimator_fits_and_predicts_sanely():
     recorder = _Recorder(RandomAffine(input_shape=(8, 8), random_state=0))
     model = SiameseTransformer(augment=recorder, max_epochs=3, random_state=0)
     model.fit(X, y)
+    # each fit works on its own copy, so a seeded augmentation restarts
+    assert not recorder.shapes
+    recorder = model.net_.augment
     # applied to training batches of flattened rows only
     assert recorder.shapes
     assert all(len(s) == 2 and s[1] == 64 for s in recorder.shapes)
@@ -197,3 +200,16 @@ def test_estimator_fits_are_repeatable_with_global_rng_augment():
     # the estimator's random_state drives the distortions
     np.testing.assert_array_equal(model.fit(X, y).transform(X), first)
     np.testing.assert_array_equal(model.fit(X, y).transform(X), first)
+
+
+def test_refits_with_a_seeded_augment_are_repeatable():
+    X, y = load_digits(return_X_y=True)
+    X = (X / 16.0).astype(np.float32)[:400]
+    model = SiameseTransformer(
+        augment=RandomAffine(input_shape=(8, 8), random_state=0),
+        max_epochs=2,
+        random_state=0,
+    )
+    first = model.fit(X, y[:400]).transform(X)
+    second = model.fit(X, y[:400]).transform(X)
+    np.testing.assert_array_equal(first, second)
