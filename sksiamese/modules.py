@@ -15,7 +15,35 @@ from torch import nn
 __all__ = ["MLP", "ConvNet"]
 
 
-class MLP(nn.Module):
+class _Backbone(nn.Module):
+    """The output side every backbone shares: embedding layer, optional L2
+    normalisation, and the projection head only the loss sees."""
+
+    def _output_layers(
+        self, width, embedding_dim, batch_norm, normalize, projection_dim
+    ):
+        # created before the head: the initial weights drawn from the seed
+        # stay those of the embedding layer first
+        layers = [nn.Linear(width, embedding_dim)]
+        if batch_norm:
+            layers.append(nn.BatchNorm1d(embedding_dim))
+        self.normalize = normalize
+        self.head = None
+        if projection_dim is not None:
+            self.head = nn.Sequential(
+                nn.ReLU(), nn.Linear(embedding_dim, projection_dim)
+            )
+        return layers
+
+    def _finish(self, out):
+        return F.normalize(out, dim=1) if self.normalize else out
+
+    def project(self, embeddings):
+        """Map embeddings to the space the loss sees (identity without a head)."""
+        return embeddings if self.head is None else self.head(embeddings)
+
+
+class MLP(_Backbone):
     """Multi-layer perceptron embedding network with an optional projection head.
 
     ``Linear -> [BatchNorm] -> ReLU -> [Dropout]`` per hidden layer, then a
@@ -75,25 +103,14 @@ class MLP(nn.Module):
             if dropout:
                 layers.append(nn.Dropout(dropout))
             width = size
-        layers.append(nn.Linear(width, embedding_dim))
-        if batch_norm:
-            layers.append(nn.BatchNorm1d(embedding_dim))
+        layers += self._output_layers(
+            width, embedding_dim, batch_norm, normalize, projection_dim
+        )
         self.layers = nn.Sequential(*layers)
-        self.normalize = normalize
-        self.head = None
-        if projection_dim is not None:
-            self.head = nn.Sequential(
-                nn.ReLU(), nn.Linear(embedding_dim, projection_dim)
-            )
 
     def forward(self, X):
         """Embed a batch of rows."""
-        out = self.layers(X)
-        return F.normalize(out, dim=1) if self.normalize else out
-
-    def project(self, embeddings):
-        """Map embeddings to the space the loss sees (identity without a head)."""
-        return embeddings if self.head is None else self.head(embeddings)
+        return self._finish(self.layers(X))
 
 
 def _check_input_shape(input_shape, n_features=None):
@@ -123,7 +140,7 @@ def _check_input_shape(input_shape, n_features=None):
     return shape
 
 
-class ConvNet(nn.Module):
+class ConvNet(_Backbone):
     """Convolutional embedding network for images given as flattened rows.
 
     Rows of ``n_features`` values are reshaped to ``input_shape`` images, so
@@ -205,25 +222,14 @@ class ConvNet(nn.Module):
         embedding = []
         if dropout:
             embedding.append(nn.Dropout(dropout))
-        embedding.append(nn.Linear(width, embedding_dim))
-        if batch_norm:
-            embedding.append(nn.BatchNorm1d(embedding_dim))
+        embedding += self._output_layers(
+            width, embedding_dim, batch_norm, normalize, projection_dim
+        )
         self.embedding = nn.Sequential(*embedding)
-        self.normalize = normalize
-        self.head = None
-        if projection_dim is not None:
-            self.head = nn.Sequential(
-                nn.ReLU(), nn.Linear(embedding_dim, projection_dim)
-            )
 
     def forward(self, X):
         """Embed a batch of flattened images."""
         maps = self.features(X.reshape(len(X), *self.input_shape))
         # global average pooling: the embedding does not depend on the image
         # size, and is insensitive to where in the image a feature appears
-        out = self.embedding(maps.mean((2, 3)))
-        return F.normalize(out, dim=1) if self.normalize else out
-
-    def project(self, embeddings):
-        """Map embeddings to the space the loss sees (identity without a head)."""
-        return embeddings if self.head is None else self.head(embeddings)
+        return self._finish(self.embedding(maps.mean((2, 3))))
