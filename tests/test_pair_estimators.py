@@ -7,6 +7,7 @@ import scipy.sparse as sp
 from sklearn.base import is_classifier
 from sklearn.datasets import load_digits
 from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.frozen import FrozenEstimator
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import (
     GridSearchCV,
@@ -374,3 +375,12 @@ def test_item_disjoint_cv_with_pair_classifier(digit_pairs):
     )
     assert np.isfinite(scores).all()
     assert scores.min() > 0.8
+
+
+def test_prefitted_encoder_stays_frozen():
+    X, y = _synonym_sentences(200, seed=0)
+    vectorizer = TfidfVectorizer().fit(["w0a w1a", "f1 f2"])  # a tiny vocabulary
+    clf = SiamesePairClassifier(encoder=FrozenEstimator(vectorizer), max_epochs=1)
+    clf.fit(X, y)
+    assert clf.encoder_.get_feature_names_out().tolist() == ["f1", "f2", "w0a", "w1a"]
+    assert clf.embed(["w0a f1"]).shape == (1, clf.embedding_dim)

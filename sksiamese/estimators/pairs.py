@@ -122,7 +122,8 @@ class _TupleBase(SiameseBase):
             X = _as_item_tuples(X, k, cls, name)
             flat = list(X.ravel())
             if reset:
-                self.encoder_ = clone(self.encoder).fit(flat)
+                # FrozenEstimator.fit requires y
+                self.encoder_ = clone(self.encoder).fit(flat, None)
             items = self._encode(flat)
         tuples = np.arange(len(X) * k).reshape(len(X), k)
         return items, tuples
