@@ -2,24 +2,30 @@
 
 Run: ``python benchmarks/bench_overhead.py`` (writes
 benchmarks/results/bench_overhead.md); ``--quick`` is a small smoke run that
-only prints.
+only prints; ``--cpu-time`` runs torch on one thread and reads the main
+thread's CPU time instead of the wall clock, which other processes on a shared
+machine barely move (with two threads, any other busy process stalls torch's
+parallel regions and wall times swing tenfold).
 
 Part 1, training: the backbone SiameseTransformer builds by default (read from
 a default estimator's ``_module_spec``, projection head included), its loss,
 distance and miner (``_criterion_parts``), its optimizer, learning rate, weight
 decay and cosine schedule, on the same class-balanced batches
 (``ClassBalancedBatchSampler``, ``ceil(n_samples / batch_size)`` batches per
-epoch), trained by a hand-written torch loop and by ``SiameseTransformer.fit``.
-Times per epoch are medians over all epochs of all repeats; the fit's wall
-time per epoch also includes what ``fit`` does besides the epochs (input
-validation, class prototypes, temperature).
+epoch), trained by a hand-written torch loop and by ``SiameseTransformer.fit``
+(alternating which runs first). Per-epoch times are the median and the best
+over all epochs of all repeats (skorch's ``dur`` for the estimator); "whole
+fit" divides the time of the whole ``fit`` call by the epochs, so it also
+counts what ``fit`` does besides them (validation, prototypes, temperature).
 
 Part 2, inference: ``transform`` vs. the fitted module's own forward pass in
 ``eval`` mode under ``torch.no_grad`` on batches of ``predict_batch_size``
 rows, copied into a preallocated output.
 
 Part 3, memory: ``transform`` of a large float32 array in a fresh process;
-peak RSS (``ru_maxrss``) minus the RSS right after creating the input.
+peak RSS minus the RSS right after creating the input. The peak is the
+kernel's VmHWM, reset after creating the input: ``ru_maxrss`` cannot be used
+in a child process, as Linux carries it over from the parent across exec.
 """
 
 import argparse
@@ -401,7 +407,13 @@ def main(args):
         pressure = f"{share:.0%}"
     text = "\n".join(
         [
-            "# bench_overhead" + (" (--quick)" if args.quick else ""),
+            "# bench_overhead"
+            + (" --quick" if args.quick else "")
+            + (
+                " --cpu-time (torch on one thread, main-thread CPU time)"
+                if args.cpu_time
+                else ""
+            ),
             "",
             "## Training",
             "",

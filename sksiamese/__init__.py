@@ -12,6 +12,7 @@ from . import (
     samplers,
 )
 from .estimators import (
+    SiameseOutlierDetector,
     SiamesePairClassifier,
     SiamesePairRegressor,
     SiameseTransformer,
@@ -21,6 +22,7 @@ from .estimators import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "SiameseOutlierDetector",
     "SiamesePairClassifier",
     "SiamesePairRegressor",
     "SiameseTransformer",

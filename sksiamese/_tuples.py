@@ -118,3 +118,38 @@ class TupleCriterion(nn.Module):
             dist[torch.arange(len(anchors)), anchors] = float("inf")
             hardest = dist.argmin(1) + n
         return torch.cat([a2, anchors]), torch.cat([neg, hardest])
+
+
+class ViewsCriterion(nn.Module):
+    """Contrastive loss on two stacked views of each row of a batch.
+
+    The embeddings are ``[view 1 of the batch; view 2 of the batch]`` and
+    ``y`` holds one label per row: the two views of a row share its label,
+    so with distinct labels per row, :class:`~sksiamese.losses.SupConLoss`
+    is the NT-Xent / InfoNCE loss (SimCLR, SCARF). Rows sharing a label
+    (e.g. known anomalies labelled alike) are positives of each other too.
+
+    Parameters
+    ----------
+    loss : torch.nn.Module
+        Called as ``loss(embeddings, labels)``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sksiamese._tuples import ViewsCriterion
+    >>> from sksiamese.losses import SupConLoss
+    >>> crit = ViewsCriterion(SupConLoss(margin=0.1))
+    >>> good = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [0.0, 1.0]])
+    >>> bad = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0], [1.0, 0.0]])
+    >>> y = torch.tensor([0, 1])
+    >>> bool(crit(good, y) < crit(bad, y))
+    True
+    """
+
+    def __init__(self, loss):
+        super().__init__()
+        self.loss = loss
+
+    def forward(self, embeddings, y):
+        return self.loss(embeddings, torch.cat([y, y]))

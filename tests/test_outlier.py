@@ -1,0 +1,248 @@
+"""Behaviour of SiameseOutlierDetector: what it detects, how it acts as an estimator."""
+
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+import torch
+from sklearn.base import clone
+from sklearn.ensemble import IsolationForest
+from sklearn.exceptions import NotFittedError
+from sklearn.metrics import roc_auc_score
+from sklearn.neighbors import LocalOutlierFactor
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import MinMaxScaler
+from sklearn.utils._param_validation import InvalidParameterError
+
+from sksiamese._tuples import ViewsCriterion
+from sksiamese.estimators.outlier import SiameseOutlierDetector, _ScarfViews
+from sksiamese.losses import SupConLoss
+
+FAST = dict(max_epochs=5, hidden_layer_sizes=(64,), embedding_dim=16)
+
+# -- data ------------------------------------------------------------------------------
+
+_MAP = np.random.RandomState(42)
+_A, _B = _MAP.normal(size=(2, 20)), _MAP.normal(size=(2, 20))
+
+
+def _manifold(t):
+    """A curved 2-D surface in 20-D: every feature depends on the same 2 factors."""
+    return np.tanh(t @ _A) + np.sin(t @ _B)
+
+
+def _manifold_data(n_normal, n_anomalies, seed):
+    """Normal rows on the surface; anomalies are rows of it with 4 features
+    replaced by values of other rows: each value ordinary, their combination
+    not (the correlation between features is broken)."""
+    rng = np.random.RandomState(seed)
+    normal = _manifold(rng.uniform(-1.5, 1.5, size=(n_normal, 2)))
+    anomalies = _manifold(rng.uniform(-1.5, 1.5, size=(n_anomalies, 2)))
+    donors = _manifold(rng.uniform(-1.5, 1.5, size=(n_anomalies, 2)))
+    cols = np.argsort(rng.rand(n_anomalies, 20), axis=1)[:, :4]
+    rows = np.arange(n_anomalies)[:, None]
+    anomalies[rows, cols] = donors[rows, cols]
+    X = np.vstack([normal, anomalies]) + 0.05 * rng.normal(
+        size=(n_normal + n_anomalies, 20)
+    )
+    return X, np.r_[np.zeros(n_normal), np.ones(n_anomalies)]
+
+
+@pytest.fixture(scope="module")
+def data():
+    X_train, _ = _manifold_data(600, 0, seed=0)
+    X_test, y_test = _manifold_data(200, 100, seed=1)
+    return X_train, X_test, y_test
+
+
+@pytest.fixture(scope="module")
+def fitted(data):
+    X_train = data[0]
+    return SiameseOutlierDetector(max_epochs=10, random_state=0).fit(X_train)
+
+
+# -- what it learns --------------------------------------------------------------------
+
+
+def test_beats_isolation_forest_and_matches_lof_on_broken_correlations(data, fitted):
+    X_train, X_test, y_test = data
+    auc = roc_auc_score(y_test, -fitted.score_samples(X_test))
+    forest = IsolationForest(random_state=0).fit(X_train)
+    lof = LocalOutlierFactor(novelty=True).fit(X_train)
+    auc_forest = roc_auc_score(y_test, -forest.score_samples(X_test))
+    auc_lof = roc_auc_score(y_test, -lof.score_samples(X_test))
+    assert auc > 0.9
+    assert auc > auc_forest + 0.05
+    assert auc >= auc_lof - 0.02
+
+
+def test_contamination_sets_outlier_rate_on_training_data(data):
+    X_train = data[0]
+    for contamination in [0.05, 0.2]:
+        det = SiameseOutlierDetector(
+            contamination=contamination, random_state=0, **FAST
+        )
+        pred = det.fit(X_train).predict(X_train)
+        assert set(np.unique(pred)) <= {-1, 1}
+        assert np.mean(pred == -1) == pytest.approx(contamination, abs=0.01)
+        assert np.array_equal(det.fit_predict(X_train), pred)
+
+
+def test_auto_contamination_is_tukeys_fence(fitted, data):
+    scores = fitted.score_samples(data[0])
+    q1, q3 = np.percentile(scores, [25, 75])
+    assert fitted.offset_ == pytest.approx(q1 - 1.5 * (q3 - q1))
+    assert np.mean(fitted.predict(data[0]) == -1) < 0.1
+
+
+def test_scores_decision_predict_and_transform_agree(fitted, data):
+    X_test = data[1]
+    scores = fitted.score_samples(X_test)
+    assert np.all(scores <= 0)
+    np.testing.assert_allclose(
+        fitted.decision_function(X_test), scores - fitted.offset_
+    )
+    pred = fitted.predict(X_test)
+    assert pred.dtype.kind == "i"
+    assert set(np.unique(pred)) <= {-1, 1}
+    np.testing.assert_array_equal(pred == -1, fitted.decision_function(X_test) < 0)
+    emb = fitted.transform(X_test)
+    assert emb.shape == (len(X_test), 64)
+    assert emb.dtype == np.float32
+    assert list(fitted.get_feature_names_out())[:2] == [
+        "siameseoutlierdetector0",
+        "siameseoutlierdetector1",
+    ]
+
+
+def test_scores_do_not_depend_on_the_batch(fitted, data):
+    X_test = data[1][:40]
+    whole = fitted.score_samples(X_test)
+    rows = np.concatenate([fitted.score_samples(X_test[i : i + 1]) for i in range(40)])
+    np.testing.assert_allclose(rows, whole, rtol=1e-5)
+
+
+def test_known_anomalies_improve_scores(data):
+    """Semi-supervised mode: a few labelled anomalies of the same kind as the
+    test anomalies push them away from the normal data."""
+    X_normal = data[0]
+    X_known, _ = _manifold_data(0, 30, seed=2)
+    X_train = np.vstack([X_normal, X_known])
+    y_train = np.r_[np.ones(len(X_normal)), -np.ones(len(X_known))]
+    X_test, y_test = data[1], data[2]
+    plain = SiameseOutlierDetector(random_state=0, **FAST).fit(X_train)
+    semi = SiameseOutlierDetector(random_state=0, **FAST).fit(X_train, y_train)
+    # known anomalies are left out of the reference set
+    assert len(semi.reference_) == len(X_normal)
+    auc_plain = roc_auc_score(y_test, -plain.score_samples(X_test))
+    auc_semi = roc_auc_score(y_test, -semi.score_samples(X_test))
+    assert auc_semi > auc_plain
+
+
+# -- the corruption and the loss -------------------------------------------------------
+
+
+def test_scarf_views_replace_the_requested_share_with_marginal_values():
+    from sksiamese._net import RowsDataset
+
+    X = np.arange(40, dtype=np.float32).reshape(10, 4) * 10  # distinct values
+    views = _ScarfViews(RowsDataset(X), corruption=0.5, seed=0)(torch.from_numpy(X[:3]))
+    assert views.shape == (6, 4)
+    changed = views.numpy() != np.vstack([X[:3], X[:3]])
+    # exactly 2 of 4 features per row (a drawn value may equal the original)
+    assert np.all(changed.sum(1) <= 2)
+    assert changed.sum() >= 8
+    for j in range(4):  # every value comes from the same feature's column
+        assert set(views[:, j].tolist()) <= set(X[:, j].tolist())
+    again = _ScarfViews(RowsDataset(X), corruption=0.5, seed=0)(torch.from_numpy(X[:3]))
+    assert torch.equal(views, again)
+
+
+def test_views_criterion_is_nt_xent():
+    torch.manual_seed(0)
+    emb = torch.randn(8, 3)
+    z = torch.nn.functional.normalize(emb, dim=1)
+    logits = z @ z.T / 0.5
+    logits.fill_diagonal_(float("-inf"))
+    target = torch.arange(8).roll(4)
+    expected = torch.nn.functional.cross_entropy(logits, target)
+    got = ViewsCriterion(SupConLoss(margin=0.5))(emb, torch.arange(4))
+    assert torch.allclose(got, expected, atol=1e-6)
+
+
+# -- estimator behaviour ---------------------------------------------------------------
+
+
+def test_repeatable_with_random_state(data):
+    X_train, X_test = data[0][:200], data[1]
+    a = SiameseOutlierDetector(random_state=3, **FAST).fit(X_train)
+    b = SiameseOutlierDetector(random_state=3, **FAST).fit(X_train)
+    np.testing.assert_array_equal(a.score_samples(X_test), b.score_samples(X_test))
+    torch.manual_seed(0)
+    before = torch.rand(1)
+    torch.manual_seed(0)
+    SiameseOutlierDetector(random_state=3, **FAST).fit(X_train)
+    assert torch.equal(torch.rand(1), before)  # global RNG untouched
+
+
+def test_pipeline_pickle_and_clone(data):
+    X_train, X_test = data[0][:200], data[1]
+    pipe = make_pipeline(MinMaxScaler(), SiameseOutlierDetector(random_state=0, **FAST))
+    pred = pipe.fit(X_train).predict(X_test)
+    assert set(np.unique(pred)) <= {-1, 1}
+    restored = pickle.loads(pickle.dumps(pipe))
+    np.testing.assert_array_equal(restored.predict(X_test), pred)
+    assert clone(pipe[-1]).get_params() == pipe[-1].get_params()
+
+
+def test_pandas_and_sparse_input(data):
+    X_train, X_test = data[0][:200], data[1][:50]
+    dense = SiameseOutlierDetector(random_state=0, **FAST).fit(X_train)
+    frame = pd.DataFrame(X_train, columns=[f"f{i}" for i in range(20)])
+    from_frame = SiameseOutlierDetector(random_state=0, **FAST).fit(frame)
+    np.testing.assert_allclose(
+        from_frame.score_samples(pd.DataFrame(X_test, columns=frame.columns)),
+        dense.score_samples(X_test),
+        rtol=1e-5,
+    )
+    assert list(from_frame.feature_names_in_) == list(frame.columns)
+    X_sparse = sp.random(200, 30, density=0.2, format="csr", random_state=0)
+    det = SiameseOutlierDetector(random_state=0, **FAST).fit(X_sparse)
+    scores = det.score_samples(X_sparse)
+    np.testing.assert_allclose(scores, det.score_samples(X_sparse.toarray()), rtol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("params", "match"),
+    [
+        (dict(contamination=0.7), "contamination"),
+        (dict(contamination="high"), "contamination"),
+        (dict(corruption=1.0), "corruption"),
+        (dict(n_neighbors=0), "n_neighbors"),
+        (dict(temperature=0), "temperature"),
+    ],
+)
+def test_bad_parameters(params, match):
+    with pytest.raises(InvalidParameterError, match=match):
+        SiameseOutlierDetector(**params).fit(np.zeros((10, 2)))
+
+
+def test_bad_input_errors(fitted, data):
+    X_train = data[0][:50]
+    det = SiameseOutlierDetector(**FAST)
+    with pytest.raises(NotFittedError):
+        det.predict(X_train)
+    with pytest.warns(UserWarning, match="no -1"):
+        det.fit(X_train, np.r_[np.zeros(45), np.ones(5)])
+    with pytest.raises(ValueError, match="every row"):
+        det.fit(X_train, -np.ones(50))
+    with pytest.raises(ValueError, match="inconsistent numbers"):
+        det.fit(X_train, np.ones(49))
+    with pytest.raises(ValueError, match="NaN"):
+        det.fit(np.where(np.eye(50, 20) > 0, np.nan, X_train))
+    with pytest.raises(ValueError, match="features"):
+        fitted.predict(X_train[:, :5])
+    with pytest.raises(ValueError, match="float32"):
+        det.fit(np.full((10, 2), 1e300))
