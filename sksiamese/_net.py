@@ -97,6 +97,27 @@ class _BalancedBatches:
             yield Xb, yb
 
 
+class _ShuffledBatches:
+    """Training batches of tuples in a new random order at each pass."""
+
+    def __init__(self, dataset, batch_size, seed, augment):
+        self.dataset = dataset
+        self.batch_size = batch_size
+        self.augment = augment
+        self.rng = np.random.RandomState(seed)
+
+    def __len__(self):
+        return -(-len(self.dataset) // self.batch_size)
+
+    def __iter__(self):
+        order = self.rng.permutation(len(self.dataset))
+        for start in range(0, len(order), self.batch_size):
+            Xb, yb = self.dataset.batch(np.sort(order[start : start + self.batch_size]))
+            if self.augment is not None:
+                Xb = self.augment(Xb)
+            yield Xb, yb
+
+
 class _Fixed:
     """Validation batches: a fresh, identically seeded pass at every epoch."""
 
@@ -145,7 +166,7 @@ class SiameseNet(NeuralNet):
     batching : {"balanced", "shuffled"}
         Training batches: class-balanced rows of a :class:`RowsDataset`
         (``samples_per_class`` per class), or a shuffled pass over a dataset
-        of tuples (:class:`~sksiamese._tuples.ShuffledBatches`). Validation
+        of tuples (:class:`~sksiamese._tuples.TupleDataset`). Validation
         batches are drawn the same way, the same ones at every epoch.
     samples_per_class : int
         Rows per class in each training batch (``batching="balanced"``).
@@ -178,14 +199,12 @@ class SiameseNet(NeuralNet):
         if dataset.y is None:
             return _SequentialBatches(dataset, self.predict_batch_size)
         if self.batching == "shuffled":
-            from ._tuples import ShuffledBatches  # _tuples imports this module
-
             if training:
-                return ShuffledBatches(
+                return _ShuffledBatches(
                     dataset, self.batch_size, self.seed, self.augment
                 )
             return _Fixed(
-                ShuffledBatches, dataset, self.batch_size, self.seed + 1, None
+                _ShuffledBatches, dataset, self.batch_size, self.seed + 1, None
             )
         if self.batching != "balanced":
             raise ValueError(

@@ -1,4 +1,4 @@
-"""Pairs and triplets for the skorch glue: a dataset, its batches, the criterion.
+"""Pairs and triplets for the skorch glue: a dataset and the criteria.
 
 A tuple dataset holds each distinct item once (``items``) and the tuples as
 rows of item indices, so the twins of a batch are embedded in one forward
@@ -6,7 +6,6 @@ pass over the stacked items: ``[first items; second items; (third items)]``.
 The criterion splits the embeddings back into the tuple positions.
 """
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -43,27 +42,6 @@ class TupleDataset(torch.utils.data.Dataset):
 
     def __getitem__(self, i):
         raise TypeError("TupleDataset is read in batches; use its iterators.")
-
-
-class ShuffledBatches:
-    """Training batches of tuples in a new random order at each pass."""
-
-    def __init__(self, dataset, batch_size, seed, augment):
-        self.dataset = dataset
-        self.batch_size = batch_size
-        self.augment = augment
-        self.rng = np.random.RandomState(seed)
-
-    def __len__(self):
-        return -(-len(self.dataset) // self.batch_size)
-
-    def __iter__(self):
-        order = self.rng.permutation(len(self.dataset))
-        for start in range(0, len(order), self.batch_size):
-            Xb, yb = self.dataset.batch(np.sort(order[start : start + self.batch_size]))
-            if self.augment is not None:
-                Xb = self.augment(Xb)
-            yield Xb, yb
 
 
 class TupleCriterion(nn.Module):
