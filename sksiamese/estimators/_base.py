@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from numbers import Integral, Real
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
@@ -15,7 +16,7 @@ from sklearn.utils._param_validation import (
     Interval,
     StrOptions,
 )
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_is_fitted, validate_data
 from skorch.callbacks import (
     EarlyStopping,
     GradientNormClipping,
@@ -240,6 +241,19 @@ class SiameseBase(BaseEstimator):
         # n_features_in_ alone (left by a failed fit) does not make a model
         return hasattr(self, "net_")
 
+    def _check_X(self, X):
+        """Validate rows for a fitted estimator that embeds rows."""
+        check_is_fitted(self)
+        return _check_float32_range(
+            validate_data(
+                self,
+                X,
+                accept_sparse="csr",
+                dtype=[np.float32, np.float64],
+                reset=False,
+            )
+        )
+
     def _iter_embed(self, X):
         """Yield float32 numpy embeddings of ``X`` batch by batch."""
         check_is_fitted(self, "net_")
@@ -259,3 +273,16 @@ class SiameseBase(BaseEstimator):
 
 def _silent(*args, **kwargs):
     pass
+
+
+def _check_float32_range(X):
+    """The network computes in float32: larger values would become inf."""
+    data = X.data if sp.issparse(X) else X
+    limit = np.finfo(np.float32).max
+    if data.dtype == np.float64 and data.size and max(data.max(), -data.min()) > limit:
+        raise ValueError(
+            f"Input X contains values too large for float32 (|x| > {limit:.3g}), "
+            "the precision the network computes in; scale the input (e.g. with "
+            "StandardScaler)."
+        )
+    return X

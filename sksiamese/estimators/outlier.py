@@ -27,8 +27,7 @@ from sklearn.utils.validation import (
 from .._net import RowsDataset
 from .._tuples import ViewsCriterion
 from ..losses import SupConLoss
-from ._base import SiameseBase
-from .transformer import _check_float32_range
+from ._base import SiameseBase, _check_float32_range
 
 _FITTED_ATTRIBUTES = (
     "net_",
@@ -415,18 +414,6 @@ class SiameseOutlierDetector(
         dataset = _ScaledRows(X, self.mean_, self.scale_)
         for chunk in self.net_.forward_iter(dataset):
             yield chunk.numpy()
-
-    def _check_X(self, X):
-        check_is_fitted(self)
-        return _check_float32_range(
-            validate_data(
-                self,
-                X,
-                accept_sparse="csr",
-                dtype=[np.float32, np.float64],
-                reset=False,
-            )
-        )
 
     def transform(self, X):
         """Embed rows.

@@ -18,7 +18,6 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
     check_consistent_length,
-    check_is_fitted,
     column_or_1d,
     validate_data,
 )
@@ -27,7 +26,7 @@ from .._net import MetricCriterion, RowsDataset
 from ..distances import get_distance
 from ..losses import LOSSES, get_loss
 from ..miners import MINERS, get_miner
-from ._base import SiameseBase
+from ._base import SiameseBase, _check_float32_range
 
 # Rows kept per class for replay in partial_fit (and prototypes after it):
 # enough for a stable class mean and for class-balanced batches.
@@ -493,18 +492,6 @@ class SiameseTransformer(
 
     # -- inference -------------------------------------------------------------------
 
-    def _check_X(self, X):
-        check_is_fitted(self)
-        return _check_float32_range(
-            validate_data(
-                self,
-                X,
-                accept_sparse="csr",
-                dtype=[np.float32, np.float64],
-                reset=False,
-            )
-        )
-
     def transform(self, X):
         """Embed rows.
 
@@ -624,19 +611,6 @@ def _check_two_classes(classes, name):
             f"{name} needs at least 2 classes in y to learn which rows are "
             f"dissimilar; got 1 class: {classes[0]!r}."
         )
-
-
-def _check_float32_range(X):
-    """The network computes in float32: larger values would become inf."""
-    data = X.data if sp.issparse(X) else X
-    limit = np.finfo(np.float32).max
-    if data.dtype == np.float64 and data.size and max(data.max(), -data.min()) > limit:
-        raise ValueError(
-            f"Input X contains values too large for float32 (|x| > {limit:.3g}), "
-            "the precision the network computes in; scale the input (e.g. with "
-            "StandardScaler)."
-        )
-    return X
 
 
 def _class_sums(emb, codes, n_classes):
