@@ -105,6 +105,7 @@ def build_model(args):
         module__embedding_dim=args.embedding_dim,
         module__dropout=args.dropout,
         module__projection_dim=args.projection_dim or None,
+        module__pooling=args.pooling,
         loss=args.loss,
         margin=args.margin,
         distance="cosine",
@@ -130,6 +131,7 @@ def main(argv=None):
     parser.add_argument("--embedding-dim", type=int, default=128)
     parser.add_argument("--projection-dim", type=int, default=0, help="0: no head")
     parser.add_argument("--dropout", type=float, default=0.0)
+    parser.add_argument("--pooling", default="avg", choices=["avg", "flatten"])
     parser.add_argument("--loss", default="supcon")
     parser.add_argument("--margin", type=float, default=0.1)
     parser.add_argument("--miner", default="all")
@@ -245,6 +247,7 @@ def main(argv=None):
     aug = "rot90 classes + RandomAffine" if args.rotations > 1 else "RandomAffine"
     settings = (
         f"size {args.size}x{args.size}, ConvNet channels {tuple(args.channels)}, "
+        f"pooling {args.pooling}, "
         f"embedding {args.embedding_dim}, projection {args.projection_dim or None}, "
         f"dropout {args.dropout}, loss {args.loss} (margin {args.margin}), miner "
         f"{args.miner}, {args.samples_per_class} rows x "

@@ -174,6 +174,13 @@ class ConvNet(_Backbone):
     projection_dim : int or None, default=None
         Output size of the projection head; None: the loss sees the
         embeddings themselves.
+    pooling : {"avg", "flatten"}, default="avg"
+        How the last feature maps become a vector: "avg" averages them over
+        space (global average pooling: the embedding ignores where in the
+        image a pattern appears), "flatten" keeps every position, so the
+        embedding knows the layout of the image, at the price of a larger
+        embedding layer. Layout matters for handwritten characters and
+        aligned faces.
 
     Examples
     --------
@@ -202,9 +209,13 @@ class ConvNet(_Backbone):
         batch_norm=True,
         normalize=False,
         projection_dim=None,
+        pooling="avg",
     ):
         super().__init__()
         self.input_shape = _check_input_shape(input_shape, n_features)
+        if pooling not in ("avg", "flatten"):
+            raise ValueError(f"pooling must be 'avg' or 'flatten', got {pooling!r}.")
+        self.pooling = pooling
         blocks = []
         width = self.input_shape[0]
         for size in channels:
@@ -219,6 +230,11 @@ class ConvNet(_Backbone):
             blocks.append(nn.MaxPool2d(2, ceil_mode=True))
             width = size
         self.features = nn.Sequential(*blocks)
+        if pooling == "flatten":
+            _, height, breadth = self.input_shape
+            for _ in channels:  # each ceil-mode pooling halves, rounding up
+                height, breadth = -(-height // 2), -(-breadth // 2)
+            width *= height * breadth
         embedding = []
         if dropout:
             embedding.append(nn.Dropout(dropout))
@@ -230,6 +246,5 @@ class ConvNet(_Backbone):
     def forward(self, X):
         """Embed a batch of flattened images."""
         maps = self.features(X.reshape(len(X), *self.input_shape))
-        # global average pooling: the embedding does not depend on the image
-        # size, and is insensitive to where in the image a feature appears
-        return self._finish(self.embedding(maps.mean((2, 3))))
+        pooled = maps.flatten(1) if self.pooling == "flatten" else maps.mean((2, 3))
+        return self._finish(self.embedding(pooled))

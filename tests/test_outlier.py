@@ -59,8 +59,11 @@ def data():
 
 @pytest.fixture(scope="module")
 def fitted(data):
+    # clean training data (novelty detection): large subsets see local anomalies
     X_train = data[0]
-    return SiameseOutlierDetector(max_epochs=10, random_state=0).fit(X_train)
+    return SiameseOutlierDetector(max_epochs=10, max_samples=256, random_state=0).fit(
+        X_train
+    )
 
 
 # -- what it learns --------------------------------------------------------------------
@@ -76,6 +79,27 @@ def test_beats_isolation_forest_and_matches_lof_on_broken_correlations(data, fit
     assert auc > 0.9
     assert auc > auc_forest + 0.05
     assert auc >= auc_lof - 0.02
+
+
+def test_small_subsets_unmask_a_cluster_of_training_anomalies(data):
+    """Outlier detection: 5 % of the training rows are a tight group off the
+    manifold. Against all training rows each of them has close neighbours
+    (masking); against small random subsets they stand out."""
+    rng = np.random.RandomState(3)
+    X_normal = data[0]
+    X_group = _manifold(np.array([[0.0, 0.0]])) + 1.5 + 0.05 * rng.normal(size=(30, 20))
+    X = np.vstack([X_normal, X_group])
+    y = np.r_[np.zeros(len(X_normal)), np.ones(len(X_group))]
+    params = dict(random_state=0, **FAST)
+    subsets = SiameseOutlierDetector(**params).fit(X)
+    everything = SiameseOutlierDetector(max_samples=len(X), n_estimators=1, **params)
+    everything.fit(X)
+    auc_subsets = roc_auc_score(y, -subsets.score_samples(X))
+    auc_everything = roc_auc_score(y, -everything.score_samples(X))
+    assert auc_subsets > 0.95
+    assert auc_subsets > auc_everything + 0.2
+    assert subsets.subsets_.shape == (100, 32)
+    assert everything.subsets_.shape == (1, len(X))
 
 
 def test_contamination_sets_outlier_rate_on_training_data(data):
@@ -132,10 +156,15 @@ def test_known_anomalies_improve_scores(data):
     X_train = np.vstack([X_normal, X_known])
     y_train = np.r_[np.ones(len(X_normal)), -np.ones(len(X_known))]
     X_test, y_test = data[1], data[2]
-    plain = SiameseOutlierDetector(random_state=0, **FAST).fit(X_train)
-    semi = SiameseOutlierDetector(random_state=0, **FAST).fit(X_train, y_train)
+    # large subsets: the known anomalies would mask their kind if they stayed
+    # in the reference set
+    params = dict(max_samples=256, random_state=0, **FAST)
+    plain = SiameseOutlierDetector(**params).fit(X_train)
+    semi = SiameseOutlierDetector(**params).fit(X_train, y_train)
     # known anomalies are left out of the reference set
-    assert len(semi.reference_) == len(X_normal)
+    normal_emb = semi.transform(X_normal).astype(np.float64)
+    nearest = ((semi.reference_[:, None] - normal_emb[None]) ** 2).sum(2).min(1)
+    np.testing.assert_allclose(nearest, 0, atol=1e-8)
     auc_plain = roc_auc_score(y_test, -plain.score_samples(X_test))
     auc_semi = roc_auc_score(y_test, -semi.score_samples(X_test))
     assert auc_semi > auc_plain
@@ -221,6 +250,8 @@ def test_pandas_and_sparse_input(data):
         (dict(contamination="high"), "contamination"),
         (dict(corruption=1.0), "corruption"),
         (dict(n_neighbors=0), "n_neighbors"),
+        (dict(max_samples=0), "max_samples"),
+        (dict(n_estimators=0), "n_estimators"),
         (dict(temperature=0), "temperature"),
     ],
 )
