@@ -253,6 +253,30 @@ def test_convnet_reads_rows_as_c_order_images():
     assert not torch.allclose(net(flipped), net(images.reshape(5, -1)))
 
 
+def test_convnet_pooling_avg_ignores_position_flatten_keeps_it():
+    """A stroke moved by a multiple of the total stride (8 for three blocks):
+    average pooling sees the same picture, flattening sees the move."""
+    torch.manual_seed(0)
+    images = torch.zeros(2, 1, 40, 40)
+    images[0, 0, 12:17, 13:15] = 1.0
+    # the same stroke 8 pixels down and right, far enough from the borders
+    images[1, 0, 20:25, 21:23] = 1.0
+    rows = images.reshape(2, -1)
+    avg = ConvNet(1600, input_shape=(1, 40, 40), channels=(4, 8, 16)).eval()
+    flat = ConvNet(
+        1600, input_shape=(1, 40, 40), channels=(4, 8, 16), pooling="flatten"
+    ).eval()
+    out = avg(rows)
+    torch.testing.assert_close(out[0], out[1])
+    out = flat(rows)
+    assert not torch.allclose(out[0], out[1], atol=1e-3)
+    # 40 -> 20 -> 10 -> 5: the embedding layer sees 16 channels x 5 x 5
+    linear = [m for m in flat.embedding if isinstance(m, nn.Linear)]
+    assert linear[0].in_features == 16 * 5 * 5
+    with pytest.raises(ValueError, match="pooling"):
+        ConvNet(1600, input_shape=(1, 40, 40), pooling="max")
+
+
 @pytest.mark.parametrize("batch_norm", [True, False])
 @pytest.mark.parametrize("dropout", [0.0, 0.3])
 def test_convnet_layer_structure_follows_parameters(batch_norm, dropout):
