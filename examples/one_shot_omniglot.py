@@ -1,7 +1,7 @@
 """
-=========================================================
+==========================================================
 One-shot learning of new handwritten characters (Omniglot)
-=========================================================
+==========================================================
 
 One-shot learning: recognise a class from a single example. A
 :class:`~sksiamese.SiameseTransformer` learns, on many *other* classes, an

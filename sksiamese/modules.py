@@ -109,7 +109,17 @@ class MLP(_Backbone):
         self.layers = nn.Sequential(*layers)
 
     def forward(self, X):
-        """Embed a batch of rows."""
+        """Embed a batch of rows.
+
+        Parameters
+        ----------
+        X : torch.Tensor of shape (n_rows, n_features)
+            Rows.
+
+        Returns
+        -------
+        embeddings : torch.Tensor of shape (n_rows, embedding_dim)
+        """
         return self._finish(self.layers(X))
 
 
@@ -228,7 +238,17 @@ class ConvNet(_Backbone):
         self.embedding = nn.Sequential(*embedding)
 
     def forward(self, X):
-        """Embed a batch of flattened images."""
+        """Embed a batch of flattened images.
+
+        Parameters
+        ----------
+        X : torch.Tensor of shape (n_rows, prod(input_shape))
+            Images flattened to rows.
+
+        Returns
+        -------
+        embeddings : torch.Tensor of shape (n_rows, embedding_dim)
+        """
         maps = self.features(X.reshape(len(X), *self.input_shape))
         # global average pooling: the embedding does not depend on the image
         # size, and is insensitive to where in the image a feature appears
