@@ -14,6 +14,7 @@ from sklearn.metrics import roc_curve
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_consistent_length, column_or_1d
 
+from .distances import CosineDistance
 from .estimators.pairs import _best_threshold, _TupleBase
 from .metrics import equal_error_rate
 
@@ -672,7 +673,15 @@ class EmbeddingDisplay:
 
     @classmethod
     def from_embeddings(
-        cls, embeddings, y=None, *, method="pca", random_state=None, ax=None, **kwargs
+        cls,
+        embeddings,
+        y=None,
+        *,
+        method="pca",
+        normalize=False,
+        random_state=None,
+        ax=None,
+        **kwargs,
     ):
         """Project embeddings to 2-D and plot them.
 
@@ -684,6 +693,9 @@ class EmbeddingDisplay:
             Class of each row, for the colours.
         method : {"pca", "tsne"}, default="pca"
             The projection to 2-D.
+        normalize : bool, default=False
+            Scale each embedding to unit length first, so that the map shows
+            the geometry of a cosine distance (which ignores lengths).
         random_state : int, RandomState instance or None, default=None
             Seeds t-SNE (PCA here is exact).
         ax : matplotlib Axes, default=None
@@ -719,6 +731,9 @@ class EmbeddingDisplay:
         if y is not None:
             y = column_or_1d(y)
             check_consistent_length(embeddings, y)
+        if normalize:
+            norms = np.linalg.norm(embeddings, axis=1, keepdims=True)
+            embeddings = embeddings / np.maximum(norms, np.finfo(np.float64).tiny)
         if method == "pca":
             coordinates = PCA(n_components=2).fit_transform(embeddings)
             name = "PCA"
@@ -734,7 +749,16 @@ class EmbeddingDisplay:
 
     @classmethod
     def from_estimator(
-        cls, estimator, X, y=None, *, method="pca", random_state=None, ax=None, **kwargs
+        cls,
+        estimator,
+        X,
+        y=None,
+        *,
+        method="pca",
+        normalize="auto",
+        random_state=None,
+        ax=None,
+        **kwargs,
     ):
         """Embed rows with a fitted estimator, project them and plot them.
 
@@ -750,6 +774,9 @@ class EmbeddingDisplay:
             Class of each row, for the colours.
         method : {"pca", "tsne"}, default="pca"
             The projection to 2-D.
+        normalize : bool or "auto", default="auto"
+            Scale each embedding to unit length first; "auto" does when the
+            estimator compares embeddings with the cosine distance.
         random_state : int, RandomState instance or None, default=None
             Seeds t-SNE.
         ax : matplotlib Axes, default=None
@@ -782,8 +809,19 @@ class EmbeddingDisplay:
                 f"{cls.__name__}.from_estimator needs an estimator with `transform` "
                 f"or `embed`, got {type(estimator).__name__}."
             )
+        if normalize == "auto":
+            final = estimator[-1] if hasattr(estimator, "steps") else estimator
+            net = getattr(final, "net_", None)
+            distance = getattr(getattr(net, "criterion_", None), "distance", None)
+            normalize = isinstance(distance, CosineDistance)
         return cls.from_embeddings(
-            embed(X), y, method=method, random_state=random_state, ax=ax, **kwargs
+            embed(X),
+            y,
+            method=method,
+            normalize=normalize,
+            random_state=random_state,
+            ax=ax,
+            **kwargs,
         )
 
 

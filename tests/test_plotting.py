@@ -183,6 +183,19 @@ def test_embedding_display_one_scatter_per_class(transformer, digits):
     assert display.ax_.get_xlabel() == "PCA component 1"
 
 
+def test_embedding_display_normalizes_for_cosine(transformer, digits):
+    X, y = digits
+    emb = transformer.transform(X[:100])
+    auto = EmbeddingDisplay.from_estimator(transformer, X[:100], y[:100])
+    unit = emb / np.linalg.norm(emb, axis=1, keepdims=True)
+    expected = EmbeddingDisplay.from_embeddings(unit, y[:100])
+    np.testing.assert_allclose(auto.coordinates, expected.coordinates, atol=1e-5)
+    raw = EmbeddingDisplay.from_estimator(
+        transformer, X[:100], y[:100], normalize=False
+    )
+    assert not np.allclose(raw.coordinates, auto.coordinates, atol=1e-3)
+
+
 def test_embedding_display_tsne_is_seeded():
     emb = np.random.RandomState(0).normal(size=(40, 6))
     a = EmbeddingDisplay.from_embeddings(emb, method="tsne", random_state=0)
