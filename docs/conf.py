@@ -39,9 +39,13 @@ autodoc_default_options = {"member-order": "bysource"}
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
 # docstring checks run on every documented object during the build (with -W a
-# failure stops it): parameters documented and in signature order, returns
-# typed, no unknown sections
-numpydoc_validation_checks = {"GL06", "GL07", "PR01", "PR02", "SS01"}
+# failure stops it): every parameter documented and described, no unknown
+# ones, a Returns section where something is returned, and a one-line
+# imperative summary. That every public class and function has a runnable
+# Examples section is tested in tests/test_docs.py.
+numpydoc_validation_checks = {
+    *("GL06", "GL07", "PR01", "PR02", "PR07", "RT01", "SS01", "SS03", "SS05")
+}
 numpydoc_validation_exclude = {
     # torch.nn.Module subclasses without parameters: their signature is
     # Module's own (*args, **kwargs)

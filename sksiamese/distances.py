@@ -105,7 +105,7 @@ class EuclideanDistance(nn.Module):
         return -distance
 
     def forward(self, a, b):
-        """Alias of :meth:`pairwise`.
+        """Compute the distance matrix; an alias of :meth:`pairwise`.
 
         Parameters
         ----------
@@ -187,7 +187,7 @@ class CosineDistance(nn.Module):
         return 1.0 - distance
 
     def forward(self, a, b):
-        """Alias of :meth:`pairwise`.
+        """Compute the distance matrix; an alias of :meth:`pairwise`.
 
         Parameters
         ----------
