@@ -648,9 +648,9 @@ class EmbeddingDisplay:
         y = np.zeros(len(coordinates)) if self.y is None else np.asarray(self.y)
         classes = np.unique(y)
         scatter_kwargs = {"s": 12, "alpha": 0.8, **scatter_kwargs}
-        cmap = _pyplot("EmbeddingDisplay").get_cmap(
-            "tab10" if len(classes) <= 10 else "tab20"
-        )
+        import matplotlib  # optional: only after _axes has checked for it
+
+        cmap = matplotlib.colormaps["tab10" if len(classes) <= 10 else "tab20"]
         self.scatters_ = [
             ax.scatter(
                 *coordinates[y == c].T,
