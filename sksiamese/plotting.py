@@ -904,6 +904,9 @@ class TrainingCurveDisplay:
                 markersize=12,
                 label=f"best validation (epoch {epochs[best]})",
             )
+        from matplotlib.ticker import MaxNLocator
+
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # whole epochs
         ax.set_xlabel("epoch")
         ax.set_ylabel("loss")
         if log_scale:
