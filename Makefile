@@ -35,9 +35,11 @@ bench: install
 	$(PY) benchmarks/bench_digits.py
 	$(PY) benchmarks/bench_overhead.py
 
+# The gallery runs every example at full settings (minutes to tens of minutes
+# on a laptop CPU); `SKSIAMESE_QUICK=1 make docs` runs them in seconds.
 docs: install
 	$(PIP) install --quiet -e ".[docs]"
 	$(VENV)/bin/sphinx-build -W -b html docs docs/_build/html
 
 clean:
-	rm -rf $(VENV) docs/_build .pytest_cache
+	rm -rf $(VENV) docs/_build docs/auto_examples docs/generated .pytest_cache

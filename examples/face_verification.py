@@ -40,11 +40,11 @@ from sksiamese import SiameseTransformer
 from sksiamese.metrics import equal_error_rate
 
 QUICK = os.environ.get("SKSIAMESE_QUICK", "") not in ("", "0")
-DATA = Path(
-    os.environ.get(
-        "SKSIAMESE_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"
-    )
-)
+try:
+    EXAMPLES = Path(__file__).resolve().parent
+except NameError:  # sphinx-gallery runs examples in their folder, without __file__
+    EXAMPLES = Path.cwd()
+DATA = Path(os.environ.get("SKSIAMESE_DATA", EXAMPLES.parents[1] / "shared" / "data"))
 start = time.perf_counter()
 if not (DATA / "olivetti_faces.npz").exists():
     print(

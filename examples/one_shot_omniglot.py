@@ -1,7 +1,7 @@
 """
-=========================================================
+==========================================================
 One-shot learning of new handwritten characters (Omniglot)
-=========================================================
+==========================================================
 
 One-shot learning: recognise a class from a single example. A
 :class:`~sksiamese.SiameseTransformer` learns, on many *other* classes, an
@@ -44,11 +44,11 @@ from sksiamese.evaluation import one_shot_accuracy
 from sksiamese.modules import ConvNet
 
 QUICK = os.environ.get("SKSIAMESE_QUICK", "") not in ("", "0")
-DATA = Path(
-    os.environ.get(
-        "SKSIAMESE_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"
-    )
-)
+try:
+    EXAMPLES = Path(__file__).resolve().parent
+except NameError:  # sphinx-gallery runs examples in their folder, without __file__
+    EXAMPLES = Path.cwd()
+DATA = Path(os.environ.get("SKSIAMESE_DATA", EXAMPLES.parents[1] / "shared" / "data"))
 SIZE = 28
 
 # %%

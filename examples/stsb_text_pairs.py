@@ -56,7 +56,11 @@ from sksiamese import SiamesePairRegressor
 from sksiamese.metrics import spearman_score
 
 QUICK = os.environ.get("SKSIAMESE_QUICK", "") not in ("", "0")
-DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+try:
+    EXAMPLES = Path(__file__).resolve().parent
+except NameError:  # sphinx-gallery runs examples in their folder, without __file__
+    EXAMPLES = Path.cwd()
+DEFAULT_DATA = EXAMPLES.parents[1] / "shared" / "data"
 # pairs used per split in quick mode (None: all)
 N_PAIRS = {"train": 1_000, "dev": 500, "test": 500} if QUICK else None
 # LSA components (bounded by the vocabulary of the quick subsample)

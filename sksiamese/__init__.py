@@ -9,6 +9,7 @@ from . import (
     miners,
     modules,
     pairs,
+    plotting,
     samplers,
 )
 from .estimators import (
@@ -36,5 +37,6 @@ __all__ = [
     "miners",
     "modules",
     "pairs",
+    "plotting",
     "samplers",
 ]

@@ -48,7 +48,19 @@ class EuclideanDistance(nn.Module):
     upper_bound = None
 
     def pairwise(self, a, b):
-        """Return the matrix of distances between rows of ``a`` and ``b``."""
+        """Return the matrix of distances between rows of ``a`` and ``b``.
+
+        Parameters
+        ----------
+        a : torch.Tensor of shape (n_a, n_components)
+            First embeddings.
+        b : torch.Tensor of shape (n_b, n_components)
+            Second embeddings.
+
+        Returns
+        -------
+        distances : torch.Tensor of shape (n_a, n_b)
+        """
         same = a is b
         if len(b):
             # distances are translation invariant; centring first avoids the
@@ -64,15 +76,48 @@ class EuclideanDistance(nn.Module):
         return _sqrt0(sq, tol.clamp_min(_EPS))
 
     def paired(self, a, b):
-        """Return the distances between rows ``a[i]`` and ``b[i]``."""
+        """Return the distances between rows ``a[i]`` and ``b[i]``.
+
+        Parameters
+        ----------
+        a, b : torch.Tensor of shape (n, n_components)
+            Row-aligned embeddings.
+
+        Returns
+        -------
+        distances : torch.Tensor of shape (n,)
+        """
         return _sqrt0(((a - b) ** 2).sum(1))
 
     def similarity(self, distance):
-        """Map distances to similarity scores (higher = more similar)."""
+        """Map distances to similarity scores (higher = more similar).
+
+        Parameters
+        ----------
+        distance : torch.Tensor, ndarray or float
+            Euclidean distances.
+
+        Returns
+        -------
+        similarity : same type as ``distance``
+            ``-distance``.
+        """
         return -distance
 
     def forward(self, a, b):
-        """Alias of :meth:`pairwise`."""
+        """Compute the distance matrix; an alias of :meth:`pairwise`.
+
+        Parameters
+        ----------
+        a : torch.Tensor of shape (n_a, n_components)
+            First embeddings.
+        b : torch.Tensor of shape (n_b, n_components)
+            Second embeddings.
+
+        Returns
+        -------
+        distances : torch.Tensor of shape (n_a, n_b)
+        """
         return self.pairwise(a, b)
 
 
@@ -91,23 +136,70 @@ class CosineDistance(nn.Module):
     upper_bound = 2.0
 
     def pairwise(self, a, b):
-        """Return the matrix of cosine distances between rows of ``a`` and ``b``."""
+        """Return the matrix of cosine distances between rows of ``a`` and ``b``.
+
+        Parameters
+        ----------
+        a : torch.Tensor of shape (n_a, n_components)
+            First embeddings.
+        b : torch.Tensor of shape (n_b, n_components)
+            Second embeddings.
+
+        Returns
+        -------
+        distances : torch.Tensor of shape (n_a, n_b)
+            Values in ``[0, 2]``.
+        """
         # rounding can push 1 - cos slightly outside [0, 2] (e.g. -1e-7 for
         # identical rows): clamp to the documented range
         sim = F.normalize(a, dim=1) @ F.normalize(b, dim=1).T
         return (1.0 - sim).clamp(0.0, 2.0)
 
     def paired(self, a, b):
-        """Return the cosine distances between rows ``a[i]`` and ``b[i]``."""
+        """Return the cosine distances between rows ``a[i]`` and ``b[i]``.
+
+        Parameters
+        ----------
+        a, b : torch.Tensor of shape (n, n_components)
+            Row-aligned embeddings.
+
+        Returns
+        -------
+        distances : torch.Tensor of shape (n,)
+            Values in ``[0, 2]``.
+        """
         sim = (F.normalize(a, dim=1) * F.normalize(b, dim=1)).sum(1)
         return (1.0 - sim).clamp(0.0, 2.0)
 
     def similarity(self, distance):
-        """Map distances to cosine similarities in ``[-1, 1]``."""
+        """Map distances to cosine similarities in ``[-1, 1]``.
+
+        Parameters
+        ----------
+        distance : torch.Tensor, ndarray or float
+            Cosine distances.
+
+        Returns
+        -------
+        similarity : same type as ``distance``
+            ``1 - distance``.
+        """
         return 1.0 - distance
 
     def forward(self, a, b):
-        """Alias of :meth:`pairwise`."""
+        """Compute the distance matrix; an alias of :meth:`pairwise`.
+
+        Parameters
+        ----------
+        a : torch.Tensor of shape (n_a, n_components)
+            First embeddings.
+        b : torch.Tensor of shape (n_b, n_components)
+            Second embeddings.
+
+        Returns
+        -------
+        distances : torch.Tensor of shape (n_a, n_b)
+        """
         return self.pairwise(a, b)
 
 

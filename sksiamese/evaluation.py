@@ -31,7 +31,9 @@ _CHUNK = 256
 class EpisodeScore:
     """Accuracy over few-shot episodes.
 
-    Attributes
+    Build it with :meth:`from_accuracies`; the fields are also its attributes.
+
+    Parameters
     ----------
     mean : float
         Mean accuracy over the episodes.

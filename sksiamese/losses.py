@@ -93,7 +93,23 @@ class ContrastiveLoss(_MetricLoss):
         super().__init__(margin, distance)
 
     def forward(self, embeddings, labels, indices=None):
-        """Return the scalar loss of the batch."""
+        """Return the scalar loss of the batch.
+
+        Parameters
+        ----------
+        embeddings : torch.Tensor of shape (n_rows, n_components)
+            Embeddings of the rows of the batch.
+        labels : torch.Tensor of shape (n_rows,)
+            Class of each row; similar pairs share a class.
+        indices : tuple of torch.Tensor or None, default=None
+            Pairs ``(a1, p, a2, n)`` or triplets ``(a, p, n)`` of row indices
+            from a miner; None uses every pair or triplet of the batch.
+
+        Returns
+        -------
+        loss : torch.Tensor
+            A scalar.
+        """
         a1, p, a2, n = _to_pairs(indices, labels)
         # one matrix product, then cheap scalar gathers: much faster than
         # gathering embedding rows for each of the O(batch**2) pairs
@@ -129,7 +145,23 @@ class TripletLoss(_MetricLoss):
         super().__init__(margin, distance)
 
     def forward(self, embeddings, labels, indices=None):
-        """Return the scalar loss of the batch."""
+        """Return the scalar loss of the batch.
+
+        Parameters
+        ----------
+        embeddings : torch.Tensor of shape (n_rows, n_components)
+            Embeddings of the rows of the batch.
+        labels : torch.Tensor of shape (n_rows,)
+            Class of each row; similar pairs share a class.
+        indices : tuple of torch.Tensor or None, default=None
+            Pairs ``(a1, p, a2, n)`` or triplets ``(a, p, n)`` of row indices
+            from a miner; None uses every pair or triplet of the batch.
+
+        Returns
+        -------
+        loss : torch.Tensor
+            A scalar.
+        """
         a, p, n = _to_triplets(indices, labels)
         dist = self.distance.pairwise(embeddings, embeddings)
         d_ap, d_an = dist[a, p], dist[a, n]
@@ -170,7 +202,23 @@ class SupConLoss(nn.Module):
         self.distance = get_distance("cosine")
 
     def forward(self, embeddings, labels, indices=None):
-        """Return the scalar loss of the batch."""
+        """Return the scalar loss of the batch.
+
+        Parameters
+        ----------
+        embeddings : torch.Tensor of shape (n_rows, n_components)
+            Embeddings of the rows of the batch.
+        labels : torch.Tensor of shape (n_rows,)
+            Class of each row; similar pairs share a class.
+        indices : tuple of torch.Tensor or None, default=None
+            Pairs ``(a1, p, a2, n)`` or triplets ``(a, p, n)`` of row indices
+            from a miner; None uses every pair or triplet of the batch.
+
+        Returns
+        -------
+        loss : torch.Tensor
+            A scalar.
+        """
         a, p, _, _ = _to_pairs(indices, labels)
         if len(a) == 0:
             return embeddings.sum() * 0.0
@@ -242,7 +290,23 @@ class CoSENTLoss(nn.Module):
         self.distance = get_distance("cosine")
 
     def forward(self, embeddings, labels, indices=None):
-        """Return the scalar loss of the batch."""
+        """Return the scalar loss of the batch.
+
+        Parameters
+        ----------
+        embeddings : torch.Tensor of shape (n_rows, n_components)
+            Embeddings of the items of the pairs.
+        labels : torch.Tensor of shape (n_pairs,)
+            Graded similarity target of each pair.
+        indices : tuple of two torch.Tensor or None, default=None
+            Rows ``(first, second)`` of each pair in ``embeddings``; None
+            pairs the first half of the rows with the second half.
+
+        Returns
+        -------
+        loss : torch.Tensor
+            A scalar.
+        """
         cos = _pair_cosine(embeddings, indices) * self.margin
         diff = cos[None, :] - cos[:, None]  # diff[i, j] = cos_j - cos_i
         ordered = labels[:, None] > labels[None, :]
@@ -282,7 +346,23 @@ class CosineMSELoss(nn.Module):
         self.distance = get_distance("cosine")
 
     def forward(self, embeddings, labels, indices=None):
-        """Return the scalar loss of the batch."""
+        """Return the scalar loss of the batch.
+
+        Parameters
+        ----------
+        embeddings : torch.Tensor of shape (n_rows, n_components)
+            Embeddings of the items of the pairs.
+        labels : torch.Tensor of shape (n_pairs,)
+            Graded similarity target of each pair.
+        indices : tuple of two torch.Tensor or None, default=None
+            Rows ``(first, second)`` of each pair in ``embeddings``; None
+            pairs the first half of the rows with the second half.
+
+        Returns
+        -------
+        loss : torch.Tensor
+            A scalar.
+        """
         cos = _pair_cosine(embeddings, indices)
         return F.mse_loss(cos, labels.to(cos.dtype))
 

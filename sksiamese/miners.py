@@ -72,7 +72,21 @@ class AllMiner(nn.Module):
     """
 
     def forward(self, dist, labels):
-        """Return all pairs ``(a1, p, a2, n)``; ``dist`` is not needed."""
+        """Return all pairs ``(a1, p, a2, n)``; ``dist`` is not needed.
+
+        Parameters
+        ----------
+        dist : torch.Tensor of shape (n_rows, n_rows)
+            Distances between the embeddings of the batch.
+        labels : torch.Tensor of shape (n_rows,)
+            Class of each row.
+
+        Returns
+        -------
+        indices : tuple of 4 torch.Tensor
+            Anchor and positive of the similar pairs, anchor and negative of
+            the dissimilar ones.
+        """
         return all_pairs(labels)
 
 
@@ -94,7 +108,20 @@ class BatchHardMiner(nn.Module):
     """
 
     def forward(self, dist, labels):
-        """Return triplets ``(a, p, n)``."""
+        """Return triplets ``(a, p, n)``.
+
+        Parameters
+        ----------
+        dist : torch.Tensor of shape (n_rows, n_rows)
+            Distances between the embeddings of the batch.
+        labels : torch.Tensor of shape (n_rows,)
+            Class of each row.
+
+        Returns
+        -------
+        indices : tuple of 3 torch.Tensor
+            Anchor, positive and negative row of each triplet.
+        """
         with torch.no_grad():
             pos, neg = _label_masks(labels)
             valid = pos.any(1) & neg.any(1)
@@ -135,7 +162,20 @@ class SemiHardMiner(nn.Module):
         self.margin = margin
 
     def forward(self, dist, labels):
-        """Return triplets ``(a, p, n)``."""
+        """Return triplets ``(a, p, n)``.
+
+        Parameters
+        ----------
+        dist : torch.Tensor of shape (n_rows, n_rows)
+            Distances between the embeddings of the batch.
+        labels : torch.Tensor of shape (n_rows,)
+            Class of each row.
+
+        Returns
+        -------
+        indices : tuple of 3 torch.Tensor
+            Anchor, positive and negative row of each triplet.
+        """
         with torch.no_grad():
             a, p, n = all_triplets(labels)
             d_ap, d_an = dist[a, p], dist[a, n]

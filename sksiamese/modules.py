@@ -109,7 +109,17 @@ class MLP(_Backbone):
         self.layers = nn.Sequential(*layers)
 
     def forward(self, X):
-        """Embed a batch of rows."""
+        """Embed a batch of rows.
+
+        Parameters
+        ----------
+        X : torch.Tensor of shape (n_rows, n_features)
+            Rows.
+
+        Returns
+        -------
+        embeddings : torch.Tensor of shape (n_rows, embedding_dim)
+        """
         return self._finish(self.layers(X))
 
 
@@ -244,7 +254,17 @@ class ConvNet(_Backbone):
         self.embedding = nn.Sequential(*embedding)
 
     def forward(self, X):
-        """Embed a batch of flattened images."""
+        """Embed a batch of flattened images.
+
+        Parameters
+        ----------
+        X : torch.Tensor of shape (n_rows, prod(input_shape))
+            Images flattened to rows.
+
+        Returns
+        -------
+        embeddings : torch.Tensor of shape (n_rows, embedding_dim)
+        """
         maps = self.features(X.reshape(len(X), *self.input_shape))
         pooled = maps.flatten(1) if self.pooling == "flatten" else maps.mean((2, 3))
         return self._finish(self.embedding(pooled))

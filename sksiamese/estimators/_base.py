@@ -169,10 +169,18 @@ class SiameseBase(BaseEstimator):
         for i, callback in enumerate(self.callbacks or []):
             if not isinstance(callback, tuple):
                 callback = (f"user_callback_{i}", callback)
+            if self.lr_schedule is not None and isinstance(callback[1], LRScheduler):
+                # two schedulers would both set the learning rate at each epoch
+                raise ValueError(
+                    f"callbacks holds an LRScheduler while lr_schedule="
+                    f"{self.lr_schedule!r} also schedules the learning rate; set "
+                    "lr_schedule=None to use your own schedule."
+                )
             callbacks.append((callback[0], copy.deepcopy(callback[1])))
         return callbacks
 
     def _build_net(self, n_features, seed, valid_dataset=None, scheduled=True):
+        _check_device(self.device)
         module, module_kwargs = self._module_spec(n_features)
         optimizer_kwargs = {"optimizer__weight_decay": self.weight_decay}
         optimizer_kwargs.update(self._routed_params("optimizer__"))
@@ -273,6 +281,27 @@ class SiameseBase(BaseEstimator):
 
 def _silent(*args, **kwargs):
     pass
+
+
+def _check_device(device):
+    """A clear error for an unknown device, or a CUDA device that is not there."""
+    try:
+        device = torch.device(device)
+    except RuntimeError as exc:
+        raise ValueError(
+            f"device must be a torch device such as 'cpu' or 'cuda', got {device!r}."
+        ) from exc
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            f"device={str(device)!r} but CUDA is not available here (torch "
+            f"{torch.__version__}, built {'with' if torch.version.cuda else 'without'}"
+            " CUDA); use device='cpu' or install a CUDA build of torch."
+        )
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise ValueError(
+            f"device={str(device)!r} but only {torch.cuda.device_count()} CUDA "
+            "device(s) are visible."
+        )
 
 
 def _check_float32_range(X):

@@ -187,7 +187,7 @@ class SiameseOutlierDetector(
     ----------
     net_ : skorch.NeuralNet
         The trained skorch network.
-    mean_, scale_ : ndarray of shape (n_features_in_,)
+    mean_, scale_ : ndarray of shape (`n_features_in_`,)
         Standardisation of the input.
     reference_ : ndarray of shape (n_reference, embedding_dim)
         Embeddings (float64) of the normal training rows that some subset
