@@ -151,6 +151,11 @@ def check_rows(estimator, X, y="no_validation", *, reset, accept_sparse="csr"):
     ValueError: BaseEstimator expects numeric features, but X has values that \
 are not numbers in the non-numeric columns ['colour'] ...
     """
+    if y is None:
+        # the message scikit-learn's common checks look for
+        raise ValueError(
+            f"{_name(estimator)} requires y to be passed, but the target y is None."
+        )
     try:
         out = validate_data(
             estimator,
@@ -281,9 +286,9 @@ def check_class_labels(y, n_samples, *, min_classes=2, estimator=None):
     ValueError: Needs at least 2 classes in y to learn which rows are \
 dissimilar; got 1 class: 'cat'.
     """
-    y = column_or_1d(y, warn=True)
-    _check_length(n_samples, y)
-    check_classification_targets(y)  # rejects NaN and continuous values
+    # NaN first: type_of_target would warn while casting it to int
+    y = check_labels(y, n_samples)
+    check_classification_targets(y)  # rejects continuous values
     classes = np.unique(y)
     if len(classes) < min_classes:
         who = "Needs" if estimator is None else f"{_name(estimator)} needs"
