@@ -552,12 +552,17 @@ class SiameseTransformer(
                 f"and {X2.shape[0]}."
             )
         distance = self.net_.criterion_.distance
+        out = np.empty(X1.shape[0], dtype=np.float32)
+        start = 0
         with torch.no_grad():
-            parts = [
-                distance.paired(torch.from_numpy(a), torch.from_numpy(b)).numpy()
-                for a, b in zip(self._iter_embed(X1), self._iter_embed(X2))
-            ]
-        return np.concatenate(parts) if parts else np.empty(0, dtype=np.float32)
+            for a, b in zip(self._iter_embed(X1), self._iter_embed(X2)):
+                # copied out: a list of small arrays backed by torch tensors
+                # kept each batch's heap pages (RSS grew with the input)
+                out[start : start + len(a)] = distance.paired(
+                    torch.from_numpy(a), torch.from_numpy(b)
+                ).numpy()
+                start += len(a)
+        return out
 
     def pair_score(self, X1, X2):
         """Similarity of rows ``X1[i]`` and ``X2[i]`` (higher = more similar).
