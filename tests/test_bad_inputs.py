@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 from sklearn.exceptions import NotFittedError
+from sklearn.preprocessing import FunctionTransformer
 from sklearn.utils._param_validation import InvalidParameterError, StrOptions
 
 from sksiamese import (
@@ -24,6 +25,14 @@ from sksiamese import (
     SiamesePairRegressor,
     SiameseTransformer,
     SiameseTripletClassifier,
+)
+from sksiamese.evaluation import one_shot_accuracy, score_episodes
+from sksiamese.metrics import equal_error_rate, spearman_score, tar_at_far
+from sksiamese.pairs import (
+    ItemDisjointKFold,
+    make_pairs,
+    make_triplets,
+    pair_train_test_split,
 )
 from sksiamese.utils.estimator_checks import make_tuple_data
 
@@ -385,3 +394,83 @@ def test_failed_fit_leaves_no_fitted_attributes():
         with pytest.raises(ValueError, match="NaN"):
             est.fit(_set(spec.X, (0,) * spec.X.ndim, np.nan), spec.y)
         assert not [a for a in vars(est) if a.endswith("_")], type(est).__name__
+
+
+# -- public functions ------------------------------------------------------------------
+
+_X, _Y = _rows()
+_Y_NAN = np.r_[[np.nan], _Y[1:].astype(float)]
+_PAIRS, _SAME, _ITEMS = make_pairs(
+    _X, _Y, n_pairs=60, random_state=0, return_indices=True
+)
+_SCORES = np.linspace(0, 1, 60)
+_SCORES_NAN = np.r_[[np.nan], _SCORES[1:]]
+_RAW = FunctionTransformer().fit(_X)
+
+FUNCTION_CASES = {
+    "make_pairs-y_with_nan": (lambda: make_pairs(_X, _Y_NAN), "NaN"),
+    "make_pairs-mismatched_lengths": (
+        lambda: make_pairs(_X, _Y[:-1]),
+        "inconsistent numbers of samples",
+    ),
+    "make_pairs-one_class": (lambda: make_pairs(_X, np.zeros(N)), "at least 2 classes"),
+    "make_pairs-negative_count": (lambda: make_pairs(_X, _Y, -1), "n_pairs"),
+    "make_triplets-y_with_nan": (lambda: make_triplets(_X, _Y_NAN), "NaN"),
+    "make_triplets-one_class": (
+        lambda: make_triplets(_X, np.zeros(N)),
+        "at least 2 classes",
+    ),
+    "pair_train_test_split-mismatched_lengths": (
+        lambda: pair_train_test_split(_PAIRS, _SAME[:-1], groups=_ITEMS),
+        "inconsistent numbers of samples",
+    ),
+    "pair_train_test_split-bad_test_size": (
+        lambda: pair_train_test_split(_PAIRS, _SAME, test_size=0.0, groups=_ITEMS),
+        "test_size",
+    ),
+    "ItemDisjointKFold-one_split": (
+        lambda: list(ItemDisjointKFold(1).split(_PAIRS, _SAME, _ITEMS)),
+        "n_splits",
+    ),
+    "equal_error_rate-nan_score": (lambda: equal_error_rate(_SAME, _SCORES_NAN), "NaN"),
+    "equal_error_rate-one_class": (
+        lambda: equal_error_rate(np.ones(60), _SCORES),
+        "exactly 2 classes",
+    ),
+    "tar_at_far-nan_score": (lambda: tar_at_far(_SAME, _SCORES_NAN), "NaN"),
+    "tar_at_far-bad_far": (lambda: tar_at_far(_SAME, _SCORES, far=2.0), "far"),
+    "spearman_score-nan": (lambda: spearman_score(_SCORES, _SCORES_NAN), "NaN"),
+    "spearman_score-mismatched_lengths": (
+        lambda: spearman_score(_SCORES, _SCORES[:-1]),
+        "inconsistent numbers of samples",
+    ),
+    "one_shot_accuracy-y_with_nan": (
+        lambda: one_shot_accuracy(_RAW, _X, _Y_NAN, n_way=2, n_episodes=2),
+        "NaN",
+    ),
+    "one_shot_accuracy-nan_in_X": (
+        lambda: one_shot_accuracy(
+            _RAW, _set(_X, (slice(None), 0), np.nan), _Y, n_way=2, n_episodes=2
+        ),
+        "NaN",
+    ),
+    "one_shot_accuracy-too_few_classes": (
+        lambda: one_shot_accuracy(_RAW, _X, _Y, n_way=5),
+        "5 classes",
+    ),
+    "one_shot_accuracy-not_a_transformer": (
+        lambda: one_shot_accuracy(object(), _X, _Y, n_way=2),
+        "transform",
+    ),
+    "score_episodes-label_without_support": (
+        lambda: score_episodes(_RAW, [_X[:2]], [[0, 1]], [_X[2:3]], [[5]]),
+        "no support",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", FUNCTION_CASES)
+def test_bad_input_to_public_functions(case):
+    call, pattern = FUNCTION_CASES[case]
+    with pytest.raises((ValueError, TypeError), match=pattern):
+        call()
