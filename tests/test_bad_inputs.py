@@ -474,3 +474,11 @@ def test_bad_input_to_public_functions(case):
     call, pattern = FUNCTION_CASES[case]
     with pytest.raises((ValueError, TypeError), match=pattern):
         call()
+
+
+def test_transformer_batches_must_hold_two_classes():
+    # 16 rows of 8 per class hold two classes; 15 would hold one: no negatives
+    spec = SPECS["SiameseTransformer"]
+    spec.fit(spec.X, batch_size=16, samples_per_class=8)
+    with pytest.raises(ValueError, match=r"batch_size >= 2 \* samples_per_class"):
+        spec.fit(spec.X, batch_size=15, samples_per_class=8)
