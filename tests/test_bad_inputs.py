@@ -88,8 +88,12 @@ class Spec:
         return getattr(est, method)(X)
 
     def call(self, est, method, X):
-        if method == "score" and self.y is not None:
-            return est.score(X, self.y)
+        if method in ("score", "enroll", "calibrate_threshold"):
+            return getattr(est, method)(X, self.y)
+        if method in ("pair_distance", "pair_score"):
+            return getattr(est, method)(X, X)
+        if method == "embed":
+            return est.embed(X.reshape(-1, X.shape[-1]))
         return getattr(est, method)(X)
 
 
@@ -112,7 +116,8 @@ SPECS = {
         SiameseTransformer,
         "rows",
         _rows(),
-        ["transform", "predict", "predict_proba", "score"],
+        ["transform", "predict", "predict_proba", "score", "pair_distance"]
+        + ["pair_score", "enroll"],
         one_class_y=np.zeros(N, dtype=int),
         one_class="at least 2 classes",
         one_sample_y=np.r_[[2], _rows()[1][1:]],
@@ -132,7 +137,8 @@ SPECS = {
         SiamesePairClassifier,
         "tuples",
         _pairs(),
-        ["predict", "predict_proba", "decision_function", "similarity", "score"],
+        ["predict", "predict_proba", "decision_function", "similarity", "score"]
+        + ["embed", "calibrate_threshold"],
         one_class_y=np.ones(N, dtype=int),
         one_class="exactly two labels",
         one_sample_y=np.r_[[0], np.ones(N - 1, dtype=int)],
@@ -141,7 +147,7 @@ SPECS = {
         SiamesePairRegressor,
         "tuples",
         _graded(),
-        ["predict", "similarity", "score"],
+        ["predict", "similarity", "score", "embed"],
         one_class_y=np.ones(N),
         one_class="targets that vary",
         one_sample_y=np.r_[[5.0], np.ones(N - 1)],
@@ -150,7 +156,7 @@ SPECS = {
         SiameseTripletClassifier,
         "tuples",
         _triplets(),
-        ["predict", "decision_function", "score"],
+        ["predict", "decision_function", "score", "embed"],
         # all triplets ordered the same way is the default
         one_class_y=np.ones(N, dtype=int),
         one_sample_y=np.r_[[0], np.ones(N - 1, dtype=int)],
