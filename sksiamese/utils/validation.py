@@ -35,7 +35,7 @@ __all__ = [
     "check_tuples",
 ]
 
-FLOAT_DTYPES = (np.float32, np.float64)
+_FLOAT_DTYPES = (np.float32, np.float64)
 
 # fragments of the errors numpy raises when values cannot become floats
 _CONVERSION_ERRORS = ("could not convert", "argument must be", "complex")
@@ -162,7 +162,7 @@ are not numbers in the non-numeric columns ['colour'] ...
             X,
             y,
             accept_sparse=accept_sparse,
-            dtype=list(FLOAT_DTYPES),
+            dtype=list(_FLOAT_DTYPES),
             reset=reset,
         )
     except (TypeError, ValueError) as exc:
@@ -229,7 +229,7 @@ n_features); got shape (5, 3, 4). ...
             X,
             allow_nd=True,
             ensure_2d=False,
-            dtype=list(FLOAT_DTYPES),
+            dtype=list(_FLOAT_DTYPES),
             input_name="X",
         )
     except (TypeError, ValueError) as exc:
