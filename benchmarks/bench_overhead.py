@@ -22,10 +22,14 @@ Part 2, inference: ``transform`` vs. the fitted module's own forward pass in
 ``eval`` mode under ``torch.no_grad`` on batches of ``predict_batch_size``
 rows, copied into a preallocated output.
 
-Part 3, memory: ``transform`` of a large float32 array in a fresh process;
-peak RSS minus the RSS right after creating the input. The peak is the
-kernel's VmHWM, reset after creating the input: ``ru_maxrss`` cannot be used
-in a child process, as Linux carries it over from the parent across exec.
+Part 3, memory: inference on 1,000,000 rows (or pairs) of float32, each in a
+fresh process: the raw module forward, ``transform``, ``predict``,
+``pair_score``, ``SiamesePairClassifier.predict`` and ``one_shot_accuracy``
+(1,000 20-way 1-shot episodes over 10,000 classes); peak RSS minus the RSS
+right after creating the input. The peak is the kernel's VmHWM, reset after
+creating the input: ``ru_maxrss`` cannot be used in a child process, as Linux
+carries it over from the parent across exec. ``--memory-only`` runs this part
+alone and writes benchmarks/results/bench_overhead_memory.md.
 """
 
 import argparse
@@ -45,7 +49,9 @@ import torch
 from _common import format_table, machine, report
 from skorch.callbacks import Callback
 
-from sksiamese import SiameseTransformer
+from sksiamese import SiamesePairClassifier, SiameseTransformer
+from sksiamese.evaluation import one_shot_accuracy
+from sksiamese.pairs import make_pairs
 from sksiamese.samplers import ClassBalancedBatchSampler
 
 MB = 2**20
@@ -291,32 +297,77 @@ def _peak_mb(reset):
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
 
 
-def memory_child(n_rows, n_features, how, seed):
-    """Run in a fresh process: print peak-RSS figures of one transform as JSON."""
+def _raw_forward(model, X, y=None):
+    module = model.net_.module_.eval()
+    batch_size = model.net_.predict_batch_size
+    Z = None
+    with torch.no_grad():
+        for start in range(0, len(X), batch_size):
+            emb = module(torch.from_numpy(X[start : start + batch_size])).numpy()
+            if Z is None:
+                Z = np.empty((len(X), emb.shape[1]), dtype=np.float32)
+            Z[start : start + batch_size] = emb
+    return Z
+
+
+# how -> (label, run(model, X, y) -> output)
+MEMORY_RUNS = {
+    "raw": ("raw module forward", _raw_forward),
+    "transform": ("SiameseTransformer.transform", lambda m, X, y: m.transform(X)),
+    "predict": ("SiameseTransformer.predict", lambda m, X, y: m.predict(X)),
+    "pair_score": (
+        "SiameseTransformer.pair_score (pairs)",
+        lambda m, X, y: m.pair_score(X[0], X[1]),
+    ),
+    "pair_classifier": (
+        "SiamesePairClassifier.predict (pairs)",
+        lambda m, X, y: m.predict(X),
+    ),
+    "one_shot": (
+        "one_shot_accuracy (1,000 20-way 1-shot episodes)",
+        lambda m, X, y: (
+            one_shot_accuracy(
+                m, X, y, n_way=20, n_episodes=1000, random_state=0
+            ).accuracies
+        ),
+    ),
+}
+
+
+def _memory_model(how, n_features, seed):
     X, y = make_data(2000, n_features, 10, seed)
-    model = SiameseTransformer(max_epochs=1, random_state=seed).fit(X, y)
-    del X, y
+    if how == "pair_classifier":
+        pairs, same = make_pairs(X, y, n_pairs=2000, random_state=seed)
+        return SiamesePairClassifier(max_epochs=1, random_state=seed).fit(pairs, same)
+    return SiameseTransformer(max_epochs=1, random_state=seed).fit(X, y)
+
+
+def _memory_input(how, n_rows, n_features, seed):
+    rng = np.random.default_rng(seed)
+    if how == "pair_score":
+        shape = (2, n_rows, n_features)
+    elif how == "pair_classifier":
+        shape = (n_rows, 2, n_features)
+    else:
+        shape = (n_rows, n_features)
+    X = rng.standard_normal(shape, dtype=np.float32)
+    y = rng.integers(0, 10_000, n_rows) if how == "one_shot" else None
+    return X, y
+
+
+def memory_child(n_rows, n_features, how, seed):
+    """Run in a fresh process: print peak-RSS figures of one method as JSON."""
+    model = _memory_model(how, n_features, seed)
     gc.collect()
     # hand freed heap back to the OS so that the output cannot reuse it unseen
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL("libc.so.6").malloc_trim(0)
-    rng = np.random.default_rng(seed)
-    X = rng.standard_normal((n_rows, n_features), dtype=np.float32)
+    X, y = _memory_input(how, n_rows, n_features, seed)
     reset = _reset_peak()
     before_peak, before_rss = _peak_mb(reset), _status_mb("VmRSS")
-    if how == "transform":
-        Z = model.transform(X)
-    else:
-        module = model.net_.module_.eval()
-        batch_size = model.net_.predict_batch_size
-        Z = None
-        with torch.no_grad():
-            for start in range(0, n_rows, batch_size):
-                Xb = torch.from_numpy(X[start : start + batch_size])
-                emb = module(Xb).numpy()
-                if Z is None:
-                    Z = np.empty((n_rows, emb.shape[1]), dtype=np.float32)
-                Z[start : start + batch_size] = emb
+    t0 = time.perf_counter()
+    Z = MEMORY_RUNS[how][1](model, X, y)
+    seconds = time.perf_counter() - t0
     after_peak = _peak_mb(reset)
     print(
         json.dumps(
@@ -327,7 +378,7 @@ def memory_child(n_rows, n_features, how, seed):
                 "after_peak": after_peak,
                 "input_mb": X.nbytes / MB,
                 "output_mb": Z.nbytes / MB,
-                "batch_mb": model.net_.predict_batch_size * n_features * 4 / MB,
+                "seconds": seconds,
             }
         )
     )
@@ -335,10 +386,7 @@ def memory_child(n_rows, n_features, how, seed):
 
 def bench_memory(n_rows, n_features, seed):
     rows = []
-    for how, label in (
-        ("raw", "raw module forward"),
-        ("transform", "SiameseTransformer.transform"),
-    ):
+    for how, (label, _) in MEMORY_RUNS.items():
         command = [
             sys.executable,
             __file__,
@@ -367,6 +415,7 @@ def bench_memory(n_rows, n_features, seed):
                 f"{bound}{extra:.0f}",
                 f"{bound}{extra - m['output_mb']:.0f}",
                 f"{bound}{extra / m['input_mb']:.2f}",
+                f"{m['seconds']:.1f}",
             ]
         )
     headers = [
@@ -376,14 +425,37 @@ def bench_memory(n_rows, n_features, seed):
         "peak RSS - RSS after input (MB)",
         "beyond output (MB)",
         "extra / input",
+        "seconds",
     ]
-    batch_mb = m["batch_mb"]
     setup = (
-        f"{n_rows} x {n_features} float32 in a fresh process (model fitted on 2000 "
-        f"rows first); one input batch is {batch_mb:.2f} MB; peak RSS read from "
-        f"{m['peak']}."
+        f"{n_rows} rows (or pairs of rows) x {n_features} float32, each method "
+        "in a fresh process (model fitted on 2000 rows or pairs first); a "
+        f"1024-row input batch is {1024 * n_features * 4 / MB:.2f} MB; peak RSS "
+        f"read from {m['peak']}."
     )
     return format_table(headers, rows), setup
+
+
+def main_memory(args):
+    n_rows = 100_000 if args.quick else 1_000_000
+    table, setup = bench_memory(n_rows, args.features, args.seed)
+    text = "\n".join(
+        [
+            "# bench_overhead --memory-only" + (" --quick" if args.quick else ""),
+            "",
+            "## Inference memory",
+            "",
+            table,
+            "",
+            setup,
+            "",
+            f"seed {args.seed}; {machine()}, {os.cpu_count()} CPUs.",
+        ]
+    )
+    if args.quick:
+        print(text)
+    else:
+        report(args.name or "bench_overhead_memory", text)
 
 
 def main(args):
@@ -431,7 +503,7 @@ def main(args):
             f"Throughput ratio {transform_ratio[0]:.3f} (median), "
             f"{transform_ratio[1]:.3f} (best); target >= 0.9.",
             "",
-            "## Transform memory",
+            "## Inference memory",
             "",
             memory_table,
             "",
@@ -448,7 +520,7 @@ def main(args):
     if args.quick:  # a smoke run: print only, keep the recorded results
         print(text)
     else:
-        report(args.name, text)
+        report(args.name or "bench_overhead", text)
 
 
 if __name__ == "__main__":
@@ -462,8 +534,11 @@ if __name__ == "__main__":
     parser.add_argument(
         "--threads", type=int, default=None, help="torch threads (default: torch's)"
     )
+    parser.add_argument("--memory-child", choices=MEMORY_RUNS, help=argparse.SUPPRESS)
     parser.add_argument(
-        "--memory-child", choices=["raw", "transform"], help=argparse.SUPPRESS
+        "--memory-only",
+        action="store_true",
+        help="only the inference-memory part (1,000,000 rows)",
     )
     parser.add_argument(
         "--cpu-time",
@@ -471,7 +546,7 @@ if __name__ == "__main__":
         help="time with the main thread's CPU time (runs torch on one thread); "
         "robust to other processes on a shared machine",
     )
-    parser.add_argument("--name", default="bench_overhead", help="results file name")
+    parser.add_argument("--name", default=None, help="results file name")
     args = parser.parse_args()
     if args.cpu_time:
         if args.threads not in (None, 1):
@@ -482,5 +557,7 @@ if __name__ == "__main__":
         torch.set_num_threads(args.threads)
     if args.memory_child:
         memory_child(args.rows, args.features, args.memory_child, args.seed)
+    elif args.memory_only:
+        main_memory(args)
     else:
         main(args)

@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from numbers import Integral
 
 import numpy as np
-from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_consistent_length, column_or_1d
+from sklearn.utils import _safe_indexing, check_random_state
+from sklearn.utils.validation import _num_samples, column_or_1d
 
 from .distances import CosineDistance
+from .utils.validation import check_labels
 
 __all__ = ["EpisodeScore", "one_shot_accuracy", "score_episodes"]
 
@@ -25,6 +26,9 @@ _METRICS = ("cosine", "euclidean")
 # episodes whose gathered embeddings are processed at once: bounds the memory
 # of the batched distance computation (chunk * n_way * rows * dim floats)
 _CHUNK = 256
+# rows embedded per call of estimator.transform: bounds the memory of an
+# estimator that embeds all its input at once (a float64 copy, say)
+_ROWS = 65536
 
 
 @dataclass(frozen=True)
@@ -120,12 +124,30 @@ def _transform(estimator, X):
     emb = estimator.transform(X)
     if hasattr(emb, "toarray"):  # sparse output of e.g. a raw-feature baseline
         emb = emb.toarray()
-    emb = np.asarray(emb, dtype=np.float64)
+    emb = np.asarray(emb)
+    if emb.dtype.kind != "f":
+        emb = emb.astype(np.float64)
     if emb.ndim != 2:
         raise ValueError(
             f"estimator.transform must return a 2-D array, got shape {emb.shape}."
         )
+    if not np.isfinite(emb).all():
+        raise ValueError(
+            "estimator.transform returned NaN or infinite embeddings; no "
+            "prototype can be compared with them."
+        )
     return emb
+
+
+def _embed_rows(estimator, X, rows):
+    """Embeddings of ``X[rows]``, ``_ROWS`` rows per call of ``transform``."""
+    out = None
+    for start in range(0, len(rows), _ROWS):
+        emb = _transform(estimator, _safe_indexing(X, rows[start : start + _ROWS]))
+        if out is None:
+            out = np.empty((len(rows), emb.shape[1]), dtype=emb.dtype)
+        out[start : start + len(emb)] = emb
+    return out
 
 
 def _distances(queries, prototypes, metric):
@@ -170,9 +192,10 @@ def one_shot_accuracy(
     Each episode draws ``n_way`` distinct classes of ``y``, and for each
     class ``k_shot`` support rows and ``n_queries`` other query rows; every
     query is classified by the nearest class prototype (the mean embedding of
-    the class's support rows). ``X`` is embedded once with
-    ``estimator.transform``; episodes only index the embeddings. Use classes
-    the estimator was not trained on to measure one-shot learning.
+    the class's support rows). Only the rows some episode draws are embedded,
+    once each, with ``estimator.transform`` on batches of at most 65,536 rows,
+    so memory is bounded by the episodes, whatever the size of ``X``. Use
+    classes the estimator was not trained on to measure one-shot learning.
 
     Parameters
     ----------
@@ -232,8 +255,7 @@ def one_shot_accuracy(
     n_queries = _check_positive(n_queries, "n_queries")
     n_episodes = _check_positive(n_episodes, "n_episodes")
     metric = _check_metric(metric, estimator)
-    y = column_or_1d(y, warn=True)
-    check_consistent_length(X, y)
+    y = check_labels(y, _num_samples(X))
     per_class = k_shot + n_queries
     classes, codes, counts = np.unique(y, return_inverse=True, return_counts=True)
     eligible = np.flatnonzero(counts >= per_class)
@@ -253,12 +275,15 @@ def one_shot_accuracy(
         for w, c in enumerate(rng.choice(len(eligible), n_way, replace=False)):
             index[e, w] = rng.choice(members[c], per_class, replace=False)
 
-    emb = _transform(estimator, X)
+    used, index = np.unique(index, return_inverse=True)
+    index = index.reshape(n_episodes, n_way, per_class)
+    emb = _embed_rows(estimator, X, used)
     # queries of class w carry label w: the prototypes are in class order
     truth = np.repeat(np.arange(n_way), n_queries)
     accuracies = np.empty(n_episodes)
     for start in range(0, n_episodes, _CHUNK):
-        rows = emb[index[start : start + _CHUNK]]  # (chunk, way, shot+query, dim)
+        # (chunk, way, shot+query, dim)
+        rows = emb[index[start : start + _CHUNK]].astype(np.float64)
         prototypes = rows[:, :, :k_shot].mean(2)
         queries = rows[:, :, k_shot:].reshape(len(rows), n_way * n_queries, -1)
         pred = _distances(queries, prototypes, metric).argmin(-1)
@@ -369,9 +394,10 @@ or sequence of arrays of shape (n_queries_i, n_features)
     for i in range(n_episodes):
         labels, codes = np.unique(support_y[i], return_inverse=True)
         sums = np.zeros((len(labels), emb.shape[1]))
-        np.add.at(sums, codes, support_emb[i])
+        np.add.at(sums, codes, support_emb[i].astype(np.float64))
         prototypes = sums / np.bincount(codes)[:, None]
-        pred = labels[_distances(query_emb[i], prototypes, metric).argmin(-1)]
+        queries = query_emb[i].astype(np.float64)
+        pred = labels[_distances(queries, prototypes, metric).argmin(-1)]
         accuracies[i] = np.mean(pred == query_y[i])
     return EpisodeScore.from_accuracies(accuracies)
 

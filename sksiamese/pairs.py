@@ -14,12 +14,13 @@ import scipy.sparse as sp
 from sklearn.model_selection import BaseCrossValidator
 from sklearn.utils import (
     _safe_indexing,
-    check_consistent_length,
     check_random_state,
     column_or_1d,
     indexable,
 )
 from sklearn.utils.multiclass import type_of_target
+
+from .utils.validation import check_labels
 
 __all__ = [
     "ItemDisjointKFold",
@@ -69,8 +70,7 @@ def _as_rows(X):
 
 
 def _check_y(X, y):
-    check_consistent_length(X, y)
-    return column_or_1d(y, warn=True)
+    return check_labels(y, len(X))
 
 
 def _class_index(y):

@@ -1,127 +1,275 @@
-"""Training comforts of SiameseBase, all skorch's: progress bar, early stopping,
-checkpoints, learning-rate schedules, device checks."""
+"""What every estimator gets from SiameseBase: training faults, interrupted
+fits, repeatability, thread-safe inference and safe weight loading."""
+
+import pickle
+import random
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
 import torch
 from sklearn.base import clone
-from sklearn.datasets import make_blobs
-from skorch.callbacks import Checkpoint, EarlyStopping, LoadInitState, LRScheduler
+from sklearn.exceptions import NotFittedError
+from sklearn.utils.validation import check_is_fitted
+from skorch.callbacks import Callback
 
-from sksiamese import SiamesePairClassifier, SiameseTransformer
-from sksiamese.pairs import make_pairs
+from sksiamese import (
+    SiameseOutlierDetector,
+    SiamesePairClassifier,
+    SiamesePairRegressor,
+    SiameseTransformer,
+    SiameseTripletClassifier,
+)
+from sksiamese.utils.estimator_checks import make_tuple_data
 
-
-@pytest.fixture(scope="module")
-def blobs():
-    X, y = make_blobs(n_samples=240, centers=4, n_features=8, random_state=0)
-    return X.astype(np.float32), y
-
-
-def test_early_stopping_stops_before_max_epochs(blobs):
-    X, y = blobs
-    est = SiameseTransformer(
-        max_epochs=60, early_stopping=True, n_iter_no_change=2, lr=1e-2, random_state=0
-    ).fit(X, y)
-    valid = est.history_[:, "valid_loss"]
-    assert 3 <= est.n_iter_ < 60
-    assert len(valid) == est.n_iter_
-    # skorch's patience: the last 2 epochs did not beat the best before them
-    assert min(valid[-2:]) > min(valid[:-2]) * (1 - 1e-4)
+FAST = {"max_epochs": 2, "batch_size": 16, "embedding_dim": 8, "random_state": 0}
 
 
-def test_user_early_stopping_callback_without_validation(blobs):
-    X, y = blobs
-    X_pairs, same = make_pairs(X, y, n_pairs=200, random_state=0)
-    stop = EarlyStopping(monitor="train_loss", patience=1, threshold=0.5)
-    clf = SiamesePairClassifier(max_epochs=40, callbacks=[stop], random_state=0)
-    clf.fit(X_pairs, same)
-    # a 50 % relative improvement per epoch cannot last for 40 epochs
-    assert len(clf.history_) < 40
+def _rows(n=60, seed=0):
+    rng = np.random.RandomState(seed)
+    y = np.arange(n) % 3
+    return rng.normal(size=(n, 5)) + 3 * y[:, None], y
 
 
-def test_verbose_prints_the_epoch_log_and_uses_progress_bar(blobs, capsys):
-    X, y = blobs
-    est = SiameseTransformer(max_epochs=2, verbose=1, random_state=0).fit(X, y)
-    assert "progress_bar" in dict(est.net_.callbacks_)
-    out = capsys.readouterr().out
-    assert "train_loss" in out
-    assert len([line for line in out.splitlines() if line.strip()[:1] in "12"]) == 2
-
-    quiet = SiameseTransformer(max_epochs=2, random_state=0).fit(X, y)
-    assert "progress_bar" not in dict(quiet.net_.callbacks_)
-    captured = capsys.readouterr()
-    assert captured.out == captured.err == ""
+def _graded():
+    X, y = make_tuple_data(2, n_tuples=60, n_features=5)
+    return X, y * 4.0 + np.linspace(0, 1, 60)
 
 
-def test_checkpoint_writes_and_loads_with_weights_only(blobs, tmp_path, monkeypatch):
-    X, y = blobs
-    checkpoint = Checkpoint(monitor=None, dirname=str(tmp_path))  # every epoch
-    est = SiameseTransformer(max_epochs=2, callbacks=[checkpoint], random_state=0)
-    est.fit(X, y)
-    assert {"params.pt", "optimizer.pt", "history.json"} <= {
-        path.name for path in tmp_path.iterdir()
-    }
-
-    loads = []
-    real_load = torch.load
-
-    def recording_load(*args, **kwargs):
-        loads.append(kwargs)
-        return real_load(*args, **kwargs)
-
-    monkeypatch.setattr(torch, "load", recording_load)
-    other = clone(est).set_params(random_state=1, callbacks=None).fit(X, y)
-    assert not np.allclose(other.transform(X), est.transform(X))
-    other.net_.load_params(checkpoint=checkpoint)
-    assert loads, "skorch did not load through torch.load"
-    # no arbitrary code from a tampered file: tensors only
-    assert all(kwargs.get("weights_only") is True for kwargs in loads)
-    for a, b in zip(
-        other.net_.module_.state_dict().values(), est.net_.module_.state_dict().values()
-    ):
-        torch.testing.assert_close(a, b)
+DATA = {
+    SiameseTransformer: _rows(),
+    SiameseOutlierDetector: (_rows()[0], None),
+    SiamesePairClassifier: make_tuple_data(2, n_tuples=60, n_features=5),
+    SiamesePairRegressor: _graded(),
+    SiameseTripletClassifier: make_tuple_data(3, n_tuples=60, n_features=5),
+}
+ESTIMATORS = list(DATA)
+WARM_START = [cls for cls in ESTIMATORS if "warm_start" in cls().get_params()]
+PARTIAL_FIT = [cls for cls in ESTIMATORS if hasattr(cls, "partial_fit")]
 
 
-def test_load_init_state_resumes_from_a_checkpoint(blobs, tmp_path):
-    X, y = blobs
-    checkpoint = Checkpoint(monitor=None, dirname=str(tmp_path))
-    SiameseTransformer(max_epochs=3, callbacks=[checkpoint], random_state=0).fit(X, y)
-    resumed = SiameseTransformer(
-        max_epochs=2,
-        lr_schedule=None,
-        callbacks=[LoadInitState(checkpoint)],
-        random_state=0,
-    ).fit(X, y)
-    # the history of the checkpoint is loaded too: epochs 4 and 5 follow
-    assert list(resumed.history_[:, "epoch"]) == [1, 2, 3, 4, 5]
+def _fit(est):
+    X, y = DATA[type(est)]
+    return est.fit(X) if y is None else est.fit(X, y)
 
 
-def test_user_lr_scheduler(blobs):
-    X, y = blobs
-    step = LRScheduler(policy=torch.optim.lr_scheduler.StepLR, step_size=1, gamma=0.5)
-    est = SiameseTransformer(
-        max_epochs=3, lr=0.01, lr_schedule=None, callbacks=[step], random_state=0
-    ).fit(X, y)
-    assert est.net_.optimizer_.param_groups[0]["lr"] == pytest.approx(0.01 * 0.5**3)
-    with pytest.raises(ValueError, match="lr_schedule=None"):
-        clone(est).set_params(lr_schedule="cosine").fit(X, y)
+def _output(est):
+    """The embeddings of the training rows or items."""
+    X, _ = DATA[type(est)]
+    if hasattr(est, "transform"):
+        return est.transform(X)
+    return est.embed(X.reshape(-1, X.shape[-1]))
 
 
-def test_cosine_schedule_anneals_to_zero(blobs):
-    X, y = blobs
-    est = SiameseTransformer(max_epochs=3, lr=0.01, random_state=0).fit(X, y)
-    assert est.net_.optimizer_.param_groups[0]["lr"] == pytest.approx(0.0, abs=1e-12)
+def _fitted_state(est):
+    return {k: v for k, v in vars(est).items() if k.endswith("_")}
 
 
-@pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is present")
-def test_cuda_without_a_gpu_is_a_clear_error(blobs):
-    X, y = blobs
-    with pytest.raises(ValueError, match="CUDA is not available"):
-        SiameseTransformer(device="cuda", max_epochs=1).fit(X, y)
-    with pytest.raises(ValueError, match="CUDA is not available"):
-        SiamesePairClassifier(device="cuda:0", max_epochs=1).fit(
-            *make_pairs(X, y, n_pairs=20, random_state=0)
+def _partial_fit(est):
+    X, y = DATA[type(est)]
+    return est.partial_fit(X, y)
+
+
+class _Interrupt(Callback):
+    """Press Ctrl-C at the end of epoch ``epoch``."""
+
+    def __init__(self, epoch=2):
+        self.epoch = epoch
+
+    def on_epoch_end(self, net, **kwargs):
+        if len(net.history) == self.epoch:
+            raise KeyboardInterrupt
+
+
+class _GradNorms(Callback):
+    """Record the gradient norm the optimizer steps with."""
+
+    def initialize(self):
+        self.norms_ = []
+        return self
+
+    def on_grad_computed(self, net, named_parameters, **kwargs):
+        grads = [p.grad.norm() for _, p in named_parameters if p.grad is not None]
+        self.norms_.append(float(torch.norm(torch.stack(grads))))
+
+
+# -- training faults -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_diverging_fit_raises_and_leaves_the_estimator_unfitted(cls):
+    est = cls(**{**FAST, "lr": 1e30})
+    with pytest.raises(FloatingPointError, match="learning rate"):
+        _fit(est)
+    assert _fitted_state(est) == {}
+    with pytest.raises(NotFittedError):
+        _output(est)
+
+    # a refit from scratch replaces the model: when it fails, the old model
+    # is gone too, rather than left next to attributes of the failed fit
+    _fit(est.set_params(lr=1e-3))
+    with pytest.raises(FloatingPointError):
+        _fit(est.set_params(lr=1e30))
+    assert _fitted_state(est) == {}
+
+
+@pytest.mark.parametrize("cls", WARM_START)
+def test_failed_warm_start_keeps_the_previous_model(cls):
+    est = _fit(cls(**FAST, warm_start=True))
+    before, n_iter = _output(est), est.n_iter_
+    with pytest.raises(FloatingPointError):
+        _fit(est.set_params(lr=1e30, max_epochs=3))
+    assert est.n_iter_ == n_iter == len(est.history_) == len(est.net_.history)
+    np.testing.assert_array_equal(_output(est), before)
+
+
+@pytest.mark.parametrize("cls", PARTIAL_FIT)
+def test_failed_partial_fit_keeps_the_previous_model(cls):
+    est = _fit(cls(**FAST))
+    before, state = _output(est), set(_fitted_state(est))
+    with pytest.raises(FloatingPointError):
+        _partial_fit(est.set_params(lr=1e30, max_epochs=3))
+    assert set(_fitted_state(est)) == state
+    np.testing.assert_array_equal(_output(est), before)
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_clip_grad_norm_bounds_every_step(cls):
+    recorder = _GradNorms()
+    est = _fit(cls(**FAST, lr=0.5, clip_grad_norm=0.01, callbacks=[recorder]))
+    # skorch clips before the later callbacks see the gradients
+    norms = dict(est.net_.callbacks_)["user_callback_0"].norms_
+    assert len(norms) > 1
+    assert max(norms) <= 0.01 * (1 + 1e-4)
+    unclipped = _fit(cls(**FAST, lr=0.5, callbacks=[recorder]))
+    assert max(dict(unclipped.net_.callbacks_)["user_callback_0"].norms_) > 0.01
+
+
+def test_clipping_tames_exploding_gradients():
+    # badly scaled input and plain SGD: unclipped steps overshoot, the loss
+    # explodes and leaves a useless embedding; clipped steps stay small
+    X, y = _rows()
+    X = X * 100
+    params = {**FAST, "optimizer": torch.optim.SGD, "lr": 0.1, "max_epochs": 3}
+    params.update(distance="euclidean", batch_norm=False, projection_dim=None)
+    exploded = SiameseTransformer(**params).fit(X, y)
+    clipped = SiameseTransformer(**params, clip_grad_norm=1.0).fit(X, y)
+    assert max(exploded.history_[:, "train_loss"]) > 1e20
+    assert exploded.score(X, y) < 0.5
+    assert np.all(np.diff(clipped.history_[:, "train_loss"]) < 0)
+    assert clipped.score(X, y) > 0.9
+
+
+# -- interrupted training ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_keyboard_interrupt_leaves_a_usable_model(cls):
+    est = _fit(cls(**{**FAST, "max_epochs": 5}, callbacks=[_Interrupt(epoch=2)]))
+    check_is_fitted(est)
+    assert est.n_iter_ == 2  # skorch stopped after the interrupted epoch
+    assert np.isfinite(_output(est)).all()
+    restored = pickle.loads(pickle.dumps(est))
+    np.testing.assert_array_equal(_output(restored), _output(est))
+
+
+@pytest.mark.parametrize("cls", WARM_START)
+def test_warm_start_after_an_interrupted_fit(cls):
+    est = _fit(cls(**{**FAST, "max_epochs": 5}, callbacks=[_Interrupt(epoch=2)]))
+    _fit(est.set_params(callbacks=None, warm_start=True, max_epochs=3))
+    assert est.n_iter_ == 2 + 3
+    assert np.isfinite(_output(est)).all()
+
+
+@pytest.mark.parametrize("cls", PARTIAL_FIT)
+def test_partial_fit_after_an_interrupted_fit(cls):
+    est = _fit(cls(**{**FAST, "max_epochs": 5}, callbacks=[_Interrupt(epoch=2)]))
+    _partial_fit(est.set_params(callbacks=None))
+    assert est.n_iter_ == 2 + 5  # max_epochs more, at a constant rate
+    assert np.isfinite(_output(est)).all()
+
+
+# -- repeatability ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_same_seed_same_model_other_seed_other_model(cls):
+    est = cls(**FAST)
+    first = _output(_fit(est))
+    np.testing.assert_array_equal(_output(_fit(est)), first)  # refit
+    np.testing.assert_array_equal(_output(_fit(clone(est))), first)
+    other = _output(_fit(clone(est).set_params(random_state=1)))
+    assert not np.allclose(other, first)
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_fit_and_predict_leave_global_random_states_alone(cls):
+    torch_state = torch.get_rng_state()
+    numpy_state = np.random.get_state()[1].copy()  # noqa: NPY002 (global state)
+    python_state = random.getstate()
+    est = _fit(cls(**FAST))
+    _output(est)
+    if cls in PARTIAL_FIT:
+        _partial_fit(est)
+    assert torch.equal(torch.get_rng_state(), torch_state)
+    np.testing.assert_array_equal(np.random.get_state()[1], numpy_state)  # noqa: NPY002
+    assert random.getstate() == python_state
+
+
+# -- thread safety ---------------------------------------------------------------
+
+
+def _inference_calls(est):
+    X, y = DATA[type(est)]
+    X = np.concatenate([X] * 40)  # several inference batches per call
+    names = [
+        m
+        for m in (
+            "transform",
+            "predict",
+            "predict_proba",
+            "decision_function",
+            "score_samples",
+            "similarity",
         )
-    with pytest.raises(ValueError, match="torch device"):
-        SiameseTransformer(device="gpu", max_epochs=1).fit(X, y)
+        if hasattr(est, m)
+    ]
+    calls = [(name, lambda m=name: getattr(est, m)(X)) for name in names]
+    if isinstance(est, SiameseTransformer):
+        calls.append(("pair_score", lambda: est.pair_score(X[:-1], X[1:])))
+    return calls
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_inference_from_two_threads_matches_sequential(cls):
+    est = _fit(cls(**FAST))
+    calls = _inference_calls(est) * 3
+    expected = [call() for _, call in calls]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = list(pool.map(lambda c: c[1](), calls))
+    for (name, _), got, want in zip(calls, results, expected):
+        np.testing.assert_array_equal(got, want, err_msg=name)
+
+
+# -- safe loading ----------------------------------------------------------------
+
+
+class _Exploit:
+    def __reduce__(self):
+        return (eval, ("1 + 1",))
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_load_params_only_loads_weights(cls, tmp_path):
+    est = _fit(cls(**FAST))
+    assert est.net_.torch_load_kwargs == {"weights_only": True}
+    path = tmp_path / "params.pt"
+    est.net_.save_params(f_params=path)
+    before = _output(est)
+    est.net_.load_params(f_params=path)
+    np.testing.assert_array_equal(_output(est), before)
+
+    # a file that would run code when unpickled is refused
+    torch.save({"weights": _Exploit()}, path)
+    with pytest.raises(pickle.UnpicklingError, match="[Ww]eights only"):
+        est.net_.load_params(f_params=path)

@@ -13,6 +13,8 @@ from sksiamese.distances import CosineDistance, EuclideanDistance
 from sksiamese.losses import (
     LOSSES,
     ContrastiveLoss,
+    CoSENTLoss,
+    CosineMSELoss,
     SupConLoss,
     TripletLoss,
     _to_pairs,
@@ -519,3 +521,73 @@ def test_every_triplet_enumerated_once():
     assert all(labels[a] == labels[p] != labels[n] for a, p, n in triplets)
     got = list(zip(*_as_lists(_to_triplets(None, labels))))
     assert sorted(got) == triplets
+
+
+@st.composite
+def graded_batches(draw):
+    """Pairs stacked as [first items; second items], with targets in [-1, 1]."""
+    d = draw(st.integers(1, 4))
+    n = draw(st.integers(1, 6))
+    elements = st.floats(-50, 50, width=32, allow_subnormal=False)
+    first = draw(arrays(np.float32, (n, d), elements=elements))
+    second = draw(arrays(np.float32, (n, d), elements=elements))
+    same = draw(st.lists(st.integers(0, n - 1), max_size=2))
+    second[same] = first[same]  # identical twins
+    zeros = draw(st.lists(st.integers(0, n - 1), max_size=2))
+    first[zeros] = 0.0  # cosine of a zero vector
+    targets = draw(arrays(np.float32, n, elements=st.floats(-1, 1, width=32)))
+    return torch.from_numpy(first), torch.from_numpy(second), torch.from_numpy(targets)
+
+
+@pytest.mark.parametrize("cls", [CoSENTLoss, CosineMSELoss])
+@settings(max_examples=40, deadline=None)
+@given(batch=graded_batches())
+def test_property_graded_losses_nonnegative_finite_symmetric(cls, batch):
+    first, second, targets = batch
+    x = torch.cat([first, second]).requires_grad_(True)
+    out = cls()(x, targets)
+    assert torch.isfinite(out)
+    assert out.item() >= 0
+    out.backward()
+    assert torch.isfinite(x.grad).all()
+    # the similarity of a pair does not depend on the order of its items
+    swapped = cls()(torch.cat([second, first]), targets)
+    assert swapped.item() == pytest.approx(out.item(), rel=1e-5, abs=1e-6)
+
+
+@settings(max_examples=40, deadline=None)
+@given(batch=graded_batches())
+def test_property_cosine_mse_zero_at_the_targets(batch):
+    first, second, _ = batch
+    x = torch.cat([first, second])
+    cos = torch.nn.functional.cosine_similarity(first, second, dim=1)
+    assert CosineMSELoss()(x, cos).item() == pytest.approx(0.0, abs=1e-10)
+
+
+@pytest.mark.parametrize("cls", [ContrastiveLoss, TripletLoss])
+@settings(max_examples=40, deadline=None)
+@given(
+    labels=arrays(np.int64, st.integers(2, 10), elements=st.integers(0, 3)),
+    margin=st.floats(0.01, 5.0),
+    direction=arrays(np.float64, 3, elements=st.floats(-1, 1)),
+)
+def test_property_metric_losses_zero_when_constraints_met(
+    cls, labels, margin, direction
+):
+    assume(np.linalg.norm(direction) > 0.1)
+    # every class at one point, the points farther apart than the margin
+    unit = direction / np.linalg.norm(direction)
+    x = torch.from_numpy(labels[:, None] * (margin + 1.0) * unit[None, :])
+    assert cls(margin=margin)(x, torch.from_numpy(labels)).item() == 0.0
+
+
+@pytest.mark.parametrize("cls", LOSS_CLASSES)
+@settings(max_examples=40, deadline=None)
+@given(batch=batches(), seed=st.integers(0, 2**16))
+def test_property_metric_losses_ignore_batch_order_and_label_names(cls, batch, seed):
+    x, labels = batch
+    order = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
+    loss = cls(distance="euclidean")
+    base = loss(x.double(), labels).item()
+    shuffled = loss(x.double()[order], (labels * 7 + 3)[order]).item()
+    assert shuffled == pytest.approx(base, rel=1e-6, abs=1e-9)

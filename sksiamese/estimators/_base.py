@@ -7,7 +7,6 @@ from contextlib import contextmanager
 from numbers import Integral, Real
 
 import numpy as np
-import scipy.sparse as sp
 import torch
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
@@ -16,7 +15,7 @@ from sklearn.utils._param_validation import (
     Interval,
     StrOptions,
 )
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import (
     EarlyStopping,
     GradientNormClipping,
@@ -29,6 +28,7 @@ from torch import nn
 from .._net import NonFiniteLossError, RowsDataset, SiameseNet
 from ..distances import DISTANCES
 from ..modules import MLP
+from ..utils.validation import check_rows
 
 _ROUTED_PREFIXES = ("module__", "optimizer__")
 _MAX_SEED = 2**31 - 1
@@ -203,6 +203,9 @@ class SiameseBase(BaseEstimator):
             # a stateful augmentation (own seeded generator) restarts at each fit
             augment=copy.deepcopy(self.augment),
             predict_batch_size=max(self.batch_size, 1024),
+            # net_.load_params never unpickles arbitrary objects, whatever
+            # skorch's default
+            torch_load_kwargs={"weights_only": True},
             **self._criterion_params(),
             **self._net_params(),
             **module_kwargs,
@@ -231,6 +234,48 @@ class SiameseBase(BaseEstimator):
             torch.manual_seed(seed)
             yield
 
+    @contextmanager
+    def _fit_state(self, fresh):
+        """Leave no half-fitted estimator behind when fitting fails.
+
+        ``fresh`` (``fit`` from scratch): the previous model is discarded
+        first, as any ``fit`` replaces it, and a failure leaves the estimator
+        unfitted, without a stale or partial fitted attribute. Otherwise
+        (``warm_start``, ``partial_fit``), a failure restores the fitted
+        model as it was before the call. A ``KeyboardInterrupt`` inside the
+        training loop is not a failure: skorch stops at the interrupted epoch
+        and the estimator is fitted with the weights trained so far.
+        """
+        saved = None if fresh else dict(vars(self))
+        if fresh:
+            self._clear_fitted()
+        try:
+            yield
+        except BaseException:
+            self._clear_fitted()
+            vars(self).update(saved or {})
+            raise
+
+    def _clear_fitted(self):
+        # fitted state is what ends with "_" (scikit-learn's convention)
+        for attr in [a for a in vars(self) if a.endswith("_") and a[:2] != "__"]:
+            del self.__dict__[attr]
+
+    def _continued_net(self, n_features, seed):
+        """A net at the constant rate ``lr`` that takes over ``net_``.
+
+        A fresh net (no schedule, no early stopping) takes over the trained
+        weights and a copy of the history: a cosine schedule has annealed the
+        learning rate to zero and cannot simply be resumed on new data, and
+        a failed continuation must not leave epochs in the old history.
+        """
+        net = self._build_net(n_features, seed, scheduled=False)
+        with self._torch_seeded(seed):  # leave the global torch RNG alone
+            net.initialize()
+        net.module_.load_state_dict(self.net_.module_.state_dict())
+        net.history = copy.deepcopy(self.net_.history)
+        return net
+
     def _train(self, net, dataset, seed, initialize):
         """Run ``net`` on ``dataset``; turn a non-finite loss into a clear error."""
         with self._torch_seeded(seed):
@@ -252,15 +297,7 @@ class SiameseBase(BaseEstimator):
     def _check_X(self, X):
         """Validate rows for a fitted estimator that embeds rows."""
         check_is_fitted(self)
-        return _check_float32_range(
-            validate_data(
-                self,
-                X,
-                accept_sparse="csr",
-                dtype=[np.float32, np.float64],
-                reset=False,
-            )
-        )
+        return check_rows(self, X, reset=False)
 
     def _iter_embed(self, X):
         """Yield float32 numpy embeddings of ``X`` batch by batch."""
@@ -303,15 +340,3 @@ def _check_device(device):
             "device(s) are visible."
         )
 
-
-def _check_float32_range(X):
-    """The network computes in float32: larger values would become inf."""
-    data = X.data if sp.issparse(X) else X
-    limit = np.finfo(np.float32).max
-    if data.dtype == np.float64 and data.size and max(data.max(), -data.min()) > limit:
-        raise ValueError(
-            f"Input X contains values too large for float32 (|x| > {limit:.3g}), "
-            "the precision the network computes in; scale the input (e.g. with "
-            "StandardScaler)."
-        )
-    return X

@@ -18,30 +18,14 @@ from sklearn.metrics.pairwise import euclidean_distances
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.sparsefuncs import mean_variance_axis
 from sklearn.utils.validation import (
-    check_consistent_length,
     check_is_fitted,
-    column_or_1d,
-    validate_data,
 )
 
 from .._net import RowsDataset
 from .._tuples import ViewsCriterion
 from ..losses import SupConLoss
-from ._base import SiameseBase, _check_float32_range
-
-_FITTED_ATTRIBUTES = (
-    "net_",
-    "history_",
-    "n_iter_",
-    "mean_",
-    "scale_",
-    "reference_",
-    "subsets_",
-    "max_samples_",
-    "n_neighbors_",
-    "offset_",
-    "n_training_calls_",
-)
+from ..utils.validation import check_labels, check_rows
+from ._base import SiameseBase
 
 # label shared by known anomalies in the contrastive loss (normal rows get their
 # own row index, >= 0)
@@ -363,18 +347,13 @@ class SiameseOutlierDetector(
         self : SiameseOutlierDetector
             The fitted estimator.
         """
-        for attr in _FITTED_ATTRIBUTES:
-            vars(self).pop(attr, None)
-        X = _check_float32_range(
-            validate_data(
-                self,
-                X,
-                accept_sparse="csr",
-                dtype=[np.float32, np.float64],
-                reset=True,
-            )
-        )
-        anomalous = self._check_y(X, y)
+        with self._fit_state(fresh=True):
+            X = check_rows(self, X, reset=True)
+            anomalous = self._check_y(X, y)
+            self._fit_rows(X, anomalous)
+        return self
+
+    def _fit_rows(self, X, anomalous):
         self.mean_, self.scale_ = _mean_scale(X)
         labels = np.arange(X.shape[0], dtype=np.int64)
         labels[anomalous] = _ANOMALY
@@ -411,14 +390,12 @@ class SiameseOutlierDetector(
             self.offset_ = float(q1 - 1.5 * (q3 - q1))
         else:
             self.offset_ = float(np.percentile(scores, 100.0 * self.contamination))
-        return self
 
     def _check_y(self, X, y):
         """Boolean mask of the known anomalies."""
         if y is None:
             return np.zeros(X.shape[0], dtype=bool)
-        y = column_or_1d(y, warn=True)
-        check_consistent_length(X, y)
+        y = check_labels(y, X.shape[0])
         anomalous = np.asarray(y) == -1
         if not anomalous.any() and np.any(np.asarray(y) == 0):
             warnings.warn(

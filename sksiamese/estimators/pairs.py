@@ -16,10 +16,8 @@ from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.metrics import fbeta_score, roc_curve
 from sklearn.model_selection import train_test_split
 from sklearn.utils._param_validation import HasMethods, StrOptions
-from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
     check_array,
-    check_consistent_length,
     check_is_fitted,
     column_or_1d,
 )
@@ -27,6 +25,12 @@ from sklearn.utils.validation import (
 from .._tuples import TupleCriterion, TupleDataset
 from ..distances import get_distance
 from ..losses import REGRESSION_LOSSES, get_loss
+from ..utils.validation import (
+    check_class_labels,
+    check_rows,
+    check_targets,
+    check_tuples,
+)
 from ._base import SiameseBase
 
 # Earlier pairs kept for replay in SiamesePairClassifier.partial_fit.
@@ -90,33 +94,7 @@ class _TupleBase(SiameseBase):
         """
         k, name, cls = self._arity, self._tuple_name, type(self).__name__
         if self.encoder is None:
-            if sp.issparse(X):
-                raise ValueError(
-                    f"{cls} got a sparse matrix; {name} of numeric rows must be a "
-                    f"dense array of shape (n_{name}, {k}, n_features). For raw "
-                    "items (e.g. text) pass an (n_{name}, {k}) array and set "
-                    "`encoder`."
-                )
-            try:
-                X = check_array(
-                    X, allow_nd=True, dtype=[np.float32, np.float64], input_name="X"
-                )
-            except ValueError as exc:
-                if "convert" not in str(exc):
-                    raise
-                raise ValueError(
-                    f"{cls} got {name} of non-numeric items ({exc}). To pass raw "
-                    "items (text, dicts, ...), set `encoder` (e.g. "
-                    "TfidfVectorizer())."
-                ) from exc
-            if X.ndim != 3 or X.shape[1] != k:
-                raise ValueError(
-                    f"{cls} expects {name} as an array of shape (n_{name}, {k}, "
-                    f"n_features); got shape {X.shape}. To pass raw items (text, "
-                    f"dicts, ...) as an (n_{name}, {k}) array, set `encoder` "
-                    "(e.g. TfidfVectorizer())."
-                )
-            self._check_n_features_3d(X.shape[2], reset)
+            X = check_tuples(self, X, k, reset=reset)
             items = X.reshape(-1, X.shape[2])
         else:
             X = _as_item_tuples(X, k, cls, name)
@@ -127,15 +105,6 @@ class _TupleBase(SiameseBase):
             items = self._encode(flat)
         tuples = np.arange(len(X) * k).reshape(len(X), k)
         return items, tuples
-
-    def _check_n_features_3d(self, n_features, reset):
-        if reset:
-            self.n_features_in_ = n_features
-        elif n_features != self.n_features_in_:
-            raise ValueError(
-                f"X has {n_features} features, but {type(self).__name__} is "
-                f"expecting {self.n_features_in_} features as input."
-            )
 
     def _encode(self, items):
         encoded = self.encoder_.transform(items)
@@ -167,16 +136,6 @@ class _TupleBase(SiameseBase):
         self.history_ = net.history
         self.n_iter_ = len(net.history)
         return self
-
-    def _continued_net(self, n_features):
-        """A net at constant rate ``lr`` that takes over ``net_``'s weights."""
-        seed = self._next_seed()
-        net = self._build_net(n_features, seed, scheduled=False)
-        with self._torch_seeded(seed):
-            net.initialize()
-        net.module_.load_state_dict(self.net_.module_.state_dict())
-        net.history = self.net_.history
-        return net
 
     def _holdout(self, y, stratify):
         """Split tuple indices into training and calibration / validation."""
@@ -232,8 +191,7 @@ class _TupleBase(SiameseBase):
         """
         check_is_fitted(self)
         if self.encoder is None:
-            X = check_array(X, dtype=[np.float32, np.float64], input_name="X")
-            self._check_n_features_3d(X.shape[1], reset=False)
+            X = check_rows(self, X, reset=False, accept_sparse=False)
         else:
             if isinstance(X, str):
                 raise ValueError("embed expects a sequence of items, got a string.")
@@ -462,9 +420,7 @@ class SiamesePairClassifier(ClassifierMixin, _TupleBase):
         self._set_routed(kwargs)
 
     def _check_y(self, X, y, reset):
-        y = column_or_1d(y, warn=True)
-        check_consistent_length(X, y)
-        check_classification_targets(y)
+        y = check_class_labels(y, len(X), min_classes=0, estimator=self)
         if reset:
             classes = np.unique(y)
             if len(classes) != 2:
@@ -506,16 +462,19 @@ class SiamesePairClassifier(ClassifierMixin, _TupleBase):
             The fitted estimator.
         """
         continuing = self.warm_start and hasattr(self, "net_")
-        items, tuples = self._check_tuples(X, reset=not continuing)
-        target = self._check_y(tuples, y, reset=not continuing)
-        train, calib = self._holdout(target, stratify=True)
-        valid = None if calib is None else (tuples[calib], target[calib])
-        net = self._continued_net(items.shape[1]) if continuing else None
-        self._fit_tuples(items, tuples[train], target[train], valid, net)
-        if calib is None or len(np.unique(target[calib])) < 2:
-            calib = train
-        self._calibrate(self._similarity(items, tuples[calib]), target[calib])
-        self._set_replay(X, y, np.random.RandomState(self._next_seed()))
+        with self._fit_state(fresh=not continuing):
+            items, tuples = self._check_tuples(X, reset=not continuing)
+            target = self._check_y(tuples, y, reset=not continuing)
+            train, calib = self._holdout(target, stratify=True)
+            valid = None if calib is None else (tuples[calib], target[calib])
+            net = None
+            if continuing:
+                net = self._continued_net(items.shape[1], self._next_seed())
+            self._fit_tuples(items, tuples[train], target[train], valid, net)
+            if calib is None or len(np.unique(target[calib])) < 2:
+                calib = train
+            self._calibrate(self._similarity(items, tuples[calib]), target[calib])
+            self._set_replay(X, y, np.random.RandomState(self._next_seed()))
         return self
 
     def _calibrate(self, score, target):
@@ -558,21 +517,22 @@ class SiamesePairClassifier(ClassifierMixin, _TupleBase):
         if not hasattr(self, "net_"):
             return self.fit(X, y)
         _, tuples = self._check_fitted_tuples(X)  # clear errors on the raw input
-        y = column_or_1d(y, warn=True)
         self._check_y(tuples, y, reset=False)
-        rng = np.random.RandomState(self._next_seed())
-        replay = rng.permutation(len(self._replay_y_))[: len(y)]
-        X_mix = _concat(X, _take(self._replay_X_, replay))
-        y_mix = np.concatenate([y, self._replay_y_[replay]])
-        items, tuples = self._check_fitted_tuples(X_mix)
-        target = (y_mix == self.pos_label_).astype(np.int64)
-        net = self._continued_net(items.shape[1])
-        self._fit_tuples(items, tuples, target, net=net)
-        if self.threshold == "auto" and len(np.unique(target)) == 2:
-            self._calibrate(self._similarity(items, tuples), target)
-        self._set_replay(
-            _concat(self._replay_X_, X), np.concatenate([self._replay_y_, y]), rng
-        )
+        y = column_or_1d(y, warn=True)
+        with self._fit_state(fresh=False):
+            rng = np.random.RandomState(self._next_seed())
+            replay = rng.permutation(len(self._replay_y_))[: len(y)]
+            X_mix = _concat(X, _take(self._replay_X_, replay))
+            y_mix = np.concatenate([y, self._replay_y_[replay]])
+            items, tuples = self._check_fitted_tuples(X_mix)
+            target = (y_mix == self.pos_label_).astype(np.int64)
+            net = self._continued_net(items.shape[1], self._next_seed())
+            self._fit_tuples(items, tuples, target, net=net)
+            if self.threshold == "auto" and len(np.unique(target)) == 2:
+                self._calibrate(self._similarity(items, tuples), target)
+            self._set_replay(
+                _concat(self._replay_X_, X), np.concatenate([self._replay_y_, y]), rng
+            )
         return self
 
     def similarity(self, X):
@@ -640,7 +600,8 @@ class SiamesePairClassifier(ClassifierMixin, _TupleBase):
         proba : ndarray of shape (n_pairs, 2)
             Columns in the order of ``classes_``.
         """
-        p = self.calibrator_.predict_proba(self.similarity(X)[:, None])[:, 1]
+        similarity = self.similarity(X)  # checks that self is fitted
+        p = self.calibrator_.predict_proba(similarity[:, None])[:, 1]
         if self.pos_label_ == self.classes_[1]:
             return np.column_stack([1 - p, p])
         return np.column_stack([p, 1 - p])
@@ -813,24 +774,22 @@ class SiamesePairRegressor(RegressorMixin, _TupleBase):
             The fitted estimator.
         """
         continuing = self.warm_start and hasattr(self, "net_")
-        items, tuples = self._check_tuples(X, reset=not continuing)
-        y = column_or_1d(check_array(y, ensure_2d=False, input_name="y"), warn=True)
-        check_consistent_length(tuples, y)
-        low, high = y.min(), y.max()
-        if low == high:
-            raise ValueError(
-                f"{type(self).__name__} needs targets that vary; all are {low}."
-            )
-        target = (2 * (y - low) / (high - low) - 1).astype(np.float32)
-        train, calib = self._holdout(target, stratify=False)
-        valid = None if calib is None else (tuples[calib], target[calib])
-        net = self._continued_net(items.shape[1]) if continuing else None
-        self._fit_tuples(items, tuples[train], target[train], valid, net)
-        # the network fits its training pairs more closely than new ones: map
-        # the similarity to the targets on held-out pairs
-        calib = train if calib is None else calib
-        cos = self._similarity(items, tuples[calib])
-        self.scale_ = LinearRegression().fit(cos[:, None], y[calib])
+        with self._fit_state(fresh=not continuing):
+            items, tuples = self._check_tuples(X, reset=not continuing)
+            y = check_targets(y, len(tuples), estimator=self)
+            low, high = y.min(), y.max()
+            target = (2 * (y - low) / (high - low) - 1).astype(np.float32)
+            train, calib = self._holdout(target, stratify=False)
+            valid = None if calib is None else (tuples[calib], target[calib])
+            net = None
+            if continuing:
+                net = self._continued_net(items.shape[1], self._next_seed())
+            self._fit_tuples(items, tuples[train], target[train], valid, net)
+            # the network fits its training pairs more closely than new ones:
+            # map the similarity to the targets on held-out pairs
+            calib = train if calib is None else calib
+            cos = self._similarity(items, tuples[calib])
+            self.scale_ = LinearRegression().fit(cos[:, None], y[calib])
         return self
 
     def similarity(self, X):
@@ -973,8 +932,7 @@ class SiameseTripletClassifier(ClassifierMixin, _TupleBase):
         """Triplets with y == 0 have positive and negative swapped."""
         if y is None:
             return tuples, np.ones(len(tuples), dtype=np.int64)
-        y = column_or_1d(y, warn=True)
-        check_consistent_length(tuples, y)
+        y = check_class_labels(y, len(tuples), min_classes=0, estimator=self)
         if not np.isin(y, [0, 1]).all():
             raise ValueError(
                 "y of a triplet must be 1 (the second item is the positive) or 0 "
@@ -1004,15 +962,18 @@ class SiameseTripletClassifier(ClassifierMixin, _TupleBase):
             The fitted estimator.
         """
         continuing = self.warm_start and hasattr(self, "net_")
-        items, tuples = self._check_tuples(X, reset=not continuing)
-        ordered, _ = self._check_order(tuples, y)
-        self.classes_ = np.array([0, 1])
-        train, valid = np.arange(len(ordered)), None
-        if self.early_stopping:
-            train, valid = self._holdout(np.ones(len(ordered)), stratify=False)
-        valid = None if valid is None else (ordered[valid], np.ones(len(valid)))
-        net = self._continued_net(items.shape[1]) if continuing else None
-        self._fit_tuples(items, ordered[train], np.ones(len(train)), valid, net)
+        with self._fit_state(fresh=not continuing):
+            items, tuples = self._check_tuples(X, reset=not continuing)
+            ordered, _ = self._check_order(tuples, y)
+            self.classes_ = np.array([0, 1])
+            train, valid = np.arange(len(ordered)), None
+            if self.early_stopping:
+                train, valid = self._holdout(np.ones(len(ordered)), stratify=False)
+            valid = None if valid is None else (ordered[valid], np.ones(len(valid)))
+            net = None
+            if continuing:
+                net = self._continued_net(items.shape[1], self._next_seed())
+            self._fit_tuples(items, ordered[train], np.ones(len(train)), valid, net)
         return self
 
     def decision_function(self, X):

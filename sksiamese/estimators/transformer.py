@@ -15,36 +15,17 @@ from sklearn.base import (
 )
 from sklearn.model_selection import train_test_split
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import (
-    check_consistent_length,
-    column_or_1d,
-    validate_data,
-)
 
 from .._net import MetricCriterion, RowsDataset
 from ..distances import get_distance
 from ..losses import LOSSES, get_loss
 from ..miners import MINERS, get_miner
-from ._base import SiameseBase, _check_float32_range
+from ..utils.validation import check_class_labels, check_rows
+from ._base import SiameseBase
 
 # Rows kept per class for replay in partial_fit (and prototypes after it):
 # enough for a stable class mean and for class-balanced batches.
 _REPLAY_PER_CLASS = 32
-
-# State set by fit / partial_fit (n_features_in_ and feature_names_in_ are
-# validate_data's to reset).
-_FITTED_ATTRIBUTES = (
-    "net_",
-    "history_",
-    "n_iter_",
-    "classes_",
-    "prototypes_",
-    "temperature_",
-    "n_training_calls_",
-    "_replay_X_",
-    "_replay_y_",
-)
 
 
 class SiameseTransformer(
@@ -265,12 +246,20 @@ class SiameseTransformer(
 
     # -- fitting -------------------------------------------------------------------
 
-    def _validate_X_y(self, X, y, reset):
-        X, y = validate_data(
-            self, X, y, accept_sparse="csr", dtype=[np.float32, np.float64], reset=reset
-        )
-        check_classification_targets(y)
-        return _check_float32_range(X), y
+    def _validate_X_y(self, X, y, reset, min_classes=2):
+        X, y = check_rows(self, X, y, reset=reset)
+        y = check_class_labels(y, X.shape[0], min_classes=min_classes, estimator=self)
+        return X, y
+
+    def _check_batch_classes(self):
+        """Every class-balanced batch needs rows of two classes (negatives)."""
+        if self.batch_size < 2 * self.samples_per_class:
+            raise ValueError(
+                f"batch_size={self.batch_size} holds rows of only one class "
+                f"(samples_per_class={self.samples_per_class}), so no batch would "
+                "have negatives to learn from; use batch_size >= 2 * "
+                "samples_per_class or a smaller samples_per_class."
+            )
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
@@ -289,25 +278,22 @@ class SiameseTransformer(
             The fitted estimator.
         """
         continuing = self.warm_start and hasattr(self, "net_")
-        if not continuing:
-            # start from scratch: a failed refit leaves no stale model behind,
-            # and the seed sequence restarts so refits are repeatable
-            for attr in _FITTED_ATTRIBUTES:
-                vars(self).pop(attr, None)
-        X, y = self._validate_X_y(X, y, reset=not continuing)
-        classes, codes = np.unique(y, return_inverse=True)
-        _check_two_classes(classes, type(self).__name__)
-        seed = self._next_seed()
-        train, valid = self._split(len(codes), codes, seed)
-        valid_ds = None if valid is None else RowsDataset(X[valid], codes[valid])
-        if continuing:
-            net = self._continued_net(seed)
-        else:
-            net = self._build_net(X.shape[1], seed, valid_ds)
-        self._train(net, RowsDataset(X[train], codes[train]), seed, not continuing)
-        self._set_fitted(net, classes)
-        self._set_prototypes(X, codes)
-        self._set_replay(X, codes, np.random.RandomState(seed))
+        # from scratch, the seed sequence restarts so that refits are repeatable
+        with self._fit_state(fresh=not continuing):
+            self._check_batch_classes()
+            X, y = self._validate_X_y(X, y, reset=not continuing)
+            classes, codes = np.unique(y, return_inverse=True)
+            seed = self._next_seed()
+            train, valid = self._split(len(codes), codes, seed)
+            valid_ds = None if valid is None else RowsDataset(X[valid], codes[valid])
+            if continuing:
+                net = self._continued_net(self.n_features_in_, seed)
+            else:
+                net = self._build_net(X.shape[1], seed, valid_ds)
+            self._train(net, RowsDataset(X[train], codes[train]), seed, not continuing)
+            self._set_fitted(net, classes)
+            self._set_prototypes(X, codes)
+            self._set_replay(X, codes, np.random.RandomState(seed))
         return self
 
     def _split(self, n_samples, codes, seed):
@@ -328,20 +314,6 @@ class SiameseTransformer(
                 "split; increase validation_fraction or disable early_stopping."
             )
         return train, valid
-
-    def _continued_net(self, seed):
-        """A net that continues from ``net_`` at the constant rate ``lr``.
-
-        A fresh net (no schedule, no early stopping) takes over the trained
-        weights and the history: a cosine schedule has annealed the learning
-        rate to zero and cannot simply be resumed on new data.
-        """
-        net = self._build_net(self.n_features_in_, seed, scheduled=False)
-        with self._torch_seeded(seed):  # leave the global torch RNG alone
-            net.initialize()
-        net.module_.load_state_dict(self.net_.module_.state_dict())
-        net.history = self.net_.history
-        return net
 
     def _set_fitted(self, net, classes):
         self.net_ = net
@@ -375,27 +347,29 @@ class SiameseTransformer(
         first = not hasattr(self, "net_")
         if first:
             self._validate_params()
-        X, y = self._validate_X_y(X, y, reset=first)
-        known = np.empty(0, dtype=y.dtype) if first else self.classes_
-        if classes is not None:
-            known = np.union1d(known, np.asarray(classes))
-        all_classes = np.union1d(known, y)
-        codes = np.searchsorted(all_classes, y)
-        seed = self._next_seed()
-        rng = np.random.RandomState(seed)
-        if first:
-            _check_two_classes(np.unique(y), type(self).__name__)
-            net = self._build_net(X.shape[1], seed, scheduled=False)
-            X_train, y_train = X, codes
-        else:
-            net = self._continued_net(seed)
-            old_codes = np.searchsorted(all_classes, self.classes_[self._replay_y_])
-            X_train = _vstack(self._replay_X_, X)
-            y_train = np.concatenate([old_codes, codes])
-        self._train(net, RowsDataset(X_train, y_train), seed, initialize=first)
-        self._set_fitted(net, all_classes)
-        self._set_replay(X_train, y_train, rng)
-        self._set_prototypes(self._replay_X_, self._replay_y_)
+        with self._fit_state(fresh=first):
+            self._check_batch_classes()
+            # later calls may bring rows of a single (new or known) class
+            X, y = self._validate_X_y(X, y, reset=first, min_classes=2 if first else 1)
+            known = np.empty(0, dtype=y.dtype) if first else self.classes_
+            if classes is not None:
+                known = np.union1d(known, np.asarray(classes))
+            all_classes = np.union1d(known, y)
+            codes = np.searchsorted(all_classes, y)
+            seed = self._next_seed()
+            rng = np.random.RandomState(seed)
+            if first:
+                net = self._build_net(X.shape[1], seed, scheduled=False)
+                X_train, y_train = X, codes
+            else:
+                net = self._continued_net(self.n_features_in_, seed)
+                old_codes = np.searchsorted(all_classes, self.classes_[self._replay_y_])
+                X_train = _vstack(self._replay_X_, X)
+                y_train = np.concatenate([old_codes, codes])
+            self._train(net, RowsDataset(X_train, y_train), seed, initialize=first)
+            self._set_fitted(net, all_classes)
+            self._set_replay(X_train, y_train, rng)
+            self._set_prototypes(self._replay_X_, self._replay_y_)
         return self
 
     def enroll(self, X, y):
@@ -435,9 +409,7 @@ class SiameseTransformer(
         True
         """
         X = self._check_X(X)
-        y = column_or_1d(y, warn=True)
-        check_consistent_length(X, y)
-        check_classification_targets(y)
+        y = check_class_labels(y, X.shape[0], min_classes=1, estimator=self)
         labels, codes = np.unique(y, return_inverse=True)
         numeric = labels.dtype.kind in "biuf", self.classes_.dtype.kind in "biuf"
         if numeric[0] != numeric[1]:
@@ -580,12 +552,17 @@ class SiameseTransformer(
                 f"and {X2.shape[0]}."
             )
         distance = self.net_.criterion_.distance
+        out = np.empty(X1.shape[0], dtype=np.float32)
+        start = 0
         with torch.no_grad():
-            parts = [
-                distance.paired(torch.from_numpy(a), torch.from_numpy(b)).numpy()
-                for a, b in zip(self._iter_embed(X1), self._iter_embed(X2))
-            ]
-        return np.concatenate(parts) if parts else np.empty(0, dtype=np.float32)
+            for a, b in zip(self._iter_embed(X1), self._iter_embed(X2)):
+                # copied out: a list of small arrays backed by torch tensors
+                # kept each batch's heap pages (RSS grew with the input)
+                out[start : start + len(a)] = distance.paired(
+                    torch.from_numpy(a), torch.from_numpy(b)
+                ).numpy()
+                start += len(a)
+        return out
 
     def pair_score(self, X1, X2):
         """Similarity of rows ``X1[i]`` and ``X2[i]`` (higher = more similar).
@@ -602,15 +579,8 @@ class SiameseTransformer(
         -------
         scores : ndarray of shape (n_pairs,)
         """
-        return self.net_.criterion_.distance.similarity(self.pair_distance(X1, X2))
-
-
-def _check_two_classes(classes, name):
-    if len(classes) < 2:
-        raise ValueError(
-            f"{name} needs at least 2 classes in y to learn which rows are "
-            f"dissimilar; got 1 class: {classes[0]!r}."
-        )
+        distances = self.pair_distance(X1, X2)  # checks that self is fitted
+        return self.net_.criterion_.distance.similarity(distances)
 
 
 def _class_sums(emb, codes, n_classes):
