@@ -23,6 +23,8 @@ from ..miners import MINERS, get_miner
 from ..utils.validation import check_class_labels, check_rows
 from ._base import SiameseBase
 
+# Training rows (evenly spaced) on which the softmax temperature is fitted
+_TEMPERATURE_ROWS = 4096
 # Rows kept per class for replay in partial_fit (and prototypes after it):
 # enough for a stable class mean and for class-balanced batches.
 _REPLAY_PER_CLASS = 32
@@ -459,8 +461,11 @@ class SiameseTransformer(
             # a class announced in partial_fit(classes=...) without rows has no
             # prototype (NaN) and is never predicted
             self.prototypes_ = (sums / counts[:, None]).astype(np.float32)
-        dist = self._prototype_distances(emb)
-        self.temperature_ = _fit_temperature(dist, codes)
+        # one scalar: a few thousand rows pin it down, and the full (n_rows,
+        # n_classes) distance matrix would not fit in memory for many classes
+        rows = np.unique(np.linspace(0, len(codes) - 1, _TEMPERATURE_ROWS).astype(int))
+        dist = self._prototype_distances(emb[rows])
+        self.temperature_ = _fit_temperature(dist, codes[rows])
 
     # -- inference -------------------------------------------------------------------
 
