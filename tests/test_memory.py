@@ -151,3 +151,16 @@ def test_peak_rss_stays_bounded_torch_included(rss_model, method):
     # the input is 98 MB: a copy of it on either side of torch would add as
     # much; keeping each batch's tensors (as pair_score once did) adds ~60 MB
     assert growth < out.nbytes / MB + 24, growth
+
+
+def test_fit_with_many_classes_never_builds_the_rows_by_classes_matrix():
+    """Prototypes and their softmax temperature for 20,000 rows of 2,000
+    classes: the (rows, classes) distance matrix would be 320 MB in float64."""
+    rng = np.random.RandomState(0)
+    y = np.arange(20_000) % 2_000
+    X = rng.normal(size=(20_000, 8)).astype(np.float32)
+    model = SiameseTransformer(max_epochs=1, embedding_dim=8, random_state=0)
+    model, peak = _traced_peak(lambda: model.fit(X, y))
+    assert model.prototypes_.shape == (2_000, 8)
+    assert np.isfinite(model.temperature_) and model.temperature_ > 0
+    assert peak < 150 * MB

@@ -339,4 +339,3 @@ def _check_device(device):
             f"device={str(device)!r} but only {torch.cuda.device_count()} CUDA "
             "device(s) are visible."
         )
-

@@ -23,8 +23,9 @@ from ..miners import MINERS, get_miner
 from ..utils.validation import check_class_labels, check_rows
 from ._base import SiameseBase
 
-# Training rows (evenly spaced) on which the softmax temperature is fitted
-_TEMPERATURE_ROWS = 4096
+# Size of the (rows, classes) distance matrix on which the softmax temperature
+# is fitted (from 256 to 4,096 evenly spaced training rows)
+_TEMPERATURE_CELLS = 2**21
 # Rows kept per class for replay in partial_fit (and prototypes after it):
 # enough for a stable class mean and for class-balanced batches.
 _REPLAY_PER_CLASS = 32
@@ -461,9 +462,10 @@ class SiameseTransformer(
             # a class announced in partial_fit(classes=...) without rows has no
             # prototype (NaN) and is never predicted
             self.prototypes_ = (sums / counts[:, None]).astype(np.float32)
-        # one scalar: a few thousand rows pin it down, and the full (n_rows,
+        # one scalar: a thousand or so rows pin it down, and the full (n_rows,
         # n_classes) distance matrix would not fit in memory for many classes
-        rows = np.unique(np.linspace(0, len(codes) - 1, _TEMPERATURE_ROWS).astype(int))
+        n_rows = int(np.clip(_TEMPERATURE_CELLS // n_classes, 256, 4096))
+        rows = np.unique(np.linspace(0, len(codes) - 1, n_rows).astype(int))
         dist = self._prototype_distances(emb[rows])
         self.temperature_ = _fit_temperature(dist, codes[rows])
 
