@@ -4,11 +4,13 @@ from . import (
     augment,
     distances,
     evaluation,
+    export,
     losses,
     metrics,
     miners,
     modules,
     pairs,
+    persistence,
     samplers,
 )
 from .estimators import (
@@ -31,10 +33,12 @@ __all__ = [
     "augment",
     "distances",
     "evaluation",
+    "export",
     "losses",
     "metrics",
     "miners",
     "modules",
     "pairs",
+    "persistence",
     "samplers",
 ]

@@ -229,7 +229,8 @@ class ConvNet(_Backbone):
 
     def forward(self, X):
         """Embed a batch of flattened images."""
-        maps = self.features(X.reshape(len(X), *self.input_shape))
+        # X.shape[0], not len(X): an exported graph keeps the batch size free
+        maps = self.features(X.reshape(X.shape[0], *self.input_shape))
         # global average pooling: the embedding does not depend on the image
         # size, and is insensitive to where in the image a feature appears
         return self._finish(self.embedding(maps.mean((2, 3))))
