@@ -73,101 +73,118 @@ QUICK = os.environ.get("SKSIAMESE_QUICK") == "1"
 EPOCHS = 2 if QUICK else 10
 N_ROWS = 20_000 if QUICK else 1_000_000
 
-X, y = load_digits(return_X_y=True)
-X = StandardScaler().fit_transform(X).astype(np.float32)
-grid = {"loss": ["contrastive", "triplet"], "margin": [0.2, 0.5]}
-search = GridSearchCV(SiameseTransformer(max_epochs=EPOCHS, random_state=0), grid, cv=3)
 
-# -- (a) the same grid search, sequential and on two Dask workers ---------------
+def grid_searches(X, y):
+    """(a) The same grid search, sequential and on the Dask workers."""
+    grid = {"loss": ["contrastive", "triplet"], "margin": [0.2, 0.5]}
+    search = GridSearchCV(
+        SiameseTransformer(max_epochs=EPOCHS, random_state=0), grid, cv=3
+    )
+    start = time.perf_counter()
+    sequential = search.fit(X, y).cv_results_["mean_test_score"]
+    print(f"sequential grid search: {time.perf_counter() - start:.1f} s")
 
-start = time.perf_counter()
-sequential = search.fit(X, y).cv_results_["mean_test_score"]
-print(f"sequential grid search: {time.perf_counter() - start:.1f} s")
-
-# processes: separate worker processes, as on a cluster. On a real cluster:
-# client = Client("tcp://scheduler:8786") instead of these two lines.
-cluster = LocalCluster(
-    n_workers=2,
-    threads_per_worker=1,
-    processes=True,
-    dashboard_address=None,
-    silence_logs=logging.ERROR,
-)
-client = Client(cluster)
-threads = sorted(client.run(torch.get_num_threads).values())
-print(f"Dask workers: {len(threads)}, torch threads per worker: {threads}")
-
-# n_jobs=-1: as many fits at a time as the workers have threads
-search.set_params(n_jobs=-1)
-start = time.perf_counter()
-with joblib.parallel_backend("dask"):
-    on_dask = search.fit(X, y).cv_results_["mean_test_score"]
-print(f"grid search on Dask: {time.perf_counter() - start:.1f} s")
-print("CV accuracy per candidate:")
-for params, score in zip(search.cv_results_["params"], on_dask):
-    print(f"  {params}: {score:.3f}")
-print("same scores as the sequential run:", np.array_equal(sequential, on_dask))
-
-# -- (b) embed a large Dask array and a Dask DataFrame on the workers ------------
-
-model = search.best_estimator_
-n_out = model.prototypes_.shape[1]
-# generated on the workers here; in practice read from storage, e.g.
-# da.from_zarr(...) or dd.read_parquet(...)
-big = da.random.default_rng(0).standard_normal(
-    (N_ROWS, X.shape[1]), chunks=(10_000, X.shape[1])
-)
-big = big.astype(np.float32)
-
-# map_blocks: each block of rows (all columns in one chunk) -> its embeddings
-embeddings = big.map_blocks(
-    model.transform, dtype=np.float32, chunks=(big.chunks[0], (n_out,))
-)
-start = time.perf_counter()
-# reduce on the workers: only the column means travel back to this process
-mean = embeddings.mean(axis=0).compute()
-seconds = time.perf_counter() - start
-print(
-    f"map_blocks: {N_ROWS:,} rows embedded in {seconds:.1f} s "
-    f"({N_ROWS / seconds:,.0f} rows/s); embedding mean norm {np.linalg.norm(mean):.3f}"
-)
-
-frame = dd.from_dask_array(big, columns=[f"pixel{i}" for i in range(X.shape[1])])
-out_columns = list(model.get_feature_names_out())
+    # n_jobs=-1: as many fits at a time as the workers have threads
+    search.set_params(n_jobs=-1)
+    start = time.perf_counter()
+    with joblib.parallel_backend("dask"):
+        on_dask = search.fit(X, y).cv_results_["mean_test_score"]
+    print(f"grid search on Dask: {time.perf_counter() - start:.1f} s")
+    for params, score in zip(search.cv_results_["params"], on_dask):
+        print(f"  CV accuracy of {params}: {score:.3f}")
+    print("same scores as the sequential run:", np.array_equal(sequential, on_dask))
+    return search, sequential
 
 
-def embed_partition(part):
-    # the model was fitted on a numpy array: pass the values, keep the index
-    values = model.transform(part.to_numpy(dtype=np.float32))
-    return pd.DataFrame(values, index=part.index, columns=out_columns)
+def embed_on_dask(model, n_features):
+    """(b) Embed a large Dask array and a Dask DataFrame on the workers."""
+    n_out = model.prototypes_.shape[1]
+    # generated on the workers here; in practice read from storage, e.g.
+    # da.from_zarr(...) or dd.read_parquet(...)
+    big = da.random.default_rng(0).standard_normal(
+        (N_ROWS, n_features), chunks=(10_000, n_features)
+    )
+    big = big.astype(np.float32)
+
+    # map_blocks: each block of rows (all columns in one chunk) -> embeddings
+    embeddings = big.map_blocks(
+        model.transform, dtype=np.float32, chunks=(big.chunks[0], (n_out,))
+    )
+    start = time.perf_counter()
+    # reduced on the workers: only the column means travel back to this process
+    mean = embeddings.mean(axis=0).compute()
+    seconds = time.perf_counter() - start
+    print(
+        f"map_blocks: {N_ROWS:,} rows embedded in {seconds:.1f} s "
+        f"({N_ROWS / seconds:,.0f} rows/s)"
+    )
+
+    frame = dd.from_dask_array(big, columns=[f"pixel{i}" for i in range(n_features)])
+    columns = list(model.get_feature_names_out())
+
+    def embed_partition(part):
+        # the model was fitted on a numpy array: pass the values, keep the index
+        values = model.transform(part.to_numpy(dtype=np.float32))
+        return pd.DataFrame(values, index=part.index, columns=columns)
+
+    meta = pd.DataFrame({c: pd.Series(dtype=np.float32) for c in columns})
+    start = time.perf_counter()
+    frame_mean = frame.map_partitions(embed_partition, meta=meta).mean().compute()
+    print(
+        f"map_partitions: {N_ROWS:,} rows in {time.perf_counter() - start:.1f} s; "
+        "same embeddings as map_blocks:",
+        np.allclose(frame_mean.to_numpy(), mean, atol=1e-4),
+    )
 
 
-meta = pd.DataFrame({c: pd.Series(dtype=np.float32) for c in out_columns})
-embedded = frame.map_partitions(embed_partition, meta=meta)
-start = time.perf_counter()
-frame_mean = embedded.mean().compute()
-print(
-    f"map_partitions: {N_ROWS:,} rows in {time.perf_counter() - start:.1f} s; "
-    "same embeddings as map_blocks:",
-    np.allclose(frame_mean.to_numpy(), mean, atol=1e-4),
-)
-client.close()
-cluster.close()
-
-# -- Ray: the same search on a local Ray instance -------------------------------
-
-try:
-    import ray
-    from ray.util.joblib import register_ray
-except ImportError:
-    ray = None
-if ray is None or QUICK:
-    print("Ray: skipped (quick run, or ray is not installed)")
-else:
+def grid_search_on_ray(search, X, y, sequential):
+    """The same search on a local Ray instance."""
+    try:
+        import ray
+        from ray.util.joblib import register_ray
+    except ImportError:
+        print("Ray: skipped (ray is not installed)")
+        return
     # on a real cluster: ray.init(address="auto")
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    register_ray()
-    with joblib.parallel_backend("ray"):
-        on_ray = search.fit(X, y).cv_results_["mean_test_score"]
-    print("Ray: same scores as the sequential run:", np.array_equal(sequential, on_ray))
-    ray.shutdown()
+    try:
+        register_ray()
+        with joblib.parallel_backend("ray"):
+            on_ray = search.fit(X, y).cv_results_["mean_test_score"]
+        print(
+            "Ray: same scores as the sequential run:",
+            np.array_equal(sequential, on_ray),
+        )
+    finally:
+        ray.shutdown()
+
+
+def main():
+    X, y = load_digits(return_X_y=True)
+    X = StandardScaler().fit_transform(X).astype(np.float32)
+    # separate worker processes, as on a cluster. On a real cluster, replace
+    # the LocalCluster with Client("tcp://scheduler:8786").
+    with (
+        LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            silence_logs=logging.ERROR,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        threads = sorted(client.run(torch.get_num_threads).values())
+        print(f"Dask workers: {len(threads)}, torch threads per worker: {threads}")
+        search, sequential = grid_searches(X, y)
+        embed_on_dask(search.best_estimator_, X.shape[1])
+    if QUICK:
+        print("Ray: skipped in a quick run")
+    else:
+        grid_search_on_ray(search, X, y, sequential)
+
+
+# the guard is required: Dask's worker processes are spawned and import this
+# script as a module, which must not start a cluster of its own
+if __name__ == "__main__":
+    main()
