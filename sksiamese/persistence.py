@@ -13,7 +13,10 @@ Python-bound:
   classes), and :func:`load` trusts exactly those plus the ones you pass.
   The network is stored as its hyper-parameters plus the weights as numpy
   arrays (the ``state_dict``), and rebuilt at load time, so that no pickled
-  torch object is needed. Needs the ``skops`` extra
+  torch object is needed. Save with :func:`dump`, not with
+  :func:`skops.io.dump` itself, which cannot store the torch objects of a
+  fitted network; files written by :func:`dump` load with :func:`load` or
+  with ``skops.io.load(file, trusted=trusted_types())``. Needs the ``skops`` extra
   (``pip install "sksiamese[skops]"``).
 - **ONNX** (:func:`sksiamese.export.to_onnx`): the embedding network alone,
   to serve without Python, torch or sksiamese.
@@ -339,7 +342,7 @@ def _save_state(estimator, state):
 
 
 def _load_state(estimator, state):
-    """Check the version; rebuild a net saved as weights. Returns the state."""
+    """Warn when the state was saved by another version; return the state."""
     saved = state.pop("_sksiamese_version", "unknown")
     if saved != _version():
         warnings.warn(
@@ -350,6 +353,7 @@ def _load_state(estimator, state):
 
 
 def _finish_load(estimator):
+    """Rebuild a net that a skops file holds as its weights."""
     net = vars(estimator).get("net_")
     if isinstance(net, dict) and net.get("format") == _NET_FORMAT:
         estimator.net_ = _rebuild_net(estimator, net)

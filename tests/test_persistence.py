@@ -26,6 +26,7 @@ from sksiamese.augment import RandomAffine
 from sksiamese.pairs import make_pairs, make_triplets
 from sksiamese.persistence import (
     InconsistentVersionWarning,
+    _portable_state,
     dump,
     dumps,
     load,
@@ -227,6 +228,18 @@ def test_other_version_warns_and_still_loads(data, monkeypatch):
     np.testing.assert_array_equal(restored.transform(X), est.transform(X))
     with pytest.warns(InconsistentVersionWarning, match="with sksiamese 99.0.0"):
         pickle.loads(pickled)
+
+
+def test_weights_that_do_not_fit_the_network_give_a_clear_error(data):
+    X, y, *_ = data
+    est = SiameseTransformer(**QUICK).fit(X, y)
+    with _portable_state():
+        state = est.__getstate__()
+    # as if a later version built a wider network from the same parameters
+    state["embedding_dim"] = 16
+    restored = SiameseTransformer.__new__(SiameseTransformer)
+    with pytest.raises(ValueError, match="do not fit the network"):
+        restored.__setstate__(state)
 
 
 def test_same_version_loads_silently(data):
