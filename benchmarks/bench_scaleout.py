@@ -23,7 +23,11 @@ this process; "generate + sum only" times the same graph without the
 network, the share of the Dask timings that is not ``transform``.
 
 Wall times on a shared machine depend on what else runs: the load average
-(1 minute) is printed next to each measurement.
+(1 minute) is printed next to each measurement. Two workers can only be
+faster than one process when two cores are idle: with a load average above
+the number of cores, they share the same cores with the other jobs and
+with each other, and the joblib (loky) row shows what any two local
+processes gain then, Dask's scheduling and data transfer aside.
 """
 
 import argparse
