@@ -265,6 +265,7 @@ class ConvNet(_Backbone):
         -------
         embeddings : torch.Tensor of shape (n_rows, embedding_dim)
         """
-        maps = self.features(X.reshape(len(X), *self.input_shape))
+        # X.shape[0], not len(X): an exported graph keeps the batch size free
+        maps = self.features(X.reshape(X.shape[0], *self.input_shape))
         pooled = maps.flatten(1) if self.pooling == "flatten" else maps.mean((2, 3))
         return self._finish(self.embedding(pooled))

@@ -28,6 +28,7 @@ from torch import nn
 from .._net import NonFiniteLossError, RowsDataset, SiameseNet
 from ..distances import DISTANCES
 from ..modules import MLP
+from ..persistence import _finish_load, _load_state, _save_state
 from ..utils.validation import check_rows
 
 _ROUTED_PREFIXES = ("module__", "optimizer__")
@@ -101,6 +102,15 @@ class SiameseBase(BaseEstimator):
         return super().set_params(
             **{k: v for k, v in params.items() if k not in routed}
         )
+
+    # -- persistence (see sksiamese.persistence) ----------------------------------
+
+    def __getstate__(self):
+        return _save_state(self, dict(super().__getstate__()))
+
+    def __setstate__(self, state):
+        super().__setstate__(_load_state(self, dict(state)))
+        _finish_load(self)
 
     # -- building blocks ---------------------------------------------------------
 
