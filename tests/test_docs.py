@@ -13,14 +13,17 @@ _SUBMODULES = [
     "augment",
     "distances",
     "evaluation",
+    "export",
     "losses",
     "metrics",
     "miners",
     "modules",
     "pairs",
+    "persistence",
     "plotting",
     "samplers",
     "utils.estimator_checks",
+    "utils.validation",
 ]
 
 
