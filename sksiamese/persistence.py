@@ -79,13 +79,6 @@ _BACKBONES = (
     "sksiamese.modules.ConvNet",
     "sksiamese.modules.MLP",
 )
-# the tree NearestNeighbors builds over SiameseOutlierDetector's reference
-# embeddings; skops does not trust these scikit-learn types by default
-_NEIGHBOR_TREES = (
-    "sklearn.metrics._dist_metrics.EuclideanDistance64",
-    "sklearn.neighbors._ball_tree.BallTree",
-    "sklearn.neighbors._kd_tree.KDTree",
-)
 
 
 class InconsistentVersionWarning(UserWarning):
@@ -124,12 +117,11 @@ class InconsistentVersionWarning(UserWarning):
 
 
 def trusted_types():
-    """Names of the types that sksiamese's skops files hold beyond skops' own.
+    """Return the names of the types sksiamese's skops files hold beyond skops'.
 
-    These are sksiamese's estimators, backbones and augmentation, torch's optimizer
-    classes (stored as a reference to the class, never as an object), and
-    the neighbour trees and distance of scikit-learn that
-    :class:`~sksiamese.SiameseOutlierDetector` holds. Every
+    These are sksiamese's estimators, backbones and augmentation, and torch's
+    optimizer classes (stored as a reference to the class, never as an
+    object). Every
     other type in a file, e.g. a custom backbone class or a skorch callback,
     must be trusted explicitly: check the file with
     :func:`skops.io.get_untrusted_types` and pass the names you trust to
@@ -156,7 +148,7 @@ def trusted_types():
         and issubclass(cls, torch.optim.Optimizer)
         and cls is not torch.optim.Optimizer
     ]
-    return sorted({*_ESTIMATORS, *_BACKBONES, *_NEIGHBOR_TREES, *optimizers})
+    return sorted({*_ESTIMATORS, *_BACKBONES, *optimizers})
 
 
 def dump(estimator, file):

@@ -176,7 +176,7 @@ class SiameseOutlierDetector(
     reference_ : ndarray of shape (n_reference, embedding_dim)
         Embeddings (float64) of the normal training rows that some subset
         holds.
-    subsets_ : ndarray of shape (n_estimators, max_samples_)
+    subsets_ : ndarray of shape (n_estimators, `max_samples_`)
         Rows of ``reference_`` in each subset.
     max_samples_ : int
         Rows per subset actually used.
