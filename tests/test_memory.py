@@ -162,5 +162,6 @@ def test_fit_with_many_classes_never_builds_the_rows_by_classes_matrix():
     model = SiameseTransformer(max_epochs=1, embedding_dim=8, random_state=0)
     model, peak = _traced_peak(lambda: model.fit(X, y))
     assert model.prototypes_.shape == (2_000, 8)
-    assert np.isfinite(model.temperature_) and model.temperature_ > 0
+    assert np.isfinite(model.temperature_)
+    assert model.temperature_ > 0
     assert peak < 150 * MB
