@@ -9,6 +9,7 @@ from . import (
     miners,
     modules,
     pairs,
+    retrieval,
     samplers,
 )
 from .estimators import (
@@ -18,10 +19,12 @@ from .estimators import (
     SiameseTransformer,
     SiameseTripletClassifier,
 )
+from .retrieval import EmbeddingIndex
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "EmbeddingIndex",
     "SiameseOutlierDetector",
     "SiamesePairClassifier",
     "SiamesePairRegressor",
@@ -36,5 +39,6 @@ __all__ = [
     "miners",
     "modules",
     "pairs",
+    "retrieval",
     "samplers",
 ]

@@ -26,7 +26,7 @@ from skorch.callbacks import (
 from skorch.helper import predefined_split
 from torch import nn
 
-from .._net import NonFiniteLossError, RowsDataset, SiameseNet
+from .._net import NonFiniteLossError, RowsDataset, SiameseNet, WarmupLinearLR
 from ..distances import DISTANCES
 from ..modules import MLP
 
@@ -56,7 +56,7 @@ class SiameseBase(BaseEstimator):
         "batch_size": [Interval(Integral, 2, None, closed="left")],
         "lr": [Interval(Real, 0, None, closed="neither")],
         "optimizer": [type],
-        "lr_schedule": [None, StrOptions({"cosine"})],
+        "lr_schedule": [None, StrOptions({"cosine", "warmup_linear"})],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
         "clip_grad_norm": [None, Interval(Real, 0, None, closed="neither")],
         "early_stopping": ["boolean"],
@@ -104,6 +104,28 @@ class SiameseBase(BaseEstimator):
 
     # -- building blocks ---------------------------------------------------------
 
+    def _takes_raw_items(self):
+        """Whether the backbone embeds raw items (e.g. strings) itself, so the
+        input is passed through as an object array instead of numeric rows."""
+        return bool(getattr(self.module, "takes_raw_items", False))
+
+    def _training_params(self):
+        """lr, weight_decay, lr_schedule, max_epochs and batch_size for a fit.
+
+        A backbone instance with ``training_defaults()`` (a pretrained one)
+        replaces those the user left at the estimator's defaults.
+        """
+        names = ("lr", "weight_decay", "lr_schedule", "max_epochs", "batch_size")
+        params = {name: getattr(self, name) for name in names}
+        hook = getattr(self.module, "training_defaults", None)
+        if not isinstance(self.module, nn.Module) or hook is None:
+            return params
+        signature = inspect.signature(type(self).__init__).parameters
+        for name, value in hook().items():
+            if params[name] == signature[name].default:
+                params[name] = value
+        return params
+
     def _module_spec(self, n_features):
         """Return (module, kwargs) as skorch takes them."""
         routed = {k: v for k, v in self._routed_params("module__").items()}
@@ -133,18 +155,20 @@ class SiameseBase(BaseEstimator):
         """Estimator-specific parameters of :class:`SiameseNet` (batching)."""
         raise NotImplementedError
 
-    def _callbacks(self, valid):
+    def _callbacks(self, valid, training):
         callbacks = []
-        if self.lr_schedule == "cosine":
+        if training["lr_schedule"] == "cosine":
             callbacks.append(
                 (
                     "lr_schedule",
                     LRScheduler(
                         policy=torch.optim.lr_scheduler.CosineAnnealingLR,
-                        T_max=self.max_epochs,
+                        T_max=training["max_epochs"],
                     ),
                 )
             )
+        elif training["lr_schedule"] == "warmup_linear":
+            callbacks.append(("lr_schedule", WarmupLinearLR(training["max_epochs"])))
         if self.clip_grad_norm is not None:
             callbacks.append(
                 (
@@ -174,17 +198,18 @@ class SiameseBase(BaseEstimator):
 
     def _build_net(self, n_features, seed, valid_dataset=None, scheduled=True):
         module, module_kwargs = self._module_spec(n_features)
-        optimizer_kwargs = {"optimizer__weight_decay": self.weight_decay}
+        training = self._training_params()
+        optimizer_kwargs = {"optimizer__weight_decay": training["weight_decay"]}
         optimizer_kwargs.update(self._routed_params("optimizer__"))
-        callbacks = self._callbacks(valid=valid_dataset is not None)
+        callbacks = self._callbacks(valid=valid_dataset is not None, training=training)
         if not scheduled:
             callbacks = [c for c in callbacks if c[0] != "lr_schedule"]
         return SiameseNet(
             module=module,
             optimizer=self.optimizer,
-            lr=self.lr,
-            max_epochs=self.max_epochs,
-            batch_size=self.batch_size,
+            lr=training["lr"],
+            max_epochs=training["max_epochs"],
+            batch_size=training["batch_size"],
             train_split=None
             if valid_dataset is None
             else predefined_split(valid_dataset),
@@ -194,7 +219,7 @@ class SiameseBase(BaseEstimator):
             seed=seed,
             # a stateful augmentation (own seeded generator) restarts at each fit
             augment=copy.deepcopy(self.augment),
-            predict_batch_size=max(self.batch_size, 1024),
+            predict_batch_size=max(training["batch_size"], 1024),
             **self._criterion_params(),
             **self._net_params(),
             **module_kwargs,
@@ -244,6 +269,8 @@ class SiameseBase(BaseEstimator):
     def _check_X(self, X):
         """Validate rows for a fitted estimator that embeds rows."""
         check_is_fitted(self)
+        if self._takes_raw_items():
+            return _check_raw_items(X, type(self).__name__)
         return _check_float32_range(
             validate_data(
                 self,
@@ -273,6 +300,27 @@ class SiameseBase(BaseEstimator):
 
 def _silent(*args, **kwargs):
     pass
+
+
+def _check_raw_items(X, name):
+    """Raw items (one per row) for a backbone that embeds them itself, as a
+    1-D object array."""
+    if isinstance(X, str) or sp.issparse(X):
+        raise ValueError(
+            f"{name} with a backbone that embeds raw items expects a sequence of "
+            f"items (e.g. a list of strings); got {type(X).__name__}."
+        )
+    items = np.asarray(getattr(X, "to_numpy", lambda: X)(), dtype=object)
+    if items.ndim == 2 and items.shape[1] == 1:
+        items = items[:, 0]  # one column of a DataFrame
+    if items.ndim != 1:
+        raise ValueError(
+            f"{name} with a backbone that embeds raw items expects one item per "
+            f"row (a 1-D sequence); got shape {items.shape}."
+        )
+    if len(items) == 0:
+        raise ValueError(f"{name} got 0 items; at least 1 is required.")
+    return items
 
 
 def _check_float32_range(X):

@@ -48,9 +48,10 @@ class _TupleBase(SiameseBase):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.two_d_array = self.encoder is not None
-        tags.input_tags.three_d_array = self.encoder is None
-        tags.input_tags.string = self.encoder is not None
+        raw = self.encoder is not None or self._takes_raw_items()
+        tags.input_tags.two_d_array = raw
+        tags.input_tags.three_d_array = not raw
+        tags.input_tags.string = raw
         tags.input_tags.sparse = False
         return tags
 
@@ -89,7 +90,12 @@ class _TupleBase(SiameseBase):
         indices of each pair or triplet.
         """
         k, name, cls = self._arity, self._tuple_name, type(self).__name__
-        if self.encoder is None:
+        if self._takes_raw_items():
+            # the backbone embeds the raw items itself (e.g. tokenises text)
+            X = _as_item_tuples(X, k, cls, name)
+            items = np.empty(X.size, dtype=object)
+            items[:] = list(X.ravel())
+        elif self.encoder is None:
             if sp.issparse(X):
                 raise ValueError(
                     f"{cls} got a sparse matrix; {name} of numeric rows must be a "
@@ -161,7 +167,7 @@ class _TupleBase(SiameseBase):
             valid_ds = None
             if valid is not None and self.early_stopping:
                 valid_ds = TupleDataset(items, *valid)
-            net = self._build_net(items.shape[1], seed, valid_ds)
+            net = self._build_net(_n_features(items), seed, valid_ds)
         self._train(net, TupleDataset(items, tuples, y), seed, initialize)
         self.net_ = net
         self.history_ = net.history
@@ -231,7 +237,9 @@ class _TupleBase(SiameseBase):
         embeddings : ndarray of shape (n_items, embedding_dim), dtype float32
         """
         check_is_fitted(self)
-        if self.encoder is None:
+        if self._takes_raw_items():
+            X = self._check_X(X)
+        elif self.encoder is None:
             X = check_array(X, dtype=[np.float32, np.float64], input_name="X")
             self._check_n_features_3d(X.shape[1], reset=False)
         else:
@@ -336,13 +344,19 @@ class SiamesePairClassifier(ClassifierMixin, _TupleBase):
 
     Parameters
     ----------{shared}
-    loss : "contrastive" or torch.nn.Module, default="contrastive"
+    loss : {{"contrastive", "mnrl"}} or torch.nn.Module, default="contrastive"
         Loss on the pairs of a batch, called as ``loss(embeddings, None,
         (a1, p, a2, n))`` with the rows of similar ``(a1, p)`` and dissimilar
-        ``(a2, n)`` pairs in the stacked batch.
+        ``(a2, n)`` pairs in the stacked batch. "mnrl": the multiple-negatives
+        ranking loss (:class:`~sksiamese.losses.MultipleNegativesRankingLoss`),
+        which ranks each similar pair's second item above the second items of
+        all other pairs of the batch (in-batch negatives, more with a bigger
+        ``batch_size``): for mostly-similar pairs such as duplicate questions,
+        and the usual loss to fine-tune a pretrained text backbone.
     margin : float, default=None
         Margin of the contrastive loss (1.0 when None): dissimilar pairs are
-        pushed at least this far apart.
+        pushed at least this far apart; for "mnrl", the scale of the cosine
+        similarities (20 when None).
     distance : {{"euclidean", "cosine"}} or distance module, default="cosine"
         Distance between embeddings.
     in_batch_negatives : bool, default=False
@@ -390,7 +404,7 @@ class SiamesePairClassifier(ClassifierMixin, _TupleBase):
 
     _parameter_constraints = {
         **_TupleBase._parameter_constraints,
-        "loss": [StrOptions({"contrastive"}), HasMethods(["forward"])],
+        "loss": [StrOptions({"contrastive", "mnrl"}), HasMethods(["forward"])],
         "in_batch_negatives": ["boolean"],
         "pos_label": "no_validation",
         "threshold": [StrOptions({"auto"}), Real],
@@ -510,7 +524,7 @@ class SiamesePairClassifier(ClassifierMixin, _TupleBase):
         target = self._check_y(tuples, y, reset=not continuing)
         train, calib = self._holdout(target, stratify=True)
         valid = None if calib is None else (tuples[calib], target[calib])
-        net = self._continued_net(items.shape[1]) if continuing else None
+        net = self._continued_net(_n_features(items)) if continuing else None
         self._fit_tuples(items, tuples[train], target[train], valid, net)
         if calib is None or len(np.unique(target[calib])) < 2:
             calib = train
@@ -566,7 +580,7 @@ class SiamesePairClassifier(ClassifierMixin, _TupleBase):
         y_mix = np.concatenate([y, self._replay_y_[replay]])
         items, tuples = self._check_fitted_tuples(X_mix)
         target = (y_mix == self.pos_label_).astype(np.int64)
-        net = self._continued_net(items.shape[1])
+        net = self._continued_net(_n_features(items))
         self._fit_tuples(items, tuples, target, net=net)
         if self.threshold == "auto" and len(np.unique(target)) == 2:
             self._calibrate(self._similarity(items, tuples), target)
@@ -824,7 +838,7 @@ class SiamesePairRegressor(RegressorMixin, _TupleBase):
         target = (2 * (y - low) / (high - low) - 1).astype(np.float32)
         train, calib = self._holdout(target, stratify=False)
         valid = None if calib is None else (tuples[calib], target[calib])
-        net = self._continued_net(items.shape[1]) if continuing else None
+        net = self._continued_net(_n_features(items)) if continuing else None
         self._fit_tuples(items, tuples[train], target[train], valid, net)
         # the network fits its training pairs more closely than new ones: map
         # the similarity to the targets on held-out pairs
@@ -1011,7 +1025,7 @@ class SiameseTripletClassifier(ClassifierMixin, _TupleBase):
         if self.early_stopping:
             train, valid = self._holdout(np.ones(len(ordered)), stratify=False)
         valid = None if valid is None else (ordered[valid], np.ones(len(valid)))
-        net = self._continued_net(items.shape[1]) if continuing else None
+        net = self._continued_net(_n_features(items)) if continuing else None
         self._fit_tuples(items, ordered[train], np.ones(len(train)), valid, net)
         return self
 
@@ -1098,6 +1112,11 @@ def _as_item_tuples(X, k, cls, name):
     if len(X) == 0:
         raise ValueError(f"{cls} got 0 {name}; at least 1 is required.")
     return X
+
+
+def _n_features(items):
+    """Features per item; None for raw items that the backbone embeds."""
+    return None if items.ndim == 1 else items.shape[1]
 
 
 def _n_rows(X):

@@ -26,7 +26,7 @@ from .._net import MetricCriterion, RowsDataset
 from ..distances import get_distance
 from ..losses import LOSSES, get_loss
 from ..miners import MINERS, get_miner
-from ._base import SiameseBase, _check_float32_range
+from ._base import SiameseBase, _check_float32_range, _check_raw_items
 
 # Rows kept per class for replay in partial_fit (and prototypes after it):
 # enough for a stable class mean and for class-balanced batches.
@@ -242,6 +242,7 @@ class SiameseTransformer(
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
+        tags.input_tags.string = self._takes_raw_items()
         tags.transformer_tags.preserves_dtype = ["float32"]
         return tags
 
@@ -266,6 +267,13 @@ class SiameseTransformer(
     # -- fitting -------------------------------------------------------------------
 
     def _validate_X_y(self, X, y, reset):
+        if self._takes_raw_items():
+            # raw items (strings) for a backbone that embeds them itself
+            X = _check_raw_items(X, type(self).__name__)
+            y = column_or_1d(y, warn=True)
+            check_consistent_length(X, y)
+            check_classification_targets(y)
+            return X, y
         X, y = validate_data(
             self, X, y, accept_sparse="csr", dtype=[np.float32, np.float64], reset=reset
         )
@@ -303,7 +311,7 @@ class SiameseTransformer(
         if continuing:
             net = self._continued_net(seed)
         else:
-            net = self._build_net(X.shape[1], seed, valid_ds)
+            net = self._build_net(_n_features(X), seed, valid_ds)
         self._train(net, RowsDataset(X[train], codes[train]), seed, not continuing)
         self._set_fitted(net, classes)
         self._set_prototypes(X, codes)
@@ -336,7 +344,9 @@ class SiameseTransformer(
         weights and the history: a cosine schedule has annealed the learning
         rate to zero and cannot simply be resumed on new data.
         """
-        net = self._build_net(self.n_features_in_, seed, scheduled=False)
+        net = self._build_net(
+            getattr(self, "n_features_in_", None), seed, scheduled=False
+        )
         with self._torch_seeded(seed):  # leave the global torch RNG alone
             net.initialize()
         net.module_.load_state_dict(self.net_.module_.state_dict())
@@ -385,7 +395,7 @@ class SiameseTransformer(
         rng = np.random.RandomState(seed)
         if first:
             _check_two_classes(np.unique(y), type(self).__name__)
-            net = self._build_net(X.shape[1], seed, scheduled=False)
+            net = self._build_net(_n_features(X), seed, scheduled=False)
             X_train, y_train = X, codes
         else:
             net = self._continued_net(seed)
@@ -627,7 +637,14 @@ def _class_sums(emb, codes, n_classes):
     )
 
 
+def _n_features(X):
+    """Features per row; None for raw items that the backbone embeds."""
+    return None if X.ndim == 1 else X.shape[1]
+
+
 def _vstack(a, b):
+    if a.ndim == 1:  # raw items
+        return np.concatenate([a, b])
     if sp.issparse(b):
         return sp.vstack([sp.csr_matrix(a), b], format="csr")
     return np.vstack([a, np.asarray(b)])
