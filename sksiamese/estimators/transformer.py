@@ -66,7 +66,12 @@ class SiameseTransformer(
         from ``hidden_layer_sizes``, ``embedding_dim``, ``dropout`` and
         ``batch_norm``. A class is instantiated with the ``module__*``
         parameters (and ``n_features`` when its constructor takes it); an
-        instance is copied at each fit.
+        instance is copied at each fit. A backbone that embeds raw items
+        itself, such as :class:`~sksiamese.modules.SentenceTransformerBackbone`,
+        takes a sequence of items (strings) instead of numeric rows; given as
+        an instance, it sets the training parameters left at their defaults
+        (``lr``, ``weight_decay``, ``lr_schedule``, ``max_epochs``,
+        ``batch_size``) to values suited to fine-tuning it.
     hidden_layer_sizes : tuple of int, default=()
         Hidden layers of the default MLP. The default, no hidden layer, is a
         batch-normalised linear embedding trained through a non-linear
@@ -104,8 +109,10 @@ class SiameseTransformer(
         Learning rate.
     optimizer : torch optimizer class, default=torch.optim.AdamW
         Optimizer; ``optimizer__*`` parameters are routed to it.
-    lr_schedule : {"cosine"} or None, default="cosine"
-        Cosine annealing of the learning rate over ``max_epochs``.
+    lr_schedule : {"cosine", "warmup_linear"} or None, default="cosine"
+        Cosine annealing of the learning rate over ``max_epochs``;
+        "warmup_linear": linear warm-up over the first 10 % of the training
+        steps, then linear decay to 0 (for pretrained backbones).
     weight_decay : float, default=1e-4
         Weight decay of the optimizer.
     clip_grad_norm : float or None, default=None
