@@ -336,19 +336,26 @@ class SentenceTransformerBackbone(nn.Module):
 
     Examples
     --------
+    >>> import pytest
+    >>> _ = pytest.importorskip("sentence_transformers")  # sksiamese[text]
     >>> from sksiamese.modules import SentenceTransformerBackbone
-    >>> backbone = SentenceTransformerBackbone()  # doctest: +SKIP
+    >>> backbone = SentenceTransformerBackbone()
     >>> backbone(["A man plays a guitar.", "Someone plays music."]).shape
-    ... # doctest: +SKIP
     torch.Size([2, 384])
 
-    Fine-tune it on scored sentence pairs:
+    Fine-tune it on scored sentence pairs, given as strings:
 
     >>> from sksiamese import SiamesePairRegressor
     >>> pairs = [["A man plays a guitar.", "Someone plays music."],
     ...          ["A cat sleeps.", "The stock market fell."]]
-    >>> reg = SiamesePairRegressor(backbone).fit(pairs * 8, [4.2, 0.1] * 8)
-    ... # doctest: +SKIP
+    >>> reg = SiamesePairRegressor(backbone, random_state=0)
+    >>> reg = reg.fit(pairs * 8, [4.2, 0.1] * 8)
+    >>> reg.net_.lr, reg.net_.max_epochs  # the backbone's fine-tuning defaults
+    (2e-05, 4)
+    >>> sim = reg.similarity([["A woman plays the violin.", "Someone makes music."],
+    ...                       ["A woman plays the violin.", "Stocks rose."]])
+    >>> bool(sim[0] > sim[1])
+    True
     """
 
     # the estimators pass it raw items instead of numeric rows
