@@ -537,3 +537,18 @@ def test_warmup_linear_schedule_rises_then_decays():
     assert lrs.max() == pytest.approx(1e-3)
     assert np.all(np.diff(lrs[9:]) < 0)
     assert lrs[-1] == pytest.approx(1e-3 / 81)
+
+
+def test_positive_only_pairs_with_mnrl(minilm):
+    clf = SiamesePairClassifier(
+        _text_backbone(minilm), loss="mnrl", max_epochs=1, random_state=0
+    )
+    # duplicates only: the other pairs of each batch are the negatives
+    clf.fit(TEXT_PAIRS[:4] * 2)
+    np.testing.assert_array_equal(clf.classes_, [0, 1])
+    assert np.mean(clf.predict(TEXT_PAIRS) == (TEXT_SCORES > 2)) >= 0.75
+    assert roc_auc_score(TEXT_SCORES > 2, clf.decision_function(TEXT_PAIRS)) == 1.0
+    with pytest.raises(ValueError, match="loss='mnrl'"):
+        SiamesePairClassifier().fit(np.zeros((4, 2, 3)))
+    with pytest.raises(ValueError, match="at least 2 pairs"):
+        SiamesePairClassifier(loss="mnrl").fit(np.zeros((1, 2, 3)))

@@ -511,7 +511,7 @@ class SiamesePairClassifier(ClassifierMixin, _TupleBase):
         return (y == self.pos_label_).astype(np.int64)
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
+    def fit(self, X, y=None):
         """Train on labelled pairs.
 
         Parameters
@@ -519,8 +519,13 @@ class SiamesePairClassifier(ClassifierMixin, _TupleBase):
         X : array-like of shape (n_pairs, 2, n_features) or (n_pairs, 2)
             Pairs of numeric rows, or pairs of raw items (array, DataFrame with
             two columns, or list of 2-tuples) when ``encoder`` is set.
-        y : array-like of shape (n_pairs,)
-            Two labels: similar (``pos_label``) or not.
+        y : array-like of shape (n_pairs,) or None, default=None
+            Two labels: similar (``pos_label``) or not. None, only with
+            ``loss="mnrl"``: every pair is similar (positive-only pairs such
+            as duplicate questions, labelled 1); the held-out pairs that
+            calibrate the threshold are then completed by dissimilar pairs
+            made of each one's first item and another pair's second item,
+            which assumes, like the loss, that distinct pairs are unrelated.
 
         Returns
         -------
@@ -529,16 +534,46 @@ class SiamesePairClassifier(ClassifierMixin, _TupleBase):
         """
         continuing = self.warm_start and hasattr(self, "net_")
         items, tuples = self._check_tuples(X, reset=not continuing)
-        target = self._check_y(tuples, y, reset=not continuing)
+        positive_only = y is None
+        if positive_only:
+            target = y = self._all_similar(tuples, reset=not continuing)
+        else:
+            target = self._check_y(tuples, y, reset=not continuing)
         train, calib = self._holdout(target, stratify=True)
         valid = None if calib is None else (tuples[calib], target[calib])
         net = self._continued_net(_n_features(items)) if continuing else None
         self._fit_tuples(items, tuples[train], target[train], valid, net)
-        if calib is None or len(np.unique(target[calib])) < 2:
+        if calib is None or (not positive_only and len(np.unique(target[calib])) < 2):
             calib = train
-        self._calibrate(self._similarity(items, tuples[calib]), target[calib])
+        calib_tuples, calib_target = tuples[calib], target[calib]
+        if positive_only:
+            # the dissimilar pairs the ranking loss assumes: each first item
+            # with the second item of another pair
+            shifted = np.stack(
+                [calib_tuples[:, 0], np.roll(calib_tuples[:, 1], 1)], axis=1
+            )
+            calib_tuples = np.concatenate([calib_tuples, shifted])
+            calib_target = np.concatenate([calib_target, 0 * calib_target])
+        self._calibrate(self._similarity(items, calib_tuples), calib_target)
         self._set_replay(X, y, np.random.RandomState(self._next_seed()))
         return self
+
+    def _all_similar(self, tuples, reset):
+        """Labels for positive-only pairs (``y=None``)."""
+        if self.loss != "mnrl":
+            raise ValueError(
+                "y=None (every pair similar) needs loss='mnrl', which takes the "
+                "other pairs of a batch as negatives; with loss="
+                f"{self.loss!r} pass the labels of similar and dissimilar pairs."
+            )
+        if len(tuples) < 2:
+            raise ValueError(
+                "y=None (every pair similar) needs at least 2 pairs: each "
+                "pair's negatives are the other pairs' second items."
+            )
+        if reset:
+            self.classes_, self.pos_label_ = np.array([0, 1]), 1
+        return np.ones(len(tuples), dtype=np.int64)
 
     def _calibrate(self, score, target):
         """Fit the probability calibration and, for "auto", the threshold."""
