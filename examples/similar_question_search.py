@@ -103,9 +103,9 @@ def main(argv=None):
     train_pairs, is_duplicate = train_pairs[clear], train_scores[clear] >= 4
     if QUICK:
         rng = np.random.RandomState(0)
-        keep = rng.permutation(len(train_pairs))[:48]
+        keep = rng.permutation(len(train_pairs))[:32]
         train_pairs, is_duplicate = train_pairs[keep], is_duplicate[keep]
-        test_pairs, test_scores = test_pairs[:150], test_scores[:150]
+        test_pairs, test_scores = test_pairs[:100], test_scores[:100]
         print("[SKSIAMESE_QUICK: smoke run, numbers not meaningful]")
 
     # the stored collection: distinct second sentences of the test pairs
