@@ -51,6 +51,7 @@ DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 # of the steps then linear decay, CoSENT loss)
 RECIPES = {
     "cosent-lr2e-5-bs16-4ep": {"lr": 2e-5, "batch_size": 16, "max_epochs": 4},
+    "cosent-lr1e-5-bs16-2ep": {"lr": 1e-5, "batch_size": 16, "max_epochs": 2},
     "cosent-lr5e-5-bs32-2ep": {"lr": 5e-5, "batch_size": 32, "max_epochs": 2},
     "cosent-lr3e-5-bs32-4ep": {"lr": 3e-5, "batch_size": 32, "max_epochs": 4},
 }
