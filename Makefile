@@ -1,6 +1,7 @@
 # Every target creates .venv when missing. torch==2.13.0 is installed before the
 # package on purpose: it takes the local CPU wheel, while a bare `torch`
-# requirement lets pip pick a CUDA build of several GB.
+# requirement lets pip pick a CUDA build of several GB (the text extra's
+# sentence-transformers then keeps that CPU torch).
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -12,7 +13,7 @@ $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet torch==2.13.0
-	$(PIP) install --quiet -e ".[test,skops,onnx,dask,ray]"
+	$(PIP) install --quiet -e ".[test,skops,onnx,dask,ray,text,faiss]"
 	touch $@
 
 install: $(VENV)/.installed

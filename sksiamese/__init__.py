@@ -12,6 +12,7 @@ from . import (
     pairs,
     persistence,
     plotting,
+    retrieval,
     samplers,
 )
 from .estimators import (
@@ -21,10 +22,12 @@ from .estimators import (
     SiameseTransformer,
     SiameseTripletClassifier,
 )
+from .retrieval import EmbeddingIndex
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "EmbeddingIndex",
     "SiameseOutlierDetector",
     "SiamesePairClassifier",
     "SiamesePairRegressor",
@@ -42,5 +45,6 @@ __all__ = [
     "pairs",
     "persistence",
     "plotting",
+    "retrieval",
     "samplers",
 ]

@@ -1,8 +1,9 @@
 """The skorch glue: one NeuralNet subclass with batch-level iterators and a NaN guard.
 
 Only skorch hooks are overridden: ``get_iterator`` (class-balanced batches cut
-straight from arrays, without per-row collation) and ``get_loss`` (the mined
-metric loss, with a guard against non-finite values), plus skorch's private
+straight from arrays, without per-row collation), ``get_loss`` (the mined
+metric loss, with a guard against non-finite values) and ``infer`` (batches of
+raw items such as strings go to the backbone as they are), plus skorch's private
 ``_set_training``, which skips re-setting modes that are already set (should
 skorch rename it, its own version runs: slower, same result). The fit loop,
 callbacks, history and device handling are skorch's own.
@@ -14,6 +15,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 from skorch import NeuralNet
+from skorch.callbacks import Callback
 from torch import nn
 
 from .samplers import ClassBalancedBatchSampler
@@ -39,7 +41,9 @@ class NonFiniteLossError(FloatingPointError):
 class RowsDataset(torch.utils.data.Dataset):
     """Rows of a dense array or CSR matrix, optionally with integer labels.
 
-    Sparse rows are densified one batch at a time, never the whole matrix.
+    Sparse rows are densified one batch at a time, never the whole matrix. A
+    1-D object array holds raw items (strings) for a backbone that embeds them
+    itself; its batches stay object arrays.
     """
 
     def __init__(self, X, y=None):
@@ -51,6 +55,8 @@ class RowsDataset(torch.utils.data.Dataset):
 
     def rows(self, index):
         Xb = self.X[index]
+        if _is_raw(self.X):
+            return np.atleast_1d(Xb)
         if sp.issparse(Xb):
             Xb = Xb.toarray()  # a fresh array
         elif not (
@@ -74,6 +80,42 @@ class RowsDataset(torch.utils.data.Dataset):
     def __getitem__(self, i):
         Xi, yi = self.batch(np.atleast_1d(i))
         return Xi[0], (None if yi is None else yi[0])
+
+
+def _is_raw(X):
+    return isinstance(X, np.ndarray) and X.dtype == object
+
+
+class WarmupLinearLR(Callback):
+    """Linear warm-up of the learning rate, then linear decay to 0, per batch.
+
+    The rate rises from ``lr / n_warmup`` to ``lr`` over the first
+    ``warmup_fraction`` of the training steps of ``max_epochs`` epochs, then
+    falls linearly to 0: the schedule used to fine-tune pretrained
+    transformers, whose weights large early updates would wreck.
+    """
+
+    def __init__(self, max_epochs, warmup_fraction=0.1):
+        self.max_epochs = max_epochs
+        self.warmup_fraction = warmup_fraction
+
+    def on_train_begin(self, net, X=None, y=None, **kwargs):
+        per_epoch = len(net.get_iterator(X, training=True))
+        self.n_steps_ = max(1, per_epoch * self.max_epochs)
+        self.n_warmup_ = max(1, int(self.warmup_fraction * self.n_steps_))
+        self.step_ = 0
+
+    def on_batch_begin(self, net, batch=None, training=False, **kwargs):
+        if not training:
+            return
+        step, n_warmup = self.step_, self.n_warmup_
+        if step < n_warmup:
+            factor = (step + 1) / n_warmup
+        else:
+            factor = max(0.0, (self.n_steps_ - step) / (self.n_steps_ - n_warmup))
+        for group in net.optimizer_.param_groups:
+            group["lr"] = net.lr * factor
+        self.step_ += 1
 
 
 class _BalancedBatches:
@@ -226,6 +268,12 @@ class SiameseNet(NeuralNet):
             self.seed + 1,
             None,
         )
+
+    def infer(self, x, **fit_params):
+        if _is_raw(x):
+            # skorch would try to make a tensor of the strings
+            return self.module_(x, **fit_params)
+        return super().infer(x, **fit_params)
 
     def _set_training(self, training=True):
         # skorch calls this before every batch, and ``Module.train`` re-sets the

@@ -18,6 +18,7 @@ __all__ = [
     "CoSENTLoss",
     "ContrastiveLoss",
     "CosineMSELoss",
+    "MultipleNegativesRankingLoss",
     "SupConLoss",
     "TripletLoss",
     "get_loss",
@@ -367,7 +368,69 @@ class CosineMSELoss(nn.Module):
         return F.mse_loss(cos, labels.to(cos.dtype))
 
 
+class MultipleNegativesRankingLoss(nn.Module):
+    """In-batch softmax ranking loss for similar pairs (Henderson et al. 2017).
+
+    Each similar pair ``(a, p)`` of the batch is a classification among the
+    second items of *all* pairs of the batch: the cross-entropy of a softmax
+    over ``scale * cos(a, candidate)`` with ``p`` as the right answer, so
+    every other pair's second item is a negative (in-batch negatives) and the
+    second items of dissimilar pairs are extra, usually hard, negatives. The
+    bigger the batch, the more negatives each pair sees. This is the loss of
+    choice when most or all labelled pairs are similar, e.g. duplicate
+    questions or (question, answer) pairs; it assumes the pairs of a batch
+    rarely share a class.
+
+    ``indices`` are ``(a1, p, a2, n)``: rows of the similar pairs and of the
+    dissimilar pairs; None takes every pair of rows with equal ``labels`` as
+    similar, the others as dissimilar.
+
+    Parameters
+    ----------
+    margin : float, default=20.0
+        Scale of the cosine similarities (a softmax inverse temperature).
+    distance : ignored
+        Accepted for a uniform constructor; the loss always uses cosine
+        similarity.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sksiamese.losses import MultipleNegativesRankingLoss
+    >>> first = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    >>> matched = torch.cat([first, first])  # each pair's items agree
+    >>> swapped = torch.cat([first, first.flip(0)])
+    >>> i = torch.arange(2)
+    >>> pairs = (i, i + 2, i[:0], i[:0])  # two similar pairs, no dissimilar
+    >>> loss = MultipleNegativesRankingLoss()
+    >>> bool(loss(matched, None, pairs) < loss(swapped, None, pairs))
+    True
+    """
+
+    def __init__(self, margin=20.0, distance="cosine"):
+        super().__init__()
+        self.margin = margin
+        self.distance = get_distance("cosine")
+
+    def forward(self, embeddings, labels, indices=None):
+        """Return the scalar loss of the batch."""
+        a1, p, _, n = _to_pairs(indices, labels)
+        if len(a1) == 0:
+            return embeddings.sum() * 0.0
+        # the own positive first: target of anchor i is candidate i
+        candidates = torch.cat([p, torch.unique(n[~torch.isin(n, p)])])
+        anchors = F.normalize(embeddings[a1], dim=1)
+        others = F.normalize(embeddings[candidates], dim=1)
+        logits = self.margin * anchors @ others.T
+        return F.cross_entropy(logits, torch.arange(len(a1), device=logits.device))
+
+    def extra_repr(self):
+        return f"margin={self.margin}"
+
+
 LOSSES = {"contrastive": ContrastiveLoss, "triplet": TripletLoss, "supcon": SupConLoss}
+# pair losses for similar / dissimilar pairs beside "contrastive"
+PAIR_LOSSES = {"mnrl": MultipleNegativesRankingLoss}
 #: Losses for graded pairs: ``labels`` are per-pair targets, not class labels.
 REGRESSION_LOSSES = {"cosent": CoSENTLoss, "mse": CosineMSELoss}
 
@@ -377,7 +440,7 @@ def get_loss(loss, margin=None, distance="euclidean"):
 
     Parameters
     ----------
-    loss : {"contrastive", "triplet", "supcon", "cosent", "mse"} or torch.nn.Module
+    loss : {"contrastive", "triplet", "supcon", "cosent", "mse", "mnrl"} or nn.Module
         Name of the loss, or a module called as
         ``loss(embeddings, labels, indices)``.
     margin : float, optional
@@ -397,7 +460,7 @@ def get_loss(loss, margin=None, distance="euclidean"):
     (0.5, EuclideanDistance())
     """
     if isinstance(loss, str):
-        known = {**LOSSES, **REGRESSION_LOSSES}
+        known = {**LOSSES, **REGRESSION_LOSSES, **PAIR_LOSSES}
         if loss not in known:
             raise ValueError(f"Unknown loss {loss!r}; valid names are {sorted(known)}.")
         kwargs = {} if margin is None else {"margin": margin}

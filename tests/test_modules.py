@@ -1,5 +1,7 @@
 """Tests for sksiamese.modules."""
 
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -360,3 +362,89 @@ def test_convnet_learns_digits_and_one_shot_on_new_digits():
     assert seen_cnn.mean > 0.93
     assert seen_cnn.mean > seen_raw.mean + 0.1
     assert new_cnn.mean > 0.45  # chance: 0.25
+
+
+# -- SentenceTransformerBackbone ------------------------------------------------
+
+SENTENCES = [
+    "A man is playing a guitar.",
+    "Someone plays an acoustic guitar.",
+    "The stock market fell sharply today.",
+    "A cat sleeps on the sofa.",
+]
+
+
+def test_text_backbone_missing_dependency_names_the_extra(monkeypatch):
+    from sksiamese.modules import SentenceTransformerBackbone
+
+    # an entry of None makes ``import sentence_transformers`` fail
+    monkeypatch.setitem(sys.modules, "sentence_transformers", None)
+    with pytest.raises(ImportError, match=r"sksiamese\[text\]"):
+        SentenceTransformerBackbone()
+
+
+def test_text_backbone_matches_the_model_encoding(minilm):
+    from sksiamese.modules import SentenceTransformerBackbone
+
+    backbone = SentenceTransformerBackbone(minilm, inference_batch_size=3).eval()
+    with torch.no_grad():
+        emb = backbone(np.array(SENTENCES, dtype=object))
+    expected = minilm.encode(SENTENCES, convert_to_tensor=True)
+    # length-sorted chunks come back in the input order
+    torch.testing.assert_close(emb, expected, atol=1e-4, rtol=1e-4)
+    cos = torch.nn.functional.cosine_similarity
+    assert cos(emb[0], emb[1], dim=0) > cos(emb[0], emb[2], dim=0) + 0.3
+
+
+def test_text_backbone_pooling(minilm):
+    from sksiamese.modules import SentenceTransformerBackbone
+
+    pooled = {}
+    for pooling in ["model", "mean", "cls", "max"]:
+        backbone = SentenceTransformerBackbone(minilm, pooling=pooling).eval()
+        with torch.no_grad():
+            pooled[pooling] = backbone(SENTENCES)
+    # all-MiniLM-L6-v2's own pooling is the mean of the tokens, normalised
+    torch.testing.assert_close(
+        torch.nn.functional.normalize(pooled["mean"], dim=1),
+        pooled["model"],
+        atol=1e-4,
+        rtol=1e-4,
+    )
+    assert not torch.allclose(pooled["cls"], pooled["mean"])
+    assert (pooled["max"] >= pooled["mean"] - 1e-5).all()
+    normalized = SentenceTransformerBackbone(
+        minilm, pooling="max", normalize=True, embedding_dim=8
+    )
+    assert torch.allclose(normalized(SENTENCES).norm(dim=1), torch.ones(4))
+
+
+def test_text_backbone_freeze_keeps_dropout_off(minilm):
+    from sksiamese.modules import SentenceTransformerBackbone
+
+    frozen = SentenceTransformerBackbone(minilm, freeze=True, embedding_dim=4).train()
+    assert not any(p.requires_grad for p in frozen.model.parameters())
+    assert frozen.head.weight.requires_grad
+    torch.testing.assert_close(frozen(SENTENCES), frozen(SENTENCES))
+    # the caller's model is copied, never frozen in place
+    assert all(p.requires_grad for p in minilm.parameters())
+
+
+def test_text_backbone_errors(minilm, tmp_path):
+    from sksiamese.modules import SentenceTransformerBackbone
+
+    with pytest.raises(ValueError, match="not a local folder"):
+        SentenceTransformerBackbone("sentence-transformers/all-MiniLM-L6-v2")
+    with pytest.raises(TypeError, match="model must be"):
+        SentenceTransformerBackbone(3)
+    with pytest.raises(ValueError, match="embedding_dim"):
+        SentenceTransformerBackbone(minilm, freeze=True)
+    with pytest.raises(ValueError, match="pooling"):
+        SentenceTransformerBackbone(minilm, pooling="sum")
+    backbone = SentenceTransformerBackbone(minilm)
+    with pytest.raises(ValueError, match="strings"):
+        backbone(["fine", 3.5])
+    # a saved model loads from its folder, offline
+    minilm.save(str(tmp_path / "model"))
+    loaded = SentenceTransformerBackbone(tmp_path / "model", max_seq_length=16)
+    assert loaded.model.max_seq_length == 16

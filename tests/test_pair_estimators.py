@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
+import torch
 from sklearn.base import is_classifier
 from sklearn.datasets import load_digits
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -384,3 +385,170 @@ def test_prefitted_encoder_stays_frozen():
     clf.fit(X, y)
     assert clf.encoder_.get_feature_names_out().tolist() == ["f1", "f2", "w0a", "w1a"]
     assert clf.embed(["w0a f1"]).shape == (1, clf.embedding_dim)
+
+
+# -- raw text with a pretrained backbone -----------------------------------------
+
+TEXT_PAIRS = [
+    ["A man is playing a guitar.", "Someone plays the guitar."],
+    ["A woman slices an onion.", "A woman is cutting an onion."],
+    ["Kids play football in the park.", "Children are playing soccer outside."],
+    ["The cat sleeps on the sofa.", "A cat is sleeping on a couch."],
+    ["A man is playing a guitar.", "The parliament passed a new law."],
+    ["A woman slices an onion.", "Stocks fell sharply on Monday."],
+    ["Kids play football in the park.", "A plane lands at the airport."],
+    ["The cat sleeps on the sofa.", "He is repairing his old car."],
+]
+TEXT_SCORES = np.array([4.6, 4.8, 4.0, 4.4, 0.0, 0.2, 0.4, 0.0])
+
+
+def _text_backbone(minilm, **kwargs):
+    from sksiamese.modules import SentenceTransformerBackbone
+
+    return SentenceTransformerBackbone(minilm, **kwargs)
+
+
+def _cosent_loss(embed, pairs, scores):
+    from sksiamese.losses import CoSENTLoss
+
+    emb = torch.from_numpy(embed(np.asarray(pairs, dtype=object).T.ravel()))
+    return float(CoSENTLoss()(emb, torch.as_tensor(scores)))
+
+
+def test_fine_tuning_text_backbone_changes_weights_and_lowers_loss(minilm):
+    backbone = _text_backbone(minilm)
+    # reversed scores: the pretrained model ranks these pairs the wrong way
+    scores = 5 - TEXT_SCORES
+    reg = SiamesePairRegressor(
+        backbone, lr=1e-4, batch_size=8, max_epochs=2, random_state=0
+    )
+    reg.fit(TEXT_PAIRS, scores)
+    # the backbone's defaults apply where the user left the estimator's
+    assert reg.net_.lr == 1e-4
+    assert reg.net_.max_epochs == 2
+    assert reg.net_.optimizer__weight_decay == 0.01
+
+    def zero_shot(items):
+        backbone.eval()
+        with torch.no_grad():
+            return backbone(items).numpy()
+
+    assert _cosent_loss(reg.embed, TEXT_PAIRS, scores) < _cosent_loss(
+        zero_shot, TEXT_PAIRS, scores
+    )
+    before = backbone.model.state_dict()
+    after = reg.net_.module_.model.state_dict()
+    assert any(not torch.equal(before[k], after[k]) for k in before)
+    # the backbone passed in is copied, never trained in place
+    assert all(torch.equal(before[k], v) for k, v in minilm.state_dict().items())
+
+
+def test_text_backbone_training_defaults(minilm):
+    reg = SiamesePairRegressor(_text_backbone(minilm), max_epochs=1, random_state=0)
+    reg.fit(TEXT_PAIRS, TEXT_SCORES)
+    assert (reg.net_.lr, reg.net_.batch_size) == (2e-5, 32)
+    assert dict(reg.net_.callbacks)["lr_schedule"].__class__.__name__ == (
+        "WarmupLinearLR"
+    )
+    frozen = SiamesePairRegressor(
+        _text_backbone(minilm, freeze=True, embedding_dim=8), max_epochs=1
+    ).fit(TEXT_PAIRS, TEXT_SCORES)
+    # only a linear layer trains: the estimator's own defaults
+    assert (frozen.net_.lr, frozen.net_.batch_size) == (1e-3, 128)
+
+
+def test_frozen_text_backbone_keeps_its_weights(minilm):
+    backbone = _text_backbone(minilm, freeze=True, embedding_dim=16)
+    clf = SiamesePairClassifier(backbone, max_epochs=2, random_state=0)
+    clf.fit(TEXT_PAIRS, TEXT_SCORES > 2)
+    trained = clf.net_.module_
+    for key, value in backbone.model.state_dict().items():
+        assert torch.equal(trained.model.state_dict()[key], value), key
+    assert not torch.equal(trained.head.weight, backbone.head.weight)
+    assert clf.score(TEXT_PAIRS, TEXT_SCORES > 2) >= 0.75
+
+
+def test_raw_text_in_pipeline_and_grid_search(minilm):
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    lower = FunctionTransformer(np.vectorize(str.lower, otypes=[object]))
+    pipe = make_pipeline(
+        lower,
+        SiamesePairClassifier(
+            _text_backbone(minilm, freeze=True, embedding_dim=16),
+            max_epochs=2,
+            batch_size=8,
+            random_state=0,
+        ),
+    )
+    pairs = np.array(TEXT_PAIRS * 2, dtype=object)
+    y = np.tile(TEXT_SCORES > 2, 2)
+    search = GridSearchCV(
+        pipe, {"siamesepairclassifier__margin": [0.2, 0.5]}, cv=2, scoring="roc_auc"
+    ).fit(pairs, y)
+    assert search.best_params_["siamesepairclassifier__margin"] in (0.2, 0.5)
+    assert search.score(pairs, y) > 0.9
+
+
+def test_triplets_and_mnrl_on_raw_text(minilm):
+    backbone = _text_backbone(minilm, freeze=True, embedding_dim=16)
+    triplets = [[a, b, c] for (a, b), (_, c) in zip(TEXT_PAIRS[:4], TEXT_PAIRS[4:])]
+    tri = SiameseTripletClassifier(backbone, max_epochs=2, random_state=0)
+    assert tri.fit(triplets).score(triplets) == 1.0
+    # positives and in-batch negatives only: the multiple-negatives ranking loss
+    clf = SiamesePairClassifier(
+        _text_backbone(minilm), loss="mnrl", max_epochs=1, random_state=0
+    ).fit(TEXT_PAIRS, TEXT_SCORES > 2)
+    assert clf.net_.criterion_.loss.__class__.__name__ == "MultipleNegativesRankingLoss"
+    assert clf.score(TEXT_PAIRS, TEXT_SCORES > 2) >= 0.75
+    with pytest.raises(ValueError, match="hold 2 items"):
+        clf.predict([["only one sentence"]])
+    with pytest.raises(ValueError, match="strings"):
+        clf.predict([["a sentence", 3]])
+
+
+def test_warmup_linear_schedule_rises_then_decays():
+    from skorch.callbacks import Callback
+
+    class RecordLR(Callback):
+        def initialize(self):
+            self.lrs = []
+            return self
+
+        def on_batch_end(self, net, training=False, **kwargs):
+            if training:
+                self.lrs.append(net.optimizer_.param_groups[0]["lr"])
+
+    X, y = _graded_pairs(400, seed=0)
+    record = RecordLR()
+    reg = SiamesePairRegressor(
+        lr=1e-3,
+        lr_schedule="warmup_linear",
+        max_epochs=5,
+        batch_size=20,
+        callbacks=[("record", record)],
+        random_state=0,
+    ).fit(X, y)
+    lrs = np.array(dict(reg.net_.callbacks_)["record"].lrs)
+    # 360 training pairs / 20 = 18 steps per epoch, 90 steps, 9 of warm-up
+    assert len(lrs) == 90
+    np.testing.assert_allclose(lrs[:9], 1e-3 * np.arange(1, 10) / 9)
+    assert lrs.max() == pytest.approx(1e-3)
+    assert np.all(np.diff(lrs[9:]) < 0)
+    assert lrs[-1] == pytest.approx(1e-3 / 81)
+
+
+def test_positive_only_pairs_with_mnrl(minilm):
+    clf = SiamesePairClassifier(
+        _text_backbone(minilm), loss="mnrl", max_epochs=1, random_state=0
+    )
+    # duplicates only: the other pairs of each batch are the negatives
+    clf.fit(TEXT_PAIRS[:4] * 2)
+    np.testing.assert_array_equal(clf.classes_, [0, 1])
+    assert np.mean(clf.predict(TEXT_PAIRS) == (TEXT_SCORES > 2)) >= 0.75
+    assert roc_auc_score(TEXT_SCORES > 2, clf.decision_function(TEXT_PAIRS)) == 1.0
+    with pytest.raises(ValueError, match="loss='mnrl'"):
+        SiamesePairClassifier().fit(np.zeros((4, 2, 3)))
+    with pytest.raises(ValueError, match="at least 2 pairs"):
+        SiamesePairClassifier(loss="mnrl").fit(np.zeros((1, 2, 3)))

@@ -532,3 +532,30 @@ def test_enroll_rejects_bad_input(fitted, blobs):
         copy.deepcopy(fitted).enroll(X[:2], ["a", "b"])
     with pytest.raises(NotFittedError):
         SiameseTransformer().enroll(X[:2], y[:2])
+
+
+def test_raw_text_with_a_text_backbone(minilm):
+    from sksiamese.modules import SentenceTransformerBackbone
+
+    sentences = [
+        "How do I bake bread?",
+        "What is a good bread recipe?",
+        "Tips for baking a loaf at home?",
+        "Who won the football match?",
+        "What was the final score of the game?",
+        "Which team won yesterday?",
+    ]
+    topic = np.array([0, 0, 0, 1, 1, 1])
+    model = SiameseTransformer(
+        SentenceTransformerBackbone(minilm, freeze=True, embedding_dim=8),
+        projection_dim=None,
+        samples_per_class=3,
+        max_epochs=3,
+        random_state=0,
+    ).fit(sentences, topic)
+    assert model.transform(sentences).shape == (6, 8)
+    assert not hasattr(model, "n_features_in_")
+    new = ["Recipe for sourdough bread", "Who scored the winning goal?"]
+    np.testing.assert_array_equal(model.predict(new), [0, 1])
+    with pytest.raises(ValueError, match="sequence of items"):
+        model.transform("a single string")

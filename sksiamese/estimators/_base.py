@@ -25,11 +25,11 @@ from skorch.callbacks import (
 from skorch.helper import predefined_split
 from torch import nn
 
-from .._net import NonFiniteLossError, RowsDataset, SiameseNet
+from .._net import NonFiniteLossError, RowsDataset, SiameseNet, WarmupLinearLR
 from ..distances import DISTANCES
 from ..modules import MLP
 from ..persistence import _finish_load, _load_state, _save_state
-from ..utils.validation import check_rows
+from ..utils.validation import check_raw_items, check_rows
 
 _ROUTED_PREFIXES = ("module__", "optimizer__")
 _MAX_SEED = 2**31 - 1
@@ -57,7 +57,7 @@ class SiameseBase(BaseEstimator):
         "batch_size": [Interval(Integral, 2, None, closed="left")],
         "lr": [Interval(Real, 0, None, closed="neither")],
         "optimizer": [type],
-        "lr_schedule": [None, StrOptions({"cosine"})],
+        "lr_schedule": [None, StrOptions({"cosine", "warmup_linear"})],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
         "clip_grad_norm": [None, Interval(Real, 0, None, closed="neither")],
         "early_stopping": ["boolean"],
@@ -114,6 +114,28 @@ class SiameseBase(BaseEstimator):
 
     # -- building blocks ---------------------------------------------------------
 
+    def _takes_raw_items(self):
+        """Whether the backbone embeds raw items (e.g. strings) itself, so the
+        input is passed through as an object array instead of numeric rows."""
+        return bool(getattr(self.module, "takes_raw_items", False))
+
+    def _training_params(self):
+        """lr, weight_decay, lr_schedule, max_epochs and batch_size for a fit.
+
+        A backbone instance with ``training_defaults()`` (a pretrained one)
+        replaces those the user left at the estimator's defaults.
+        """
+        names = ("lr", "weight_decay", "lr_schedule", "max_epochs", "batch_size")
+        params = {name: getattr(self, name) for name in names}
+        hook = getattr(self.module, "training_defaults", None)
+        if not isinstance(self.module, nn.Module) or hook is None:
+            return params
+        signature = inspect.signature(type(self).__init__).parameters
+        for name, value in hook().items():
+            if params[name] == signature[name].default:
+                params[name] = value
+        return params
+
     def _module_spec(self, n_features):
         """Return (module, kwargs) as skorch takes them."""
         routed = {k: v for k, v in self._routed_params("module__").items()}
@@ -143,18 +165,20 @@ class SiameseBase(BaseEstimator):
         """Estimator-specific parameters of :class:`SiameseNet` (batching)."""
         raise NotImplementedError
 
-    def _callbacks(self, valid):
+    def _callbacks(self, valid, training):
         callbacks = []
-        if self.lr_schedule == "cosine":
+        if training["lr_schedule"] == "cosine":
             callbacks.append(
                 (
                     "lr_schedule",
                     LRScheduler(
                         policy=torch.optim.lr_scheduler.CosineAnnealingLR,
-                        T_max=self.max_epochs,
+                        T_max=training["max_epochs"],
                     ),
                 )
             )
+        elif training["lr_schedule"] == "warmup_linear":
+            callbacks.append(("lr_schedule", WarmupLinearLR(training["max_epochs"])))
         if self.clip_grad_norm is not None:
             callbacks.append(
                 (
@@ -192,17 +216,18 @@ class SiameseBase(BaseEstimator):
     def _build_net(self, n_features, seed, valid_dataset=None, scheduled=True):
         _check_device(self.device)
         module, module_kwargs = self._module_spec(n_features)
-        optimizer_kwargs = {"optimizer__weight_decay": self.weight_decay}
+        training = self._training_params()
+        optimizer_kwargs = {"optimizer__weight_decay": training["weight_decay"]}
         optimizer_kwargs.update(self._routed_params("optimizer__"))
-        callbacks = self._callbacks(valid=valid_dataset is not None)
+        callbacks = self._callbacks(valid=valid_dataset is not None, training=training)
         if not scheduled:
             callbacks = [c for c in callbacks if c[0] != "lr_schedule"]
         return SiameseNet(
             module=module,
             optimizer=self.optimizer,
-            lr=self.lr,
-            max_epochs=self.max_epochs,
-            batch_size=self.batch_size,
+            lr=training["lr"],
+            max_epochs=training["max_epochs"],
+            batch_size=training["batch_size"],
             train_split=None
             if valid_dataset is None
             else predefined_split(valid_dataset),
@@ -212,7 +237,7 @@ class SiameseBase(BaseEstimator):
             seed=seed,
             # a stateful augmentation (own seeded generator) restarts at each fit
             augment=copy.deepcopy(self.augment),
-            predict_batch_size=max(self.batch_size, 1024),
+            predict_batch_size=max(training["batch_size"], 1024),
             # net_.load_params never unpickles arbitrary objects, whatever
             # skorch's default
             torch_load_kwargs={"weights_only": True},
@@ -307,6 +332,8 @@ class SiameseBase(BaseEstimator):
     def _check_X(self, X):
         """Validate rows for a fitted estimator that embeds rows."""
         check_is_fitted(self)
+        if self._takes_raw_items():
+            return check_raw_items(X, type(self).__name__)
         return check_rows(self, X, reset=False)
 
     def _iter_embed(self, X):

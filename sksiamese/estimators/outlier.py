@@ -146,8 +146,10 @@ class SiameseOutlierDetector(
         Learning rate.
     optimizer : torch optimizer class, default=torch.optim.AdamW
         Optimizer; ``optimizer__*`` parameters are routed to it.
-    lr_schedule : {"cosine"} or None, default="cosine"
-        Cosine annealing of the learning rate over ``max_epochs``.
+    lr_schedule : {"cosine", "warmup_linear"} or None, default="cosine"
+        Cosine annealing of the learning rate over ``max_epochs``;
+        "warmup_linear": linear warm-up over the first 10 % of the training
+        steps, then linear decay to 0.
     weight_decay : float, default=1e-4
         Weight decay of the optimizer.
     clip_grad_norm : float or None, default=None

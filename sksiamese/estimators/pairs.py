@@ -52,9 +52,10 @@ class _TupleBase(SiameseBase):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.two_d_array = self.encoder is not None
-        tags.input_tags.three_d_array = self.encoder is None
-        tags.input_tags.string = self.encoder is not None
+        raw = self.encoder is not None or self._takes_raw_items()
+        tags.input_tags.two_d_array = raw
+        tags.input_tags.three_d_array = not raw
+        tags.input_tags.string = raw
         tags.input_tags.sparse = False
         return tags
 
@@ -93,7 +94,12 @@ class _TupleBase(SiameseBase):
         indices of each pair or triplet.
         """
         k, name, cls = self._arity, self._tuple_name, type(self).__name__
-        if self.encoder is None:
+        if self._takes_raw_items():
+            # the backbone embeds the raw items itself (e.g. tokenises text)
+            X = _as_item_tuples(X, k, cls, name)
+            items = np.empty(X.size, dtype=object)
+            items[:] = list(X.ravel())
+        elif self.encoder is None:
             X = check_tuples(self, X, k, reset=reset)
             items = X.reshape(-1, X.shape[2])
         else:
@@ -130,7 +136,7 @@ class _TupleBase(SiameseBase):
             valid_ds = None
             if valid is not None and self.early_stopping:
                 valid_ds = TupleDataset(items, *valid)
-            net = self._build_net(items.shape[1], seed, valid_ds)
+            net = self._build_net(_n_features(items), seed, valid_ds)
         self._train(net, TupleDataset(items, tuples, y), seed, initialize)
         self.net_ = net
         self.history_ = net.history
@@ -183,14 +189,16 @@ class _TupleBase(SiameseBase):
         ----------
         X : array-like of shape (n_items, n_features), or a sequence of raw items
             Numeric rows, or raw items (strings, dicts, ...) when the estimator
-            has an ``encoder``.
+            has an ``encoder`` or a backbone that embeds raw items.
 
         Returns
         -------
         embeddings : ndarray of shape (n_items, embedding_dim), dtype float32
         """
         check_is_fitted(self)
-        if self.encoder is None:
+        if self._takes_raw_items():
+            X = self._check_X(X)
+        elif self.encoder is None:
             X = check_rows(self, X, reset=False, accept_sparse=False)
         else:
             if isinstance(X, str):
@@ -203,7 +211,13 @@ _SHARED_DOC = """
     module : None, torch.nn.Module class or instance, default=None
         Backbone shared by the twins; None builds an
         :class:`~sksiamese.modules.MLP` from ``hidden_layer_sizes``,
-        ``embedding_dim``, ``dropout`` and ``batch_norm``.
+        ``embedding_dim``, ``dropout`` and ``batch_norm``. A backbone that
+        embeds raw items itself, such as
+        :class:`~sksiamese.modules.SentenceTransformerBackbone` for text,
+        takes ``(n, {k})`` raw items without an ``encoder``; given as an
+        instance, it sets the training parameters left at their defaults
+        (``lr``, ``weight_decay``, ``lr_schedule``, ``max_epochs``,
+        ``batch_size``) to values suited to fine-tuning it.
     encoder : scikit-learn transformer or None, default=None
         Turns raw items (strings, dicts, rows) into feature vectors: it is
         cloned and fitted on the items of the training tuples (wrap a fitted
@@ -236,8 +250,10 @@ _SHARED_DOC = """
         Learning rate.
     optimizer : torch optimizer class, default=torch.optim.AdamW
         Optimizer; ``optimizer__*`` parameters are routed to it.
-    lr_schedule : {{"cosine"}} or None, default="cosine"
-        Cosine annealing of the learning rate over ``max_epochs``.
+    lr_schedule : {{"cosine", "warmup_linear"}} or None, default="cosine"
+        Cosine annealing of the learning rate over ``max_epochs``;
+        "warmup_linear": linear warm-up over the first 10 % of the training
+        steps, then linear decay to 0 (for pretrained backbones).
     weight_decay : float, default=1e-4
         Weight decay of the optimizer.
     clip_grad_norm : float or None, default=None
@@ -294,13 +310,19 @@ class SiamesePairClassifier(ClassifierMixin, _TupleBase):
 
     Parameters
     ----------{shared}
-    loss : "contrastive" or torch.nn.Module, default="contrastive"
+    loss : {{"contrastive", "mnrl"}} or torch.nn.Module, default="contrastive"
         Loss on the pairs of a batch, called as ``loss(embeddings, None,
         (a1, p, a2, n))`` with the rows of similar ``(a1, p)`` and dissimilar
-        ``(a2, n)`` pairs in the stacked batch.
+        ``(a2, n)`` pairs in the stacked batch. "mnrl": the multiple-negatives
+        ranking loss (:class:`~sksiamese.losses.MultipleNegativesRankingLoss`),
+        which ranks each similar pair's second item above the second items of
+        all other pairs of the batch (in-batch negatives, more with a bigger
+        ``batch_size``): for mostly-similar pairs such as duplicate questions,
+        and the usual loss to fine-tune a pretrained text backbone.
     margin : float, default=None
         Margin of the contrastive loss (1.0 when None): dissimilar pairs are
-        pushed at least this far apart.
+        pushed at least this far apart; for "mnrl", the scale of the cosine
+        similarities (20 when None).
     distance : {{"euclidean", "cosine"}} or distance module, default="cosine"
         Distance between embeddings.
     in_batch_negatives : bool, default=False
@@ -348,7 +370,7 @@ class SiamesePairClassifier(ClassifierMixin, _TupleBase):
 
     _parameter_constraints = {
         **_TupleBase._parameter_constraints,
-        "loss": [StrOptions({"contrastive"}), HasMethods(["forward"])],
+        "loss": [StrOptions({"contrastive", "mnrl"}), HasMethods(["forward"])],
         "in_batch_negatives": ["boolean"],
         "pos_label": "no_validation",
         "threshold": [StrOptions({"auto"}), Real],
@@ -445,7 +467,7 @@ class SiamesePairClassifier(ClassifierMixin, _TupleBase):
         return (y == self.pos_label_).astype(np.int64)
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
+    def fit(self, X, y=None):
         """Train on labelled pairs.
 
         Parameters
@@ -453,8 +475,13 @@ class SiamesePairClassifier(ClassifierMixin, _TupleBase):
         X : array-like of shape (n_pairs, 2, n_features) or (n_pairs, 2)
             Pairs of numeric rows, or pairs of raw items (array, DataFrame with
             two columns, or list of 2-tuples) when ``encoder`` is set.
-        y : array-like of shape (n_pairs,)
-            Two labels: similar (``pos_label``) or not.
+        y : array-like of shape (n_pairs,) or None, default=None
+            Two labels: similar (``pos_label``) or not. None, only with
+            ``loss="mnrl"``: every pair is similar (positive-only pairs such
+            as duplicate questions, labelled 1); the held-out pairs that
+            calibrate the threshold are then completed by dissimilar pairs
+            made of each one's first item and another pair's second item,
+            which assumes, like the loss, that distinct pairs are unrelated.
 
         Returns
         -------
@@ -464,18 +491,50 @@ class SiamesePairClassifier(ClassifierMixin, _TupleBase):
         continuing = self.warm_start and hasattr(self, "net_")
         with self._fit_state(fresh=not continuing):
             items, tuples = self._check_tuples(X, reset=not continuing)
-            target = self._check_y(tuples, y, reset=not continuing)
+            positive_only = y is None
+            if positive_only:
+                target = y = self._all_similar(tuples, reset=not continuing)
+            else:
+                target = self._check_y(tuples, y, reset=not continuing)
             train, calib = self._holdout(target, stratify=True)
             valid = None if calib is None else (tuples[calib], target[calib])
             net = None
             if continuing:
-                net = self._continued_net(items.shape[1], self._next_seed())
+                net = self._continued_net(_n_features(items), self._next_seed())
             self._fit_tuples(items, tuples[train], target[train], valid, net)
-            if calib is None or len(np.unique(target[calib])) < 2:
+            if calib is None or (
+                not positive_only and len(np.unique(target[calib])) < 2
+            ):
                 calib = train
-            self._calibrate(self._similarity(items, tuples[calib]), target[calib])
+            calib_tuples, calib_target = tuples[calib], target[calib]
+            if positive_only:
+                # the dissimilar pairs the ranking loss assumes: each first item
+                # with the second item of another pair
+                shifted = np.stack(
+                    [calib_tuples[:, 0], np.roll(calib_tuples[:, 1], 1)], axis=1
+                )
+                calib_tuples = np.concatenate([calib_tuples, shifted])
+                calib_target = np.concatenate([calib_target, 0 * calib_target])
+            self._calibrate(self._similarity(items, calib_tuples), calib_target)
             self._set_replay(X, y, np.random.RandomState(self._next_seed()))
         return self
+
+    def _all_similar(self, tuples, reset):
+        """Labels for positive-only pairs (``y=None``)."""
+        if self.loss != "mnrl":
+            raise ValueError(
+                "y=None (every pair similar) needs loss='mnrl', which takes the "
+                "other pairs of a batch as negatives; with loss="
+                f"{self.loss!r} pass the labels of similar and dissimilar pairs."
+            )
+        if len(tuples) < 2:
+            raise ValueError(
+                "y=None (every pair similar) needs at least 2 pairs: each "
+                "pair's negatives are the other pairs' second items."
+            )
+        if reset:
+            self.classes_, self.pos_label_ = np.array([0, 1]), 1
+        return np.ones(len(tuples), dtype=np.int64)
 
     def _calibrate(self, score, target):
         """Fit the probability calibration and, for "auto", the threshold."""
@@ -526,7 +585,7 @@ class SiamesePairClassifier(ClassifierMixin, _TupleBase):
             y_mix = np.concatenate([y, self._replay_y_[replay]])
             items, tuples = self._check_fitted_tuples(X_mix)
             target = (y_mix == self.pos_label_).astype(np.int64)
-            net = self._continued_net(items.shape[1], self._next_seed())
+            net = self._continued_net(_n_features(items), self._next_seed())
             self._fit_tuples(items, tuples, target, net=net)
             if self.threshold == "auto" and len(np.unique(target)) == 2:
                 self._calibrate(self._similarity(items, tuples), target)
@@ -783,7 +842,7 @@ class SiamesePairRegressor(RegressorMixin, _TupleBase):
             valid = None if calib is None else (tuples[calib], target[calib])
             net = None
             if continuing:
-                net = self._continued_net(items.shape[1], self._next_seed())
+                net = self._continued_net(_n_features(items), self._next_seed())
             self._fit_tuples(items, tuples[train], target[train], valid, net)
             # the network fits its training pairs more closely than new ones:
             # map the similarity to the targets on held-out pairs
@@ -972,7 +1031,7 @@ class SiameseTripletClassifier(ClassifierMixin, _TupleBase):
             valid = None if valid is None else (ordered[valid], np.ones(len(valid)))
             net = None
             if continuing:
-                net = self._continued_net(items.shape[1], self._next_seed())
+                net = self._continued_net(_n_features(items), self._next_seed())
             self._fit_tuples(items, ordered[train], np.ones(len(train)), valid, net)
         return self
 
@@ -1059,6 +1118,11 @@ def _as_item_tuples(X, k, cls, name):
     if len(X) == 0:
         raise ValueError(f"{cls} got 0 {name}; at least 1 is required.")
     return X
+
+
+def _n_features(items):
+    """Features per item; None for raw items that the backbone embeds."""
+    return None if items.ndim == 1 else items.shape[1]
 
 
 def _n_rows(X):

@@ -20,7 +20,7 @@ from .._net import MetricCriterion, RowsDataset
 from ..distances import get_distance
 from ..losses import LOSSES, get_loss
 from ..miners import MINERS, get_miner
-from ..utils.validation import check_class_labels, check_rows
+from ..utils.validation import check_class_labels, check_raw_items, check_rows
 from ._base import SiameseBase
 
 # Size of the (rows, classes) distance matrix on which the softmax temperature
@@ -50,7 +50,12 @@ class SiameseTransformer(
         from ``hidden_layer_sizes``, ``embedding_dim``, ``dropout`` and
         ``batch_norm``. A class is instantiated with the ``module__*``
         parameters (and ``n_features`` when its constructor takes it); an
-        instance is copied at each fit.
+        instance is copied at each fit. A backbone that embeds raw items
+        itself, such as :class:`~sksiamese.modules.SentenceTransformerBackbone`,
+        takes a sequence of items (strings) instead of numeric rows; given as
+        an instance, it sets the training parameters left at their defaults
+        (``lr``, ``weight_decay``, ``lr_schedule``, ``max_epochs``,
+        ``batch_size``) to values suited to fine-tuning it.
     hidden_layer_sizes : tuple of int, default=()
         Hidden layers of the default MLP. The default, no hidden layer, is a
         batch-normalised linear embedding trained through a non-linear
@@ -88,8 +93,10 @@ class SiameseTransformer(
         Learning rate.
     optimizer : torch optimizer class, default=torch.optim.AdamW
         Optimizer; ``optimizer__*`` parameters are routed to it.
-    lr_schedule : {"cosine"} or None, default="cosine"
-        Cosine annealing of the learning rate over ``max_epochs``.
+    lr_schedule : {"cosine", "warmup_linear"} or None, default="cosine"
+        Cosine annealing of the learning rate over ``max_epochs``;
+        "warmup_linear": linear warm-up over the first 10 % of the training
+        steps, then linear decay to 0 (for pretrained backbones).
     weight_decay : float, default=1e-4
         Weight decay of the optimizer.
     clip_grad_norm : float or None, default=None
@@ -226,6 +233,7 @@ class SiameseTransformer(
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
+        tags.input_tags.string = self._takes_raw_items()
         tags.transformer_tags.preserves_dtype = ["float32"]
         return tags
 
@@ -250,7 +258,11 @@ class SiameseTransformer(
     # -- fitting -------------------------------------------------------------------
 
     def _validate_X_y(self, X, y, reset, min_classes=2):
-        X, y = check_rows(self, X, y, reset=reset)
+        if self._takes_raw_items():
+            # raw items (strings) for a backbone that embeds them itself
+            X = check_raw_items(X, type(self).__name__)
+        else:
+            X, y = check_rows(self, X, y, reset=reset)
         y = check_class_labels(y, X.shape[0], min_classes=min_classes, estimator=self)
         return X, y
 
@@ -290,9 +302,9 @@ class SiameseTransformer(
             train, valid = self._split(len(codes), codes, seed)
             valid_ds = None if valid is None else RowsDataset(X[valid], codes[valid])
             if continuing:
-                net = self._continued_net(self.n_features_in_, seed)
+                net = self._continued_net(_n_features(X), seed)
             else:
-                net = self._build_net(X.shape[1], seed, valid_ds)
+                net = self._build_net(_n_features(X), seed, valid_ds)
             self._train(net, RowsDataset(X[train], codes[train]), seed, not continuing)
             self._set_fitted(net, classes)
             self._set_prototypes(X, codes)
@@ -362,10 +374,10 @@ class SiameseTransformer(
             seed = self._next_seed()
             rng = np.random.RandomState(seed)
             if first:
-                net = self._build_net(X.shape[1], seed, scheduled=False)
+                net = self._build_net(_n_features(X), seed, scheduled=False)
                 X_train, y_train = X, codes
             else:
-                net = self._continued_net(self.n_features_in_, seed)
+                net = self._continued_net(_n_features(X), seed)
                 old_codes = np.searchsorted(all_classes, self.classes_[self._replay_y_])
                 X_train = _vstack(self._replay_X_, X)
                 y_train = np.concatenate([old_codes, codes])
@@ -604,7 +616,14 @@ def _class_sums(emb, codes, n_classes):
     )
 
 
+def _n_features(X):
+    """Features per row; None for raw items that the backbone embeds."""
+    return None if X.ndim == 1 else X.shape[1]
+
+
 def _vstack(a, b):
+    if a.ndim == 1:  # raw items
+        return np.concatenate([a, b])
     if sp.issparse(b):
         return sp.vstack([sp.csr_matrix(a), b], format="csr")
     return np.vstack([a, np.asarray(b)])

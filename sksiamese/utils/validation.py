@@ -30,6 +30,7 @@ __all__ = [
     "check_class_labels",
     "check_float32_range",
     "check_labels",
+    "check_raw_items",
     "check_rows",
     "check_targets",
     "check_tuples",
@@ -173,6 +174,55 @@ are not numbers in the non-numeric columns ['colour'] ...
     if isinstance(y, str) and y == "no_validation":
         return check_float32_range(out)
     return check_float32_range(out[0]), out[1]
+
+
+def check_raw_items(X, name):
+    """Validate raw items (one per row) for a backbone that embeds them itself.
+
+    Parameters
+    ----------
+    X : sequence, ndarray or DataFrame of shape (n_samples,) or (n_samples, 1)
+        Items such as strings, one per row.
+    name : str
+        Name of the estimator, for the error messages.
+
+    Returns
+    -------
+    items : ndarray of shape (n_samples,), dtype object
+        The items.
+
+    Raises
+    ------
+    ValueError
+        For a single string, a sparse matrix, more than one item per row or
+        no items.
+
+    Examples
+    --------
+    >>> from sksiamese.utils.validation import check_raw_items
+    >>> check_raw_items(["a cat", "a dog"], "SiameseTransformer")
+    array(['a cat', 'a dog'], dtype=object)
+    >>> check_raw_items("a cat", "SiameseTransformer")
+    Traceback (most recent call last):
+    ...
+    ValueError: SiameseTransformer with a backbone that embeds raw items expects a sequence of items (e.g. a list of strings); got str.
+    """
+    if isinstance(X, str) or sp.issparse(X):
+        raise ValueError(
+            f"{name} with a backbone that embeds raw items expects a sequence of "
+            f"items (e.g. a list of strings); got {type(X).__name__}."
+        )
+    items = np.asarray(getattr(X, "to_numpy", lambda: X)(), dtype=object)
+    if items.ndim == 2 and items.shape[1] == 1:
+        items = items[:, 0]  # one column of a DataFrame
+    if items.ndim != 1:
+        raise ValueError(
+            f"{name} with a backbone that embeds raw items expects one item per "
+            f"row (a 1-D sequence); got shape {items.shape}."
+        )
+    if len(items) == 0:
+        raise ValueError(f"{name} got 0 items; at least 1 is required.")
+    return items
 
 
 def check_tuples(estimator, X, arity, *, reset):
