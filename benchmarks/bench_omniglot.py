@@ -3,7 +3,7 @@
 Run: ``python benchmarks/bench_omniglot.py [--data DIR]`` (writes
 benchmarks/results/bench_omniglot.md); ``--quick`` is a smoke run on a tiny
 subset (about a minute on an idle machine; numbers not meaningful). The
-defaults reproduce the reported run (5 epochs: 8.3 min of CPU time on one
+defaults reproduce the reported run (8 epochs: about 10 min of CPU time on one
 thread); ``--threads 1`` is advisable when the cores are shared.
 
 A :class:`~sksiamese.SiameseTransformer` with a :class:`~sksiamese.modules.ConvNet`
@@ -20,7 +20,10 @@ Evaluation, on the 20 *evaluation* alphabets that were never seen in training:
 
 (a) the 20 official 20-way one-shot runs of Lake et al. (2015), 400 queries,
     scored with :func:`~sksiamese.evaluation.score_episodes` (nearest support
-    image in the embedding, cosine distance), beside the published anchors;
+    image in the embedding, Euclidean distance), beside the published anchors,
+    also with test-time shifts (:class:`~sksiamese.augment.ShiftAveragedEmbedding`:
+    each image embedded as the mean over itself and copies moved by one
+    pixel up, down, left and right);
 (b) 5-way and 20-way, 1-shot and 5-shot accuracy over 1,000 random episodes
     (5 queries per class) of the evaluation characters with
     :func:`~sksiamese.evaluation.one_shot_accuracy`.
@@ -44,7 +47,7 @@ from _common import format_table, machine, report
 from sklearn.preprocessing import FunctionTransformer
 
 from sksiamese import SiameseTransformer
-from sksiamese.augment import RandomAffine
+from sksiamese.augment import RandomAffine, ShiftAveragedEmbedding
 from sksiamese.evaluation import one_shot_accuracy, score_episodes
 from sksiamese.modules import ConvNet
 
@@ -125,13 +128,13 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", help="folder with omniglot.npz (see README)")
     parser.add_argument("--quick", action="store_true", help="smoke run, ~1 minute")
-    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--size", type=int, default=28, help="image side in pixels")
     parser.add_argument("--channels", type=int, nargs="+", default=[32, 64, 128])
     parser.add_argument("--embedding-dim", type=int, default=128)
     parser.add_argument("--projection-dim", type=int, default=0, help="0: no head")
     parser.add_argument("--dropout", type=float, default=0.0)
-    parser.add_argument("--pooling", default="avg", choices=["avg", "flatten"])
+    parser.add_argument("--pooling", default="flatten", choices=["avg", "flatten"])
     parser.add_argument("--loss", default="supcon")
     parser.add_argument("--margin", type=float, default=0.1)
     parser.add_argument("--miner", default="all")
@@ -199,10 +202,17 @@ def main(argv=None):
     print(f"trained in {train_time:.0f} s ({train_cpu:.0f} s CPU)", flush=True)
 
     raw = FunctionTransformer().fit(X_eval)
+    shifted = ShiftAveragedEmbedding(model, input_shape=(args.size, args.size))
+    shifted.fit(X_eval)
     results = {}
-    for name, est in [("raw pixels, cosine", raw), ("SiameseTransformer", model)]:
+    methods = [
+        ("raw pixels, cosine", raw, "cosine"),
+        ("SiameseTransformer", model, "euclidean"),
+        ("SiameseTransformer + shifts", shifted, "euclidean"),
+    ]
+    for name, est, metric in methods:
         official = score_episodes(
-            est, run_support, support_y, run_query, query_y, metric="cosine"
+            est, run_support, support_y, run_query, query_y, metric=metric
         )
         random_eps = [
             one_shot_accuracy(
@@ -213,7 +223,7 @@ def main(argv=None):
                 k_shot=k,
                 n_queries=5,
                 n_episodes=args.episodes,
-                metric="cosine",
+                metric=metric,
                 random_state=args.seed,
             )
             for w, k in EPISODES
@@ -237,13 +247,13 @@ def main(argv=None):
         + [pct(s) for s in results["raw pixels, cosine"][1]]
         + ["-"]
     )
-    ours = results["SiameseTransformer"]
-    rows.append(
-        ["**SiameseTransformer + ConvNet (ours)**"]
-        + [pct(ours[0])]
-        + [pct(s) for s in ours[1]]
-        + [f"{train_time / 60:.1f} min wall, {train_cpu / 60:.1f} min CPU"]
-    )
+    timing = f"{train_time / 60:.1f} min wall, {train_cpu / 60:.1f} min CPU"
+    for name, label in [
+        ("SiameseTransformer", "SiameseTransformer + ConvNet (ours)"),
+        ("SiameseTransformer + shifts", "**same + ShiftAveragedEmbedding (ours)**"),
+    ]:
+        ours = results[name]
+        rows.append([label] + [pct(ours[0])] + [pct(s) for s in ours[1]] + [timing])
     aug = "rot90 classes + RandomAffine" if args.rotations > 1 else "RandomAffine"
     settings = (
         f"size {args.size}x{args.size}, ConvNet channels {tuple(args.channels)}, "

@@ -51,7 +51,11 @@ from sklearn.neighbors import NearestNeighbors
 from sksiamese import EmbeddingIndex, SiamesePairClassifier
 
 QUICK = os.environ.get("SKSIAMESE_QUICK", "") not in ("", "0")
-DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+try:
+    EXAMPLES = Path(__file__).resolve().parent
+except NameError:  # sphinx-gallery runs examples in their folder, without __file__
+    EXAMPLES = Path.cwd()
+DEFAULT_DATA = EXAMPLES.parents[1] / "shared" / "data"
 NEW_QUESTIONS = [
     "How many people live in the city?",
     "A man is playing the guitar on stage.",

@@ -11,10 +11,12 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 import torch.nn.functional as F
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_array, check_is_fitted
 
 from .modules import _check_input_shape
 
-__all__ = ["RandomAffine"]
+__all__ = ["RandomAffine", "ShiftAveragedEmbedding"]
 
 
 def _symmetric(value, name):
@@ -244,3 +246,104 @@ class RandomAffine:
         out = out.reshape(n, -1).to(X.dtype)
         # untransformed images are returned exactly, not resampled
         return torch.where(apply[:, None].to(X.device), out, X)
+
+
+class ShiftAveragedEmbedding(TransformerMixin, BaseEstimator):
+    """Test-time augmentation: embeddings averaged over shifted copies of images.
+
+    ``transform`` embeds each image as it is and moved by ``-shift`` and
+    ``+shift`` pixels along each axis (the freed border is filled with
+    zeros), and returns the mean of the five embeddings. A one-shot support
+    image then stands for a small neighbourhood of its class instead of a
+    single point, which makes nearest-neighbour decisions less sensitive to
+    where a stroke happens to sit. It wraps an already fitted ``estimator``:
+    ``fit`` only records the input size.
+
+    Parameters
+    ----------
+    estimator : fitted estimator with ``transform``
+        Embeds flattened images, e.g. a fitted
+        :class:`~sksiamese.SiameseTransformer` with a
+        :class:`~sksiamese.modules.ConvNet` backbone.
+    input_shape : tuple of int
+        Shape ``(channels, height, width)`` or ``(height, width)`` of one
+        image, in the order of the flattened rows.
+    shift : int, default=1
+        Pixels each copy is moved by.
+
+    Attributes
+    ----------
+    n_features_in_ : int
+        Values per image.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.decomposition import PCA
+    >>> from sksiamese.augment import ShiftAveragedEmbedding
+    >>> X = np.random.RandomState(0).rand(20, 16)
+    >>> pca = PCA(n_components=3).fit(X)
+    >>> tta = ShiftAveragedEmbedding(pca, input_shape=(4, 4)).fit(X)
+    >>> tta.transform(X[:2]).shape
+    (2, 3)
+    """
+
+    def __init__(self, estimator, input_shape, shift=1):
+        self.estimator = estimator
+        self.input_shape = input_shape
+        self.shift = shift
+
+    def fit(self, X, y=None):
+        """Check the image shape against ``X``; the estimator stays as it is.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Flattened images.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : ShiftAveragedEmbedding
+            This object.
+        """
+        X = check_array(X, dtype=[np.float32, np.float64])
+        _check_input_shape(self.input_shape, X.shape[1])
+        if not (isinstance(self.shift, Integral) and self.shift >= 1):
+            raise ValueError(f"shift must be a positive integer, got {self.shift!r}.")
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def transform(self, X):
+        """Mean embedding of each image and its four shifted copies.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Flattened images.
+
+        Returns
+        -------
+        X_new : ndarray of shape (n_samples, n_components)
+            Averaged embeddings.
+        """
+        check_is_fitted(self)
+        X = check_array(X, dtype=[np.float32, np.float64])
+        if X.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"X has {X.shape[1]} features, but {type(self).__name__} was "
+                f"fitted with {self.n_features_in_}."
+            )
+        images = X.reshape(len(X), *_check_input_shape(self.input_shape))
+        total = np.asarray(self.estimator.transform(X), dtype=np.float64)
+        s = self.shift
+        for axis, step in [(2, s), (2, -s), (3, s), (3, -s)]:
+            moved = np.zeros_like(images)
+            src = [slice(None)] * 4
+            dst = [slice(None)] * 4
+            src[axis] = slice(0, -step) if step > 0 else slice(-step, None)
+            dst[axis] = slice(step, None) if step > 0 else slice(0, step)
+            moved[tuple(dst)] = images[tuple(src)]
+            total += self.estimator.transform(moved.reshape(len(X), -1))
+        return (total / 5).astype(np.float32)

@@ -413,7 +413,23 @@ class MultipleNegativesRankingLoss(nn.Module):
         self.distance = get_distance("cosine")
 
     def forward(self, embeddings, labels, indices=None):
-        """Return the scalar loss of the batch."""
+        """Return the scalar loss of the batch.
+
+        Parameters
+        ----------
+        embeddings : torch.Tensor of shape (n_rows, n_components)
+            Embeddings of the rows of the batch.
+        labels : torch.Tensor of shape (n_rows,)
+            Class of each row; similar pairs share a class.
+        indices : tuple of torch.Tensor or None, default=None
+            Pairs ``(a1, p, a2, n)`` or triplets ``(a, p, n)`` of row indices
+            from a miner; None uses every pair of the batch.
+
+        Returns
+        -------
+        loss : torch.Tensor
+            A scalar.
+        """
         a1, p, _, n = _to_pairs(indices, labels)
         if len(a1) == 0:
             return embeddings.sum() * 0.0

@@ -436,8 +436,16 @@ class SentenceTransformerBackbone(nn.Module):
             self.model.eval()
 
     def training_defaults(self):
-        """Estimator parameters suited to this backbone, used where the
-        estimator's are left at their defaults."""
+        """Estimator parameters suited to this backbone.
+
+        The estimators use them where their own are left at the defaults.
+
+        Returns
+        -------
+        params : dict
+            ``lr``, ``weight_decay``, ``lr_schedule``, ``max_epochs`` and
+            ``batch_size`` for fine-tuning; empty when the model is frozen.
+        """
         if self.freeze:
             return {}
         return dict(_FINE_TUNING_DEFAULTS)
@@ -474,7 +482,17 @@ class SentenceTransformerBackbone(nn.Module):
         return self._pool(features)
 
     def forward(self, X):
-        """Embed a batch of strings."""
+        """Embed a batch of strings.
+
+        Parameters
+        ----------
+        X : sequence of str
+            The texts of the batch.
+
+        Returns
+        -------
+        embeddings : torch.Tensor of shape (n_texts, embedding_dim)
+        """
         texts = list(X)
         for text in texts:
             if not isinstance(text, str):

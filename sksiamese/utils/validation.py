@@ -205,7 +205,7 @@ def check_raw_items(X, name):
     >>> check_raw_items("a cat", "SiameseTransformer")
     Traceback (most recent call last):
     ...
-    ValueError: SiameseTransformer with a backbone that embeds raw items expects a sequence of items (e.g. a list of strings); got str.
+    ValueError: SiameseTransformer with a backbone ... got str.
     """
     if isinstance(X, str) or sp.issparse(X):
         raise ValueError(
