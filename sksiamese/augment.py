@@ -336,7 +336,8 @@ class ShiftAveragedEmbedding(TransformerMixin, BaseEstimator):
                 f"fitted with {self.n_features_in_}."
             )
         images = X.reshape(len(X), *_check_input_shape(self.input_shape))
-        total = np.asarray(self.estimator.transform(X), dtype=np.float64)
+        # a copy: an estimator may return its input (the identity) itself
+        total = np.array(self.estimator.transform(X), dtype=np.float64)
         s = self.shift
         for axis, step in [(2, s), (2, -s), (3, s), (3, -s)]:
             moved = np.zeros_like(images)

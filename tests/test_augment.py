@@ -213,3 +213,27 @@ def test_refits_with_a_seeded_augment_are_repeatable():
     first = model.fit(X, y[:400]).transform(X)
     second = model.fit(X, y[:400]).transform(X)
     np.testing.assert_array_equal(first, second)
+
+
+def test_shift_averaged_embedding_spreads_a_pixel_into_a_cross():
+    from sklearn.preprocessing import FunctionTransformer
+
+    from sksiamese.augment import ShiftAveragedEmbedding
+
+    image = np.zeros((1, 5, 5))
+    image[0, 2, 2] = 1.0
+    identity = FunctionTransformer().fit(image.reshape(1, -1))
+    tta = ShiftAveragedEmbedding(identity, input_shape=(5, 5)).fit(image.reshape(1, -1))
+    out = tta.transform(image.reshape(1, -1)).reshape(5, 5)
+    expected = np.zeros((5, 5))
+    expected[2, 2] = expected[1, 2] = expected[3, 2] = 0.2
+    expected[2, 1] = expected[2, 3] = 0.2
+    np.testing.assert_allclose(out, expected, atol=1e-7)
+    # a pixel on the border loses the copy that moves it out of the image
+    edge = np.zeros((1, 25))
+    edge[0, 0] = 1.0
+    assert tta.transform(edge).sum() == pytest.approx(3 / 5)
+    with pytest.raises(ValueError, match="features"):
+        tta.transform(np.zeros((1, 24)))
+    with pytest.raises(ValueError, match="input_shape"):
+        ShiftAveragedEmbedding(identity, input_shape=(4, 4)).fit(np.zeros((1, 25)))
