@@ -357,6 +357,11 @@ def _silent(*args, **kwargs):
     pass
 
 
+def _n_features(X):
+    """Features per row; None for raw items that the backbone embeds."""
+    return None if X.ndim == 1 else X.shape[1]
+
+
 def _check_device(device):
     """A clear error for an unknown device, or a CUDA device that is not there."""
     try:

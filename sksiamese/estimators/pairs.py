@@ -31,7 +31,7 @@ from ..utils.validation import (
     check_targets,
     check_tuples,
 )
-from ._base import SiameseBase
+from ._base import SiameseBase, _n_features
 
 # Earlier pairs kept for replay in SiamesePairClassifier.partial_fit.
 _REPLAY_PAIRS = 2000
@@ -1118,11 +1118,6 @@ def _as_item_tuples(X, k, cls, name):
     if len(X) == 0:
         raise ValueError(f"{cls} got 0 {name}; at least 1 is required.")
     return X
-
-
-def _n_features(items):
-    """Features per item; None for raw items that the backbone embeds."""
-    return None if items.ndim == 1 else items.shape[1]
 
 
 def _n_rows(X):

@@ -21,7 +21,7 @@ from ..distances import get_distance
 from ..losses import LOSSES, get_loss
 from ..miners import MINERS, get_miner
 from ..utils.validation import check_class_labels, check_raw_items, check_rows
-from ._base import SiameseBase
+from ._base import SiameseBase, _n_features
 
 # Size of the (rows, classes) distance matrix on which the softmax temperature
 # is fitted (from 256 to 4,096 evenly spaced training rows)
@@ -614,11 +614,6 @@ def _class_sums(emb, codes, n_classes):
         ],
         axis=1,
     )
-
-
-def _n_features(X):
-    """Features per row; None for raw items that the backbone embeds."""
-    return None if X.ndim == 1 else X.shape[1]
 
 
 def _vstack(a, b):
