@@ -36,7 +36,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from sksiamese import SiameseTransformer
+from sksiamese import EmbeddingIndex, SiameseTransformer
 from sksiamese.metrics import equal_error_rate
 
 QUICK = os.environ.get("SKSIAMESE_QUICK", "") not in ("", "0")
@@ -140,5 +140,26 @@ predicted = model.predict(X[live])
 print(
     f"\nIdentification of live photos among {len(model.classes_)} known people: "
     f"{np.mean(predicted == person[live]):.3f} correct"
+)
+
+# %%
+# Search the gallery of stored photos
+# -----------------------------------
+# :class:`~sksiamese.EmbeddingIndex` keeps the embeddings of a gallery and
+# answers "which stored photos look most like this one?" with
+# ``kneighbors`` (scikit-learn's ``NearestNeighbors`` underneath, or faiss
+# for large galleries). Here the gallery is the one stored photo of each new
+# employee, so ``predict`` is 1-nearest-neighbour identification among them.
+
+gallery = EmbeddingIndex(model, n_neighbors=3).fit(X[stored], person[stored])
+distances, neighbours = gallery.kneighbors(X[live[:1]])
+print(
+    f"\nLive photo of person {person[live[0]]}: closest stored photos are of "
+    f"persons {person[stored][neighbours[0]].tolist()} (cosine distances "
+    f"{', '.join(f'{d:.3f}' for d in distances[0])})"
+)
+print(
+    "Identification among the new employees only: "
+    f"{np.mean(gallery.predict(X[live]) == person[live]):.3f} correct"
 )
 print(f"\nTotal time: {time.perf_counter() - start:.1f} s")

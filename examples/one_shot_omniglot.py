@@ -38,7 +38,7 @@ import torch.nn.functional as F
 from sklearn.datasets import load_digits
 from sklearn.preprocessing import FunctionTransformer
 
-from sksiamese import SiameseTransformer
+from sksiamese import EmbeddingIndex, SiameseTransformer
 from sksiamese.augment import RandomAffine
 from sksiamese.evaluation import one_shot_accuracy
 from sksiamese.modules import ConvNet
@@ -146,6 +146,18 @@ print(
     f"\n{len(chosen)}-way one-shot after enroll: {accuracy:.3f} "
     f"({len(queries)} queries, one enrolled image per class)"
 )
+
+# %%
+# The same gallery as a search index
+# ----------------------------------
+# :class:`~sksiamese.EmbeddingIndex` holds the embeddings of the support
+# images only; ``predict`` returns the label of the nearest one (Euclidean
+# distance between embeddings) and ``kneighbors`` the closest matches.
+
+index = EmbeddingIndex(model, n_neighbors=3, metric="euclidean")
+index.fit(X_new[support], new_labels[support])
+accuracy = np.mean(index.predict(X_new[queries]) == new_labels[queries])
+print(f"{len(chosen)}-way one-shot with EmbeddingIndex: {accuracy:.3f}")
 
 # %%
 # One-shot accuracy over many random episodes
