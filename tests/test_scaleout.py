@@ -166,11 +166,9 @@ def test_loky_workers_get_the_thread_limit_of_parallel_config(data, sequential):
     assert threads == [1, 1]
 
 
-def test_scale_out_example_reproduces_the_sequential_search():
-    from test_examples import EXAMPLES_DIR, run_quick
-
-    result = run_quick(EXAMPLES_DIR / "scale_out.py")
-    assert result.returncode == 0, result.stderr[-4000:]
-    assert "torch threads per worker: [1, 1]" in result.stdout, result.stdout
-    assert "same scores as the sequential run: True" in result.stdout, result.stdout
-    assert "same embeddings as map_blocks: True" in result.stdout, result.stdout
+def test_scale_out_example_reproduces_the_sequential_search(docs_build):
+    # the docs build ran the example once, in quick mode, as its gallery page
+    out = docs_build.example_output("scale_out.py")
+    assert "torch threads per worker: [1, 1]" in out, out
+    assert "same scores as the sequential run: True" in out, out
+    assert "same embeddings as map_blocks: True" in out, out
