@@ -102,23 +102,34 @@ def test_small_subsets_unmask_a_cluster_of_training_anomalies(data):
     assert everything.subsets_.shape == (1, len(X))
 
 
-def test_contamination_sets_outlier_rate_on_training_data(data):
+@pytest.mark.parametrize("max_samples", [32, 256])
+def test_contamination_sets_outlier_rate_on_training_and_new_data(data, max_samples):
+    """fit_predict flags the contamination share of the training rows, and
+    predict about that share of new rows of the same kind: training rows are
+    scored leave-one-out, so they do not look more normal than new ones."""
     X_train = data[0]
+    X_new, _ = _manifold_data(2000, 0, seed=5)
     for contamination in [0.05, 0.2]:
         det = SiameseOutlierDetector(
-            contamination=contamination, random_state=0, **FAST
+            contamination=contamination,
+            max_samples=max_samples,
+            random_state=0,
+            **FAST,
         )
-        pred = det.fit(X_train).predict(X_train)
+        pred = det.fit_predict(X_train)
         assert set(np.unique(pred)) <= {-1, 1}
         assert np.mean(pred == -1) == pytest.approx(contamination, abs=0.01)
-        assert np.array_equal(det.fit_predict(X_train), pred)
+        new_rate = np.mean(det.predict(X_new) == -1)
+        assert new_rate == pytest.approx(contamination, abs=0.5 * contamination)
 
 
 def test_auto_contamination_is_tukeys_fence(fitted, data):
-    scores = fitted.score_samples(data[0])
+    scores = fitted.training_scores_
     q1, q3 = np.percentile(scores, [25, 75])
     assert fitted.offset_ == pytest.approx(q1 - 1.5 * (q3 - q1))
-    assert np.mean(fitted.predict(data[0]) == -1) < 0.1
+    assert np.mean(scores < fitted.offset_) < 0.1
+    # leave-one-out: below the scores of the rows compared with themselves
+    assert np.all(scores <= fitted.score_samples(data[0]) + 1e-9)
 
 
 def test_scores_decision_predict_and_transform_agree(fitted, data):
