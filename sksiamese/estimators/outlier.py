@@ -186,9 +186,6 @@ class SiameseOutlierDetector(
         Neighbours per subset actually used.
     offset_ : float
         ``decision_function = score_samples - offset_``.
-    training_scores_ : ndarray of shape (n_samples,)
-        Scores of the training rows, each computed without the row itself
-        (leave-one-out), from which ``offset_`` comes.
     history_ : skorch.History
         Per-epoch training record.
     n_iter_ : int
@@ -224,12 +221,13 @@ class SiameseOutlierDetector(
     ADBench's cardio, thyroid and WBC sets, cosine kNN ranks anomalies as
     *more* normal: ROC AUC 0.1-0.35). Euclidean distances keep the norm.
 
-    ``offset_`` comes from the leave-one-out scores of the training rows
-    (``training_scores_``): a training row is not compared with itself, just
-    as a new row is not. So ``fit_predict`` flags the ``contamination`` share
+    A row is never compared with itself: subset members at (numerically)
+    zero distance are left out, so a training row is scored as a new row
+    would be (leave-one-out), and an exact duplicate of a training row is
+    scored against the other rows. ``offset_`` comes from these scores of
+    the training rows, so ``fit_predict`` flags the ``contamination`` share
     of the training data, and ``predict`` about that share of new data from
-    the same distribution. ``predict`` on the training rows themselves finds
-    each of them in some subsets (at distance 0) and flags fewer.
+    the same distribution.
 
     Examples
     --------
@@ -391,15 +389,7 @@ class SiameseOutlierDetector(
         rows, self.subsets_ = np.unique(subsets, return_inverse=True)
         self.subsets_ = self.subsets_.reshape(subsets.shape)
         self.reference_ = self._embed(X[normal[rows]]).astype(np.float64)
-        # leave-one-out: a training row in a subset would be its own nearest
-        # neighbour (distance 0) and look more normal than any new row
-        own = None
-        if self.max_samples_ > 1:
-            position = np.full(len(normal), -1)
-            position[rows] = np.arange(len(rows))
-            own = np.full(X.shape[0], -1)
-            own[normal] = position
-        scores = self.training_scores_ = self._scores(X, own)
+        scores = self._scores(X)
         if self.contamination == "auto":
             q1, q3 = np.percentile(scores, [25, 75])
             self.offset_ = float(q1 - 1.5 * (q3 - q1))
@@ -474,48 +464,26 @@ class SiameseOutlierDetector(
         """
         return self._scores(self._check_X(X))
 
-    def _scores(self, X, own=None):
-        """Scores of rows ``X``; ``own[i]`` is the position of row ``i`` in
-        ``reference_`` (-1 if absent), which its subsets then leave out."""
-        parts, start = [], 0
+    def _scores(self, X):
+        # a training row in a subset would be its own nearest neighbour and
+        # look more normal than any new row: embeddings closer than float32
+        # rounding are the row itself (or a duplicate) and are left out
+        tol = 1e-5 * np.sqrt(np.mean(np.sum(self.reference_**2, axis=1)))
+        parts = []
         for emb in self._iter_embed(X):
             dist = euclidean_distances(emb.astype(np.float64), self.reference_)
             # (n_rows, n_estimators, max_samples_): distances to each subset
             dist = dist[:, self.subsets_]
             k = self.n_neighbors_
-            if own is not None:
-                mine = own[start : start + len(emb), None, None]
-                dist[self.subsets_[None] == mine] = np.inf
+            if self.max_samples_ > 1:
+                dist[dist <= tol] = np.inf
                 k = min(k, self.max_samples_ - 1)
-            start += len(emb)
             if k == 1:
                 nearest = dist.min(2)
             else:
                 nearest = np.partition(dist, k - 1, axis=2)[:, :, :k].mean(2)
             parts.append(-nearest.mean(1))
         return np.concatenate(parts) if parts else np.empty(0)
-
-    def fit_predict(self, X, y=None):
-        """Fit, then flag outliers among the training rows.
-
-        Each training row is judged by its leave-one-out score
-        (``training_scores_``), so the ``contamination`` share of the rows is
-        flagged.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Training rows, mostly normal.
-        y : None or array-like of shape (n_samples,), default=None
-            Optional labels, -1 for known anomalies (see :meth:`fit`).
-
-        Returns
-        -------
-        is_inlier : ndarray of shape (n_samples,)
-            1 for inliers, -1 for outliers.
-        """
-        self.fit(X, y)
-        return np.where(self.training_scores_ < self.offset_, -1, 1)
 
     def decision_function(self, X):
         """Shifted score: negative for outliers, positive for inliers.
