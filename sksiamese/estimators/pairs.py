@@ -1,9 +1,9 @@
 """Estimators fitted on labelled pairs and triplets instead of class labels."""
 
+import sys
 from numbers import Real
 
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp
 import torch
 from sklearn.base import (
@@ -1095,9 +1095,16 @@ SiameseTripletClassifier.__doc__ = _doc(
 # -- helpers ------------------------------------------------------------------------
 
 
+def _is_dataframe(X):
+    """Whether X is a pandas DataFrame; pandas is optional, and a DataFrame
+    can only come from a pandas that is already imported."""
+    pd = sys.modules.get("pandas")
+    return pd is not None and isinstance(X, pd.DataFrame)
+
+
 def _as_item_tuples(X, k, cls, name):
     """Raw-item tuples as an object array of shape (n, k)."""
-    if isinstance(X, pd.DataFrame):
+    if _is_dataframe(X):
         X = X.to_numpy(dtype=object)
     elif not hasattr(X, "shape"):
         X = list(X)
@@ -1125,7 +1132,7 @@ def _n_rows(X):
 
 
 def _take(X, index):
-    if isinstance(X, pd.DataFrame):
+    if _is_dataframe(X):
         return X.iloc[index]
     if hasattr(X, "shape"):
         return np.asarray(X)[index]
@@ -1133,7 +1140,8 @@ def _take(X, index):
 
 
 def _concat(a, b):
-    if isinstance(a, pd.DataFrame):
+    if _is_dataframe(a):
+        pd = sys.modules["pandas"]
         return pd.concat([a, b.set_axis(a.columns, axis=1)], ignore_index=True)
     if isinstance(a, list) or isinstance(b, list):
         return list(a) + list(b)
