@@ -1,10 +1,21 @@
-"""Helpers shared by the benchmark scripts: tables and result files."""
+"""Helpers shared by the benchmark scripts: data folder, tables and result files."""
 
+import os
 import platform
 import sys
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def data_dir(arg):
+    """The data folder: ``arg``, else ``$SKSIAMESE_DATA``, else
+    ``<project root>/../shared/data``."""
+    if arg:
+        return Path(arg)
+    if os.environ.get("SKSIAMESE_DATA"):
+        return Path(os.environ["SKSIAMESE_DATA"])
+    return Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
 def format_table(headers, rows):

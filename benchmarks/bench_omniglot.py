@@ -38,12 +38,11 @@ import argparse
 import os
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from _common import format_table, machine, report
+from _common import data_dir, format_table, machine, report
 from sklearn.preprocessing import FunctionTransformer
 
 from sksiamese import SiameseTransformer
@@ -51,7 +50,6 @@ from sksiamese.augment import RandomAffine, ShiftAveragedEmbedding
 from sksiamese.evaluation import one_shot_accuracy, score_episodes
 from sksiamese.modules import ConvNet
 
-ROOT = Path(__file__).resolve().parents[1]
 # published accuracy on the 20 official 20-way one-shot runs (Lake et al. 2015)
 ANCHORS = {
     "MHD baseline (Lake et al. 2015)": 61.2,
@@ -60,14 +58,6 @@ ANCHORS = {
     "Bayesian program learning (Lake et al. 2015)": 96.7,
 }
 EPISODES = [(5, 1), (5, 5), (20, 1), (20, 5)]
-
-
-def data_dir(arg):
-    if arg:
-        return Path(arg)
-    if os.environ.get("SKSIAMESE_DATA"):
-        return Path(os.environ["SKSIAMESE_DATA"])
-    return ROOT.parent / "shared" / "data"
 
 
 def downsample(images, size, chunk=2048):

@@ -27,15 +27,13 @@ two embeddings; no threshold is fitted, so AUC and EER measure the ranking.
 """
 
 import argparse
-import os
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from _common import format_table, machine, report
+from _common import data_dir, format_table, machine, report
 from sklearn.metrics import roc_auc_score
 from sklearn.metrics.pairwise import paired_cosine_distances
 
@@ -44,16 +42,7 @@ from sksiamese.augment import RandomAffine
 from sksiamese.metrics import equal_error_rate
 from sksiamese.modules import ConvNet
 
-ROOT = Path(__file__).resolve().parents[1]
 SHAPE = (32, 64)
-
-
-def data_dir(arg):
-    if arg:
-        return Path(arg)
-    if os.environ.get("SKSIAMESE_DATA"):
-        return Path(os.environ["SKSIAMESE_DATA"])
-    return ROOT.parent / "shared" / "data"
 
 
 def load_signatures(folder):
