@@ -15,9 +15,10 @@ the stored ones that mean the same. This example does that with
 * :class:`~sksiamese.SiamesePairClassifier` with ``loss="mnrl"``, the
   multiple-negatives ranking loss: each duplicate pair's second sentence must
   be closer to its first sentence than the second sentences of all the other
-  pairs in the batch (in-batch negatives). The backbone brings its own
-  training defaults for fine-tuning (learning rate 2e-5 with linear warm-up
-  and decay, batches of 32, weight decay 0.01);
+  pairs in the batch (in-batch negatives), so batches of 32 pairs are used
+  here, more than the backbone's default of 16. The backbone brings its
+  other training defaults for fine-tuning (learning rate 5e-5 with linear
+  warm-up and decay, weight decay 0.01);
 * :class:`~sksiamese.EmbeddingIndex`: ``kneighbors`` over the embeddings of
   the stored sentences (cosine distance, scikit-learn's ``NearestNeighbors``
   underneath; ``backend="faiss"`` for large collections).
@@ -129,7 +130,9 @@ def main(argv=None):
     zero_shot = NearestNeighbors(n_neighbors=5, metric="cosine").fit(gallery)
     zero_shot = zero_shot.kneighbors(asked, return_distance=False)
 
-    model = SiamesePairClassifier(backbone, loss="mnrl", max_epochs=1, random_state=0)
+    model = SiamesePairClassifier(
+        backbone, loss="mnrl", max_epochs=1, batch_size=32, random_state=0
+    )
     fit_start = time.perf_counter()
     model.fit(train_pairs, is_duplicate)
     fit_time = time.perf_counter() - fit_start

@@ -98,7 +98,7 @@ def test_small_subsets_unmask_a_cluster_of_training_anomalies(data):
     auc_everything = roc_auc_score(y, -everything.score_samples(X))
     assert auc_subsets > 0.95
     assert auc_subsets > auc_everything + 0.2
-    assert subsets.subsets_.shape == (100, 32)
+    assert subsets.subsets_.shape == (200, 16)
     assert everything.subsets_.shape == (1, len(X))
 
 
@@ -158,6 +158,48 @@ def test_scores_do_not_depend_on_the_batch(fitted, data):
     np.testing.assert_allclose(rows, whole, rtol=1e-5)
 
 
+@pytest.mark.parametrize("input_weight", [0.0, 1.0, 3.0])
+def test_scores_are_subset_nearest_neighbour_distances(data, input_weight):
+    """Brute force: minus the mean over subsets of the distance to the nearest
+    subset member other than the row itself, on the embedding (divided by
+    its RMS norm) next to the standardised input (times input_weight, divided
+    by the square root of the number of features)."""
+    X_train, X_test = data[0][:150], data[1][:20]
+    det = SiameseOutlierDetector(
+        input_weight=input_weight,
+        n_estimators=7,
+        max_samples=10,
+        random_state=0,
+        **FAST,
+    ).fit(X_train)
+    assert (det.reference_input_ is None) == (input_weight == 0)
+
+    def space(X):
+        emb = det.transform(X).astype(np.float64)
+        z = (X - X_train.mean(0)) / X_train.std(0)
+        scale = np.sqrt(np.mean(np.sum(det.reference_**2, axis=1)))
+        return np.hstack([emb / scale, input_weight * z / np.sqrt(X.shape[1])])
+
+    train_space = space(X_train)
+    # subsets_ index reference_, the embeddings of the training rows they hold
+    emb_train = det.transform(X_train).astype(np.float64)
+    rows = [
+        int(np.flatnonzero(np.all(np.isclose(emb_train, ref, atol=1e-6), axis=1))[0])
+        for ref in det.reference_
+    ]
+    for X, training in [(X_train, True), (X_test, False)]:
+        query = space(X)
+        expected = []
+        for i, q in enumerate(query):
+            nearest = []
+            for subset in det.subsets_:
+                members = [rows[j] for j in subset if not (training and rows[j] == i)]
+                d = np.sqrt(((train_space[members] - q) ** 2).sum(1))
+                nearest.append(d.min())
+            expected.append(-np.mean(nearest))
+        np.testing.assert_allclose(det.score_samples(X), expected, rtol=1e-4)
+
+
 def test_known_anomalies_improve_scores(data):
     """Semi-supervised mode: a few labelled anomalies of the same kind as the
     test anomalies push them away from the normal data."""
@@ -167,8 +209,9 @@ def test_known_anomalies_improve_scores(data):
     y_train = np.r_[np.ones(len(X_normal)), -np.ones(len(X_known))]
     X_test, y_test = data[1], data[2]
     # large subsets: the known anomalies would mask their kind if they stayed
-    # in the reference set
-    params = dict(max_samples=256, random_state=0, **FAST)
+    # in the reference set. The labels act through the embedding, so the
+    # scores measure it alone.
+    params = dict(max_samples=256, input_weight=0, random_state=0, **FAST)
     plain = SiameseOutlierDetector(**params).fit(X_train)
     semi = SiameseOutlierDetector(**params).fit(X_train, y_train)
     # known anomalies are left out of the reference set
@@ -263,6 +306,7 @@ def test_pandas_and_sparse_input(data):
         (dict(max_samples=0), "max_samples"),
         (dict(n_estimators=0), "n_estimators"),
         (dict(temperature=0), "temperature"),
+        (dict(input_weight=-1.0), "input_weight"),
     ],
 )
 def test_bad_parameters(params, match):

@@ -446,7 +446,7 @@ def test_fine_tuning_text_backbone_changes_weights_and_lowers_loss(minilm):
 def test_text_backbone_training_defaults(minilm):
     reg = SiamesePairRegressor(_text_backbone(minilm), max_epochs=1, random_state=0)
     reg.fit(TEXT_PAIRS, TEXT_SCORES)
-    assert (reg.net_.lr, reg.net_.batch_size) == (2e-5, 32)
+    assert (reg.net_.lr, reg.net_.batch_size) == (5e-5, 16)
     assert dict(reg.net_.callbacks)["lr_schedule"].__class__.__name__ == (
         "WarmupLinearLR"
     )
