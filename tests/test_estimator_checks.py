@@ -57,7 +57,7 @@ OUTLIER_EXPECTED_FAILED_CHECKS = {
     ],
     "check_methods_subset_invariance": (
         "Embeddings are computed in float32 and CPU GEMM kernels depend on the "
-        "batch size, so scores of single rows differ from those of the full "
+        "batch size, so scores of single rows can differ from those of the full "
         "batch by float32 rounding (~1e-6 relative), above the check's "
         "rtol=1e-7. Invariance at float32 resolution is tested in "
         "test_outlier.py::test_scores_do_not_depend_on_the_batch."
