@@ -294,6 +294,12 @@ def test_pandas_and_sparse_input(data):
     det = SiameseOutlierDetector(random_state=0, **FAST).fit(X_sparse)
     scores = det.score_samples(X_sparse)
     np.testing.assert_allclose(scores, det.score_samples(X_sparse.toarray()), rtol=1e-5)
+    # and a model fitted on dense rows scores sparse ones alike
+    np.testing.assert_allclose(
+        dense.score_samples(sp.csr_matrix(X_test)),
+        dense.score_samples(X_test),
+        rtol=1e-5,
+    )
 
 
 @pytest.mark.parametrize(
