@@ -130,7 +130,11 @@ class SiameseOutlierDetector(
         training rows. Small subsets make the score robust to anomalies in
         the training data (outlier detection, see Notes); when the training
         data are known to be clean (novelty detection), larger subsets such
-        as 256 see finer, local anomalies.
+        as 256 see finer, local anomalies. On ADBench's 10 classical sets
+        (``benchmarks/bench_adbench.py``, mean ROC AUC over 3 seeds), 16
+        gives 0.922 when fitting on all rows, anomalies included (256:
+        0.828), and 256 gives 0.980 when fitting on normal rows only (16:
+        0.951).
     n_neighbors : int, default=1
         Nearest rows of each subset whose mean distance counts; capped at
         ``max_samples``.
