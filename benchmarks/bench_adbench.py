@@ -63,7 +63,6 @@ class KNNDistance:
 def detectors(seed):
     return {
         "Siamese": lambda: SiameseOutlierDetector(random_state=seed),
-        # the setting the docstring advises for clean (novelty) training data
         "Siamese ψ=256": lambda: SiameseOutlierDetector(
             max_samples=256, random_state=seed
         ),
