@@ -59,9 +59,10 @@ def data():
 
 @pytest.fixture(scope="module")
 def fitted(data):
-    # clean training data (novelty detection): large subsets see local anomalies
+    # clean training data (novelty detection): small neighbourhoods see local
+    # anomalies
     X_train = data[0]
-    return SiameseOutlierDetector(max_epochs=10, max_samples=256, random_state=0).fit(
+    return SiameseOutlierDetector(max_epochs=10, n_neighbors=8, random_state=0).fit(
         X_train
     )
 
@@ -81,29 +82,53 @@ def test_beats_isolation_forest_and_matches_lof_on_broken_correlations(data, fit
     assert auc >= auc_lof - 0.02
 
 
-def test_small_subsets_unmask_a_cluster_of_training_anomalies(data):
-    """Outlier detection: 5 % of the training rows are a tight group off the
-    manifold. Against all training rows each of them has close neighbours
-    (masking); against small random subsets they stand out."""
+def test_large_neighbourhoods_unmask_a_group_of_training_anomalies(data):
+    """Outlier detection: 3 % of the training rows are a tight group off the
+    manifold. Among its few nearest neighbours each of them finds its own
+    kind (masking); the default's largest neighbourhood (1/24 of the rows)
+    reaches past the group. A group larger than that would hide."""
     rng = np.random.RandomState(3)
     X_normal = data[0]
-    X_group = _manifold(np.array([[0.0, 0.0]])) + 1.5 + 0.05 * rng.normal(size=(30, 20))
+    X_group = _manifold(np.array([[0.0, 0.0]])) + 1.5 + 0.05 * rng.normal(size=(20, 20))
     X = np.vstack([X_normal, X_group])
     y = np.r_[np.zeros(len(X_normal)), np.ones(len(X_group))]
     params = dict(random_state=0, **FAST)
-    subsets = SiameseOutlierDetector(**params).fit(X)
-    everything = SiameseOutlierDetector(max_samples=len(X), n_estimators=1, **params)
-    everything.fit(X)
-    auc_subsets = roc_auc_score(y, -subsets.score_samples(X))
-    auc_everything = roc_auc_score(y, -everything.score_samples(X))
-    assert auc_subsets > 0.95
-    assert auc_subsets > auc_everything + 0.2
-    assert subsets.subsets_.shape == (200, 16)
-    assert everything.subsets_.shape == (1, len(X))
+    default = SiameseOutlierDetector(**params).fit(X)
+    small = SiameseOutlierDetector(n_neighbors=8, **params).fit(X)
+    auc_default = roc_auc_score(y, -default.score_samples(X))
+    auc_small = roc_auc_score(y, -small.score_samples(X))
+    assert auc_default > 0.95
+    assert auc_default > auc_small + 0.2
+    np.testing.assert_array_equal(default.neighbor_scales_, [4, 8, 16, 26])
+    np.testing.assert_array_equal(small.neighbor_scales_, [4, 8])
 
 
-@pytest.mark.parametrize("max_samples", [32, 256])
-def test_contamination_sets_outlier_rate_on_training_and_new_data(data, max_samples):
+def test_max_samples_caps_the_reference(data):
+    X_train, X_test, y_test = data
+    det = SiameseOutlierDetector(max_samples=100, random_state=0, **FAST).fit(X_train)
+    assert det.reference_.shape == (100, 16)
+    assert det.reference_input_.shape == (100, 20)
+    assert det.max_samples_ == 100
+    assert det.n_neighbors_ == 5  # ceil(100 / 24)
+    np.testing.assert_array_equal(det.neighbor_scales_, [4, 5])
+    assert roc_auc_score(y_test, -det.score_samples(X_test)) > 0.8
+
+
+def test_duplicates_and_tiny_data_give_finite_scores():
+    rng = np.random.RandomState(0)
+    X = np.repeat(rng.normal(size=(20, 3)), 10, axis=0)  # every row 10 times
+    det = SiameseOutlierDetector(random_state=0, **FAST).fit(X)
+    scores = det.score_samples(np.vstack([X, [[9.0, 9.0, 9.0]]]))
+    assert np.all(np.isfinite(scores))
+    # duplicates count as neighbours: a far row is the outlier
+    assert scores[-1] < scores[:-1].min()
+    for n in (1, 2, 3):
+        tiny = SiameseOutlierDetector(random_state=0, **FAST).fit(X[::10][:n])
+        assert np.all(np.isfinite(tiny.score_samples(X[:5])))
+
+
+@pytest.mark.parametrize("n_neighbors", ["auto", 8])
+def test_contamination_sets_outlier_rate_on_training_and_new_data(data, n_neighbors):
     """fit_predict flags the contamination share of the training rows, and
     predict about that share of new rows of the same kind: training rows are
     scored leave-one-out, so they do not look more normal than new ones."""
@@ -112,7 +137,7 @@ def test_contamination_sets_outlier_rate_on_training_and_new_data(data, max_samp
     for contamination in [0.05, 0.2]:
         det = SiameseOutlierDetector(
             contamination=contamination,
-            max_samples=max_samples,
+            n_neighbors=n_neighbors,
             random_state=0,
             **FAST,
         )
@@ -134,7 +159,6 @@ def test_auto_contamination_is_tukeys_fence(fitted, data):
 def test_scores_decision_predict_and_transform_agree(fitted, data):
     X_test = data[1]
     scores = fitted.score_samples(X_test)
-    assert np.all(scores <= 0)
     np.testing.assert_allclose(
         fitted.decision_function(X_test), scores - fitted.offset_
     )
@@ -159,45 +183,55 @@ def test_scores_do_not_depend_on_the_batch(fitted, data):
 
 
 @pytest.mark.parametrize("input_weight", [0.0, 1.0, 3.0])
-def test_scores_are_subset_nearest_neighbour_distances(data, input_weight):
-    """Brute force: minus the mean over subsets of the distance to the nearest
-    subset member other than the row itself, on the embedding (divided by
-    its RMS norm) next to the standardised input (times input_weight, divided
-    by the square root of the number of features)."""
+def test_scores_are_standardised_multi_scale_neighbour_distances(data, input_weight):
+    """Brute force: for k in 4, 8, 16, 20, the log distance to the k-th
+    nearest reference row other than the row itself, on the embedding
+    (divided by its RMS norm) next to the standardised input (times
+    input_weight, divided by the square root of the number of features),
+    standardised by its median and IQR over the training rows; minus the
+    largest over k."""
     X_train, X_test = data[0][:150], data[1][:20]
     det = SiameseOutlierDetector(
         input_weight=input_weight,
-        n_estimators=7,
-        max_samples=10,
+        max_samples=100,
+        n_neighbors=0.2,
         random_state=0,
         **FAST,
     ).fit(X_train)
     assert (det.reference_input_ is None) == (input_weight == 0)
+    np.testing.assert_array_equal(det.neighbor_scales_, [4, 8, 16, 20])
+
+    emb_train = det.transform(X_train).astype(np.float64)
+    scale = np.sqrt(np.mean(np.sum(det.reference_**2, axis=1)))
 
     def space(X):
-        emb = det.transform(X).astype(np.float64)
         z = (X - X_train.mean(0)) / X_train.std(0)
-        scale = np.sqrt(np.mean(np.sum(det.reference_**2, axis=1)))
+        emb = det.transform(X).astype(np.float64)
         return np.hstack([emb / scale, input_weight * z / np.sqrt(X.shape[1])])
 
-    train_space = space(X_train)
-    # subsets_ index reference_, the embeddings of the training rows they hold
-    emb_train = det.transform(X_train).astype(np.float64)
-    rows = [
+    # the reference is a sample of 100 training rows: find which
+    in_reference = [
         int(np.flatnonzero(np.all(np.isclose(emb_train, ref, atol=1e-6), axis=1))[0])
         for ref in det.reference_
     ]
+    reference = space(X_train)[in_reference]
+
+    def log_distances(X, training):
+        out = []
+        for i, q in enumerate(space(X)):
+            d = np.sqrt(((reference - q) ** 2).sum(1))
+            if training and i in in_reference:
+                d = np.delete(d, in_reference.index(i))
+            out.append(np.log(np.sort(d)[[3, 7, 15, 19]]))
+        return np.array(out)
+
+    train = log_distances(X_train, True)
+    q1, median, q3 = np.percentile(train, [25, 50, 75], axis=0)
+    np.testing.assert_allclose(det.log_distance_center_, median, rtol=1e-5)
+    np.testing.assert_allclose(det.log_distance_spread_, q3 - q1, rtol=1e-4)
     for X, training in [(X_train, True), (X_test, False)]:
-        query = space(X)
-        expected = []
-        for i, q in enumerate(query):
-            nearest = []
-            for subset in det.subsets_:
-                members = [rows[j] for j in subset if not (training and rows[j] == i)]
-                d = np.sqrt(((train_space[members] - q) ** 2).sum(1))
-                nearest.append(d.min())
-            expected.append(-np.mean(nearest))
-        np.testing.assert_allclose(det.score_samples(X), expected, rtol=1e-4)
+        expected = -((log_distances(X, training) - median) / (q3 - q1)).max(1)
+        np.testing.assert_allclose(det.score_samples(X), expected, rtol=1e-4, atol=1e-4)
 
 
 def test_known_anomalies_improve_scores(data):
@@ -208,10 +242,10 @@ def test_known_anomalies_improve_scores(data):
     X_train = np.vstack([X_normal, X_known])
     y_train = np.r_[np.ones(len(X_normal)), -np.ones(len(X_known))]
     X_test, y_test = data[1], data[2]
-    # large subsets: the known anomalies would mask their kind if they stayed
-    # in the reference set. The labels act through the embedding, so the
-    # scores measure it alone.
-    params = dict(max_samples=256, input_weight=0, random_state=0, **FAST)
+    # small neighbourhoods: the known anomalies would mask their kind if they
+    # stayed in the reference set. The labels act through the embedding, so
+    # the scores measure it alone.
+    params = dict(n_neighbors=8, input_weight=0, random_state=0, **FAST)
     plain = SiameseOutlierDetector(**params).fit(X_train)
     semi = SiameseOutlierDetector(**params).fit(X_train, y_train)
     # known anomalies are left out of the reference set
@@ -309,8 +343,9 @@ def test_pandas_and_sparse_input(data):
         (dict(contamination="high"), "contamination"),
         (dict(corruption=1.0), "corruption"),
         (dict(n_neighbors=0), "n_neighbors"),
+        (dict(n_neighbors=1.5), "n_neighbors"),
+        (dict(n_neighbors="many"), "n_neighbors"),
         (dict(max_samples=0), "max_samples"),
-        (dict(n_estimators=0), "n_estimators"),
         (dict(temperature=0), "temperature"),
         (dict(input_weight=-1.0), "input_weight"),
     ],
