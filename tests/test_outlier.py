@@ -179,7 +179,8 @@ def test_scores_do_not_depend_on_the_batch(fitted, data):
     X_test = data[1][:40]
     whole = fitted.score_samples(X_test)
     rows = np.concatenate([fitted.score_samples(X_test[i : i + 1]) for i in range(40)])
-    np.testing.assert_allclose(rows, whole, rtol=1e-5)
+    # scores are in interquartile ranges of log distances, near 0 for typical rows
+    np.testing.assert_allclose(rows, whole, rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("input_weight", [0.0, 1.0, 3.0])
