@@ -23,10 +23,9 @@ seed, ``unsup`` only). Results go to ``benchmarks/results/bench_adbench.md``.
 
 import argparse
 import time
-from pathlib import Path
 
 import numpy as np
-from _common import format_table, machine, report
+from _common import data_dir, format_table, machine, report
 from scipy.stats import rankdata
 from sklearn.ensemble import IsolationForest
 from sklearn.metrics import average_precision_score, roc_auc_score
@@ -37,7 +36,7 @@ from sklearn.svm import OneClassSVM
 
 from sksiamese.estimators.outlier import SiameseOutlierDetector
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "adbench"
+DATA = data_dir(None) / "adbench"
 QUICK_SETS = ("6_cardio", "38_thyroid", "40_vowels", "42_WBC")
 
 
