@@ -463,10 +463,9 @@ class SiameseOutlierDetector(
             ),
             dtype=np.int64,
         )
-        self.distance_floor_ = 0.0
-        log_dist = self._log_distances(X)
-        self.distance_floor_ = _distance_floor(log_dist[~anomalous])
-        log_dist = np.maximum(log_dist, np.log(self.distance_floor_))
+        dist = self._neighbor_distances(X)
+        self.distance_floor_ = _distance_floor(dist[~anomalous])
+        log_dist = self._floored_log(dist)
         q1, median, q3 = np.percentile(log_dist[~anomalous], [25, 50, 75], axis=0)
         self.log_distance_center_ = median
         spread = q3 - q1
@@ -577,9 +576,9 @@ class SiameseOutlierDetector(
             )
         return dist
 
-    def _log_distances(self, X):
-        """Log distance from each row to its k-th nearest reference row, for
-        each k of ``neighbor_scales_``, floored at ``distance_floor_``."""
+    def _neighbor_distances(self, X):
+        """Distance from each row to its k-th nearest reference row, for
+        each k of ``neighbor_scales_``."""
         # a row that coincides with a reference row (to float32 rounding) is
         # that row: it is left out of its own neighbours, so a training row
         # is scored as a new row would be (leave-one-out); its duplicates
@@ -599,19 +598,20 @@ class SiameseOutlierDetector(
                     dist[rows, self_] <= tol, np.inf, dist[rows, self_]
                 )
             nearest = np.sort(np.partition(dist, largest - 1, axis=1)[:, :largest], 1)
-            nearest = np.sqrt(nearest[:, self.neighbor_scales_ - 1])
-            with np.errstate(divide="ignore"):
-                parts.append(np.log(np.maximum(nearest, self.distance_floor_)))
+            parts.append(np.sqrt(nearest[:, self.neighbor_scales_ - 1]))
         if not parts:
             return np.empty((0, len(self.neighbor_scales_)))
         return np.concatenate(parts)
+
+    def _floored_log(self, dist):
+        return np.log(np.maximum(dist, self.distance_floor_))
 
     def _standardised_max(self, log_dist):
         z = (log_dist - self.log_distance_center_) / self.log_distance_spread_
         return -z.max(1)
 
     def _scores(self, X):
-        return self._standardised_max(self._log_distances(X))
+        return self._standardised_max(self._floored_log(self._neighbor_distances(X)))
 
     def decision_function(self, X):
         """Shifted score: negative for outliers, positive for inliers.
@@ -644,11 +644,11 @@ class SiameseOutlierDetector(
         return np.where(self.decision_function(X) < 0, -1, 1)
 
 
-def _distance_floor(log_dist):
+def _distance_floor(dist):
     """Smallest distance the scores tell apart: a millionth of the median
     distance at the largest scale, so that duplicates (distance 0) get a
     finite log distance."""
-    typical = np.exp(np.median(log_dist[:, -1])) if len(log_dist) else 0.0
+    typical = np.median(dist[:, -1]) if len(dist) else 0.0
     return 1e-6 * typical if np.isfinite(typical) and typical > 0 else 1e-12
 
 
