@@ -1,24 +1,28 @@
 """The skorch glue: one NeuralNet subclass with batch-level iterators and a NaN guard.
 
 Only skorch hooks are overridden: ``get_iterator`` (class-balanced batches cut
-straight from arrays, without per-row collation), ``get_loss`` (the mined
-metric loss, with a guard against non-finite values) and ``infer`` (batches of
-raw items such as strings go to the backbone as they are), plus skorch's private
-``_set_training``, which skips re-setting modes that are already set (should
-skorch rename it, its own version runs: slower, same result). The fit loop,
-callbacks, history and device handling are skorch's own.
+straight from arrays, without per-row collation, see :mod:`sksiamese._data`),
+``get_loss`` (the criterion's loss, with a guard against non-finite values) and
+``infer`` (batches of raw items such as strings go to the backbone as they
+are), plus skorch's private ``_set_training``, which skips re-setting modes
+that are already set (should skorch rename it, its own version runs: slower,
+same result). The fit loop, callbacks, history and device handling are
+skorch's own.
 """
 
 import math
 
-import numpy as np
-import scipy.sparse as sp
-import torch
 from skorch import NeuralNet
 from skorch.callbacks import Callback
 from torch import nn
 
-from .samplers import ClassBalancedBatchSampler
+from ._data import (
+    BalancedBatches,
+    FixedBatches,
+    SequentialBatches,
+    ShuffledBatches,
+    is_raw_items,
+)
 
 _MODULE_TRAIN = nn.Module.train
 
@@ -36,54 +40,6 @@ def _in_mode(module, training):
 
 class NonFiniteLossError(FloatingPointError):
     """Raised when a training loss becomes NaN or infinite."""
-
-
-class RowsDataset(torch.utils.data.Dataset):
-    """Rows of a dense array or CSR matrix, optionally with integer labels.
-
-    Sparse rows are densified one batch at a time, never the whole matrix. A
-    1-D object array holds raw items (strings) for a backbone that embeds them
-    itself; its batches stay object arrays.
-    """
-
-    def __init__(self, X, y=None):
-        self.X = X
-        self.y = y
-
-    def __len__(self):
-        return self.X.shape[0]
-
-    def rows(self, index):
-        Xb = self.X[index]
-        if _is_raw(self.X):
-            return np.atleast_1d(Xb)
-        if sp.issparse(Xb):
-            Xb = Xb.toarray()  # a fresh array
-        elif not (
-            isinstance(self.X, np.ndarray)
-            and isinstance(Xb, np.ndarray)
-            and Xb.flags.writeable
-            and not np.may_share_memory(Xb, self.X)
-        ):
-            # a view (slices): copy, so that the module never writes into the
-            # caller's array and slices of read-only memmaps stay untouched.
-            # Fancy-indexed rows are a fresh array already: no second copy.
-            Xb = np.array(Xb, dtype=np.float32)
-        # numpy copies and casts on one thread; torch.tensor(Xb) would open a
-        # parallel region per batch (5x slower for 1024 x 64 with 2 threads)
-        return torch.from_numpy(np.asarray(Xb, dtype=np.float32))
-
-    def batch(self, index):
-        yb = None if self.y is None else torch.as_tensor(self.y[index])
-        return self.rows(index), yb
-
-    def __getitem__(self, i):
-        Xi, yi = self.batch(np.atleast_1d(i))
-        return Xi[0], (None if yi is None else yi[0])
-
-
-def _is_raw(X):
-    return isinstance(X, np.ndarray) and X.dtype == object
 
 
 class WarmupLinearLR(Callback):
@@ -118,88 +74,6 @@ class WarmupLinearLR(Callback):
         self.step_ += 1
 
 
-class _BalancedBatches:
-    """Class-balanced training batches; each pass draws new batches."""
-
-    def __init__(self, dataset, batch_size, samples_per_class, seed, augment):
-        self.dataset = dataset
-        self.augment = augment
-        self.sampler = ClassBalancedBatchSampler(
-            dataset.y, batch_size, samples_per_class, random_state=seed
-        )
-
-    def __len__(self):
-        return len(self.sampler)
-
-    def __iter__(self):
-        for index in self.sampler:
-            Xb, yb = self.dataset.batch(index)
-            if self.augment is not None:
-                Xb = self.augment(Xb)
-            yield Xb, yb
-
-
-class _ShuffledBatches:
-    """Training batches of tuples in a new random order at each pass."""
-
-    def __init__(self, dataset, batch_size, seed, augment):
-        self.dataset = dataset
-        self.batch_size = batch_size
-        self.augment = augment
-        self.rng = np.random.RandomState(seed)
-
-    def __len__(self):
-        return -(-len(self.dataset) // self.batch_size)
-
-    def __iter__(self):
-        order = self.rng.permutation(len(self.dataset))
-        for start in range(0, len(order), self.batch_size):
-            Xb, yb = self.dataset.batch(np.sort(order[start : start + self.batch_size]))
-            if self.augment is not None:
-                Xb = self.augment(Xb)
-            yield Xb, yb
-
-
-class _Fixed:
-    """Validation batches: a fresh, identically seeded pass at every epoch."""
-
-    def __init__(self, batches, *args):
-        self.batches = batches
-        self.args = args
-
-    def __iter__(self):
-        return iter(self.batches(*self.args))
-
-
-class _SequentialBatches:
-    def __init__(self, dataset, batch_size):
-        self.dataset = dataset
-        self.batch_size = batch_size
-
-    def __len__(self):
-        return -(-len(self.dataset) // self.batch_size)
-
-    def __iter__(self):
-        for start in range(0, len(self.dataset), self.batch_size):
-            yield self.dataset.batch(slice(start, start + self.batch_size))
-
-
-class MetricCriterion(nn.Module):
-    """Mine the batch on its distance matrix, then apply the metric loss."""
-
-    def __init__(self, loss, miner, distance):
-        super().__init__()
-        self.loss = loss
-        self.miner = miner
-        self.distance = distance
-
-    def forward(self, embeddings, labels):
-        with torch.no_grad():
-            detached = embeddings.detach()
-            indices = self.miner(self.distance.pairwise(detached, detached), labels)
-        return self.loss(embeddings, labels, indices)
-
-
 class SiameseNet(NeuralNet):
     """skorch ``NeuralNet`` training a shared backbone with a metric loss.
 
@@ -208,7 +82,7 @@ class SiameseNet(NeuralNet):
     batching : {"balanced", "shuffled"}
         Training batches: class-balanced rows of a :class:`RowsDataset`
         (``samples_per_class`` per class), or a shuffled pass over a dataset
-        of tuples (:class:`~sksiamese._tuples.TupleDataset`). Validation
+        of tuples (:class:`~sksiamese._data.TupleDataset`). Validation
         batches are drawn the same way, the same ones at every epoch.
     samples_per_class : int
         Rows per class in each training batch (``batching="balanced"``).
@@ -239,29 +113,29 @@ class SiameseNet(NeuralNet):
 
     def get_iterator(self, dataset, training=False):
         if dataset.y is None:
-            return _SequentialBatches(dataset, self.predict_batch_size)
+            return SequentialBatches(dataset, self.predict_batch_size)
         if self.batching == "shuffled":
             if training:
-                return _ShuffledBatches(
+                return ShuffledBatches(
                     dataset, self.batch_size, self.seed, self.augment
                 )
-            return _Fixed(
-                _ShuffledBatches, dataset, self.batch_size, self.seed + 1, None
+            return FixedBatches(
+                ShuffledBatches, dataset, self.batch_size, self.seed + 1, None
             )
         if self.batching != "balanced":
             raise ValueError(
                 f"batching must be 'balanced' or 'shuffled', got {self.batching!r}."
             )
         if training:
-            return _BalancedBatches(
+            return BalancedBatches(
                 dataset,
                 self.batch_size,
                 self.samples_per_class,
                 self.seed,
                 self.augment,
             )
-        return _Fixed(
-            _BalancedBatches,
+        return FixedBatches(
+            BalancedBatches,
             dataset,
             self.batch_size,
             self.samples_per_class,
@@ -270,7 +144,7 @@ class SiameseNet(NeuralNet):
         )
 
     def infer(self, x, **fit_params):
-        if _is_raw(x):
+        if is_raw_items(x):
             # skorch would try to make a tensor of the strings
             return self.module_(x, **fit_params)
         return super().infer(x, **fit_params)

@@ -69,9 +69,9 @@ _PORTABLE = contextvars.ContextVar("sksiamese_portable", default=False)
 
 _ESTIMATORS = (
     "sksiamese.estimators.outlier.SiameseOutlierDetector",
-    "sksiamese.estimators.pairs.SiamesePairClassifier",
-    "sksiamese.estimators.pairs.SiamesePairRegressor",
-    "sksiamese.estimators.pairs.SiameseTripletClassifier",
+    "sksiamese.estimators.pair_classifier.SiamesePairClassifier",
+    "sksiamese.estimators.pair_regressor.SiamesePairRegressor",
+    "sksiamese.estimators.triplet.SiameseTripletClassifier",
     "sksiamese.estimators.transformer.SiameseTransformer",
 )
 _BACKBONES = (

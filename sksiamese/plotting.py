@@ -15,7 +15,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_consistent_length, column_or_1d
 
 from .distances import CosineDistance
-from .estimators.pairs import _best_threshold, _TupleBase
+from .estimators._tuple_base import _best_threshold, _TupleBase
 from .metrics import equal_error_rate
 
 __all__ = [

@@ -25,7 +25,8 @@ from skorch.callbacks import (
 from skorch.helper import predefined_split
 from torch import nn
 
-from .._net import NonFiniteLossError, RowsDataset, SiameseNet, WarmupLinearLR
+from .._data import RowsDataset
+from .._net import NonFiniteLossError, SiameseNet, WarmupLinearLR
 from ..distances import DISTANCES
 from ..modules import MLP
 from ..persistence import _finish_load, _load_state, _save_state

@@ -21,8 +21,8 @@ from sklearn.utils.validation import (
     check_is_fitted,
 )
 
-from .._net import RowsDataset
-from .._tuples import ViewsCriterion
+from .._criteria import ViewsCriterion
+from .._data import RowsDataset
 from ..losses import SupConLoss
 from ..utils.validation import check_labels, check_rows
 from ._base import SiameseBase

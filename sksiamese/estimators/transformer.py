@@ -16,7 +16,8 @@ from sklearn.base import (
 from sklearn.model_selection import train_test_split
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
-from .._net import MetricCriterion, RowsDataset
+from .._criteria import MetricCriterion
+from .._data import RowsDataset
 from ..distances import get_distance
 from ..losses import LOSSES, get_loss
 from ..miners import MINERS, get_miner

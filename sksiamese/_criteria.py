@@ -1,47 +1,30 @@
-"""Pairs and triplets for the skorch glue: a dataset and the criteria.
+"""What the loss side owns: turning a batch of embeddings into a loss.
 
-A tuple dataset holds each distinct item once (``items``) and the tuples as
-rows of item indices, so the twins of a batch are embedded in one forward
-pass over the stacked items: ``[first items; second items; (third items)]``.
-The criterion splits the embeddings back into the tuple positions.
+A criterion receives the backbone's embeddings of a batch and its targets, and
+applies the metric loss to them: mined in-batch tuples of labelled rows
+(:class:`MetricCriterion`), explicit pairs or triplets of a stacked batch
+(:class:`TupleCriterion`), or two augmented views of each row
+(:class:`ViewsCriterion`).
 """
 
 import torch
 from torch import nn
 
-from ._net import RowsDataset
 
+class MetricCriterion(nn.Module):
+    """Mine the batch on its distance matrix, then apply the metric loss."""
 
-class TupleDataset(torch.utils.data.Dataset):
-    """Tuples of rows of ``items`` (dense array or CSR matrix).
+    def __init__(self, loss, miner, distance):
+        super().__init__()
+        self.loss = loss
+        self.miner = miner
+        self.distance = distance
 
-    Parameters
-    ----------
-    items : ndarray or sparse matrix of shape (n_items, n_features)
-        The items; sparse rows are densified one batch at a time.
-    tuples : ndarray of shape (n_tuples, arity)
-        Row indices into ``items``.
-    y : ndarray of shape (n_tuples,) or None
-        Target of each tuple.
-    """
-
-    def __init__(self, items, tuples, y=None):
-        self.items = RowsDataset(items)
-        self.tuples = tuples
-        self.y = y
-
-    def __len__(self):
-        return len(self.tuples)
-
-    def batch(self, index):
-        rows = self.tuples[index]
-        # position-major order: all first items, then all second items, ...
-        Xb = self.items.rows(rows.T.ravel())
-        yb = None if self.y is None else torch.as_tensor(self.y[index])
-        return Xb, yb
-
-    def __getitem__(self, i):
-        raise TypeError("TupleDataset is read in batches; use its iterators.")
+    def forward(self, embeddings, labels):
+        with torch.no_grad():
+            detached = embeddings.detach()
+            indices = self.miner(self.distance.pairwise(detached, detached), labels)
+        return self.loss(embeddings, labels, indices)
 
 
 class TupleCriterion(nn.Module):
@@ -115,7 +98,7 @@ class ViewsCriterion(nn.Module):
     Examples
     --------
     >>> import torch
-    >>> from sksiamese._tuples import ViewsCriterion
+    >>> from sksiamese._criteria import ViewsCriterion
     >>> from sksiamese.losses import SupConLoss
     >>> crit = ViewsCriterion(SupConLoss(margin=0.1))
     >>> good = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [0.0, 1.0]])

@@ -1,0 +1,365 @@
+"""What the pair and triplet estimators share: validation of tuples of items,
+the encoder, the criterion and batching, tuple distances, and the shared
+parameter documentation."""
+
+import sys
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from sklearn.base import (
+    clone,
+)
+from sklearn.metrics import fbeta_score, roc_curve
+from sklearn.model_selection import train_test_split
+from sklearn.utils._param_validation import HasMethods
+from sklearn.utils.validation import (
+    check_array,
+    check_is_fitted,
+)
+
+from .._criteria import TupleCriterion
+from .._data import TupleDataset
+from ..distances import get_distance
+from ..losses import get_loss
+from ..utils.validation import (
+    check_rows,
+    check_tuples,
+)
+from ._base import SiameseBase, _n_features
+
+# Tuples embedded at a time at inference: bounds memory whatever the input.
+_CHUNK = 8192
+
+
+class _TupleBase(SiameseBase):
+    """Validation of pairs / triplets, the encoder, and tuple distances."""
+
+    _arity = 2
+    _task = "binary"
+
+    _parameter_constraints = {
+        **SiameseBase._parameter_constraints,
+        "encoder": [None, HasMethods(["fit", "transform"])],
+    }
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        raw = self.encoder is not None or self._takes_raw_items()
+        tags.input_tags.two_d_array = raw
+        tags.input_tags.three_d_array = not raw
+        tags.input_tags.string = raw
+        tags.input_tags.sparse = False
+        return tags
+
+    # -- skorch pieces -----------------------------------------------------------
+
+    def _distance(self):
+        return get_distance(self.distance)
+
+    def _criterion_params(self):
+        distance = self._distance()
+        return {
+            "criterion": TupleCriterion,
+            "criterion__loss": get_loss(
+                self.loss, margin=self.margin, distance=distance
+            ),
+            "criterion__distance": distance,
+            "criterion__arity": self._arity,
+            "criterion__task": self._task,
+            # only the pair classifier has in-batch negatives
+            "criterion__in_batch_negatives": getattr(self, "in_batch_negatives", False),
+        }
+
+    def _net_params(self):
+        return {"batching": "shuffled"}
+
+    # -- input validation --------------------------------------------------------
+
+    @property
+    def _tuple_name(self):
+        return "pairs" if self._arity == 2 else "triplets"
+
+    def _check_tuples(self, X, reset):
+        """Validate X; return ``(items, tuples)`` for a :class:`TupleDataset`.
+
+        ``items`` holds one row per item (dense or CSR) and ``tuples`` the row
+        indices of each pair or triplet.
+        """
+        k, name, cls = self._arity, self._tuple_name, type(self).__name__
+        if self._takes_raw_items():
+            # the backbone embeds the raw items itself (e.g. tokenises text)
+            X = _as_item_tuples(X, k, cls, name)
+            items = np.empty(X.size, dtype=object)
+            items[:] = list(X.ravel())
+        elif self.encoder is None:
+            X = check_tuples(self, X, k, reset=reset)
+            items = X.reshape(-1, X.shape[2])
+        else:
+            X = _as_item_tuples(X, k, cls, name)
+            flat = list(X.ravel())
+            if reset:
+                # FrozenEstimator.fit requires y
+                self.encoder_ = clone(self.encoder).fit(flat, None)
+            items = self._encode(flat)
+        tuples = np.arange(len(X) * k).reshape(len(X), k)
+        return items, tuples
+
+    def _encode(self, items):
+        encoded = self.encoder_.transform(items)
+        return check_array(
+            encoded,
+            accept_sparse="csr",
+            dtype=[np.float32, np.float64],
+            input_name="encoded items",
+        )
+
+    def _check_fitted_tuples(self, X):
+        check_is_fitted(self)
+        return self._check_tuples(X, reset=False)
+
+    # -- fitting -----------------------------------------------------------------
+
+    def _fit_tuples(self, items, tuples, y, valid=None, net=None):
+        """Train on ``tuples[...]`` with targets ``y``; ``valid``: held-out
+        ``(tuples, y)`` for early stopping."""
+        seed = self._next_seed()
+        initialize = net is None
+        if initialize:
+            valid_ds = None
+            if valid is not None and self.early_stopping:
+                valid_ds = TupleDataset(items, *valid)
+            net = self._build_net(_n_features(items), seed, valid_ds)
+        self._train(net, TupleDataset(items, tuples, y), seed, initialize)
+        self.net_ = net
+        self.history_ = net.history
+        self.n_iter_ = len(net.history)
+        return self
+
+    def _holdout(self, y, stratify):
+        """Split tuple indices into training and calibration / validation."""
+        index = np.arange(len(y))
+        n_valid = int(np.ceil(self.validation_fraction * len(y)))
+        if n_valid < 2 or len(y) - n_valid < 2:
+            return index, None
+        try:
+            return train_test_split(
+                index,
+                test_size=n_valid,
+                stratify=y if stratify else None,
+                random_state=self._next_seed(),
+            )
+        except ValueError:  # a class too small to stratify
+            return index, None
+
+    # -- inference -----------------------------------------------------------------
+
+    def _tuple_distances(self, items, tuples):
+        """Distances from the first item of each tuple to each of the others.
+
+        Returns an array of shape (n_tuples, arity - 1), computed in chunks.
+        """
+        distance = self.net_.criterion_.distance
+        out = np.empty((len(tuples), tuples.shape[1] - 1), dtype=np.float32)
+        for start in range(0, len(tuples), _CHUNK):
+            chunk = tuples[start : start + _CHUNK]
+            emb = torch.from_numpy(self._embed(items[chunk.T.ravel()]))
+            parts = emb.reshape(chunk.shape[1], len(chunk), -1)
+            with torch.no_grad():
+                for j in range(1, chunk.shape[1]):
+                    d = distance.paired(parts[0], parts[j]).numpy()
+                    out[start : start + len(chunk), j - 1] = d
+        return out
+
+    def _similarity(self, items, tuples):
+        d = self._tuple_distances(items, tuples)[:, 0]
+        return self.net_.criterion_.distance.similarity(d)
+
+    def embed(self, X):
+        """Embed single items, so one trained model also serves retrieval.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_items, n_features), or a sequence of raw items
+            Numeric rows, or raw items (strings, dicts, ...) when the estimator
+            has an ``encoder`` or a backbone that embeds raw items.
+
+        Returns
+        -------
+        embeddings : ndarray of shape (n_items, embedding_dim), dtype float32
+        """
+        check_is_fitted(self)
+        if self._takes_raw_items():
+            X = self._check_X(X)
+        elif self.encoder is None:
+            X = check_rows(self, X, reset=False, accept_sparse=False)
+        else:
+            if isinstance(X, str):
+                raise ValueError("embed expects a sequence of items, got a string.")
+            X = self._encode(list(X))
+        return self._embed(X)
+
+
+_SHARED_DOC = """
+    module : None, torch.nn.Module class or instance, default=None
+        Backbone shared by the twins; None builds an
+        :class:`~sksiamese.modules.MLP` from ``hidden_layer_sizes``,
+        ``embedding_dim``, ``dropout`` and ``batch_norm``. A backbone that
+        embeds raw items itself, such as
+        :class:`~sksiamese.modules.SentenceTransformerBackbone` for text,
+        takes ``(n, {k})`` raw items without an ``encoder``; given as an
+        instance, it sets the training parameters left at their defaults
+        (``lr``, ``weight_decay``, ``lr_schedule``, ``max_epochs``,
+        ``batch_size``) to values suited to fine-tuning it.
+    encoder : scikit-learn transformer or None, default=None
+        Turns raw items (strings, dicts, rows) into feature vectors: it is
+        cloned and fitted on the items of the training tuples (wrap a fitted
+        encoder in :class:`sklearn.frozen.FrozenEstimator` to keep it as is).
+        None: ``X`` is numeric, of shape (n, {k}, n_features).
+    hidden_layer_sizes : tuple of int, default=(256,)
+        Hidden layers of the default MLP.
+    embedding_dim : int, default=128
+        Size of the embeddings (the output of :meth:`embed`).
+    dropout : float, default=0.1
+        Dropout after each hidden layer of the default MLP.
+    batch_norm : bool, default=True
+        Batch normalisation in the default MLP.
+    projection_dim : int or None, default=None
+        Output size of a projection head (``ReLU -> Linear``) that only the
+        loss sees; distances are then measured on the embeddings before it.
+        The default (no head) learns the similarity itself, with whatever
+        invariances the pairs teach (synonyms, noisy features). To verify
+        items of classes far from those seen in training, when the raw
+        features are already a fair metric, ``hidden_layer_sizes=()``,
+        ``embedding_dim=256``, ``projection_dim=64`` keeps more of the input:
+        on digits 6-9 after training on pairs of 0-5, pair ROC AUC 0.92
+        against 0.72 for the default (raw pixels: 0.89), but accuracy on new
+        pairs of the training classes falls from 0.996 to 0.87.
+    max_epochs : int, default=30
+        Passes over the training tuples.
+    batch_size : int, default=128
+        Tuples per training batch.
+    lr : float, default=1e-3
+        Learning rate.
+    optimizer : torch optimizer class, default=torch.optim.AdamW
+        Optimizer; ``optimizer__*`` parameters are routed to it.
+    lr_schedule : {{"cosine", "warmup_linear"}} or None, default="cosine"
+        Cosine annealing of the learning rate over ``max_epochs``;
+        "warmup_linear": linear warm-up over the first 10 % of the training
+        steps, then linear decay to 0 (for pretrained backbones).
+    weight_decay : float, default=1e-4
+        Weight decay of the optimizer.
+    clip_grad_norm : float or None, default=None
+        Clip the gradient norm to this value.
+    early_stopping : bool, default=False
+        Stop when the loss on the held-out tuples has not improved for
+        ``n_iter_no_change`` epochs, restoring the best weights.
+    validation_fraction : float, default=0.1
+        Share of the tuples held out ({holdout}).
+    n_iter_no_change : int, default=5
+        Patience of early stopping, in epochs.
+    augment : callable or None, default=None
+        Applied to each training batch of stacked items (a float32 tensor).
+    device : str or torch.device, default="cpu"
+        Device for training and inference.
+    random_state : int, RandomState instance or None, default=None
+        Seeds weights, batches and dropout; an int makes fits repeatable.
+    verbose : int, default=0
+        0 is silent; 1 prints skorch's epoch log and a progress bar.
+    callbacks : list of skorch callbacks, default=None
+        Extra skorch callbacks.
+    warm_start : bool, default=False
+        Continue from the fitted network at the next ``fit``.
+    **kwargs
+        ``module__*`` and ``optimizer__*`` parameters, routed as in skorch."""
+
+_SHARED_ATTRIBUTES = """
+    net_ : skorch.NeuralNet
+        The trained skorch network.
+    encoder_ : scikit-learn transformer
+        The fitted encoder (only with ``encoder``).
+    history_ : skorch.History
+        Per-epoch training record.
+    n_iter_ : int
+        Number of epochs trained.
+    n_features_in_ : int
+        Number of features of each item (numeric input only)."""
+
+
+def _doc(text, k, holdout):
+    return text.replace("{shared}", _SHARED_DOC.format(k=k, holdout=holdout)).replace(
+        "{attributes}", _SHARED_ATTRIBUTES
+    )
+
+
+# -- helpers ------------------------------------------------------------------------
+
+
+def _is_dataframe(X):
+    """Whether X is a pandas DataFrame; pandas is optional, and a DataFrame
+    can only come from a pandas that is already imported."""
+    pd = sys.modules.get("pandas")
+    return pd is not None and isinstance(X, pd.DataFrame)
+
+
+def _as_item_tuples(X, k, cls, name):
+    """Raw-item tuples as an object array of shape (n, k)."""
+    if _is_dataframe(X):
+        X = X.to_numpy(dtype=object)
+    elif not hasattr(X, "shape"):
+        X = list(X)
+        out = np.empty((len(X), k), dtype=object)
+        for i, row in enumerate(X):
+            if isinstance(row, str) or len(row) != k:
+                raise ValueError(
+                    f"{cls} expects each of the {name} to hold {k} items; row {i} "
+                    f"is {row!r}."
+                )
+            out[i] = list(row)
+        X = out
+    if sp.issparse(X) or X.ndim != 2 or X.shape[1] != k:
+        raise ValueError(
+            f"{cls} with an encoder expects {name} of raw items as an array of "
+            f"shape (n_{name}, {k}); got shape {getattr(X, 'shape', None)}."
+        )
+    if len(X) == 0:
+        raise ValueError(f"{cls} got 0 {name}; at least 1 is required.")
+    return X
+
+
+def _n_rows(X):
+    return X.shape[0] if hasattr(X, "shape") else len(X)
+
+
+def _take(X, index):
+    if _is_dataframe(X):
+        return X.iloc[index]
+    if hasattr(X, "shape"):
+        return np.asarray(X)[index]
+    return [X[i] for i in index]
+
+
+def _concat(a, b):
+    if _is_dataframe(a):
+        pd = sys.modules["pandas"]
+        return pd.concat([a, b.set_axis(a.columns, axis=1)], ignore_index=True)
+    if isinstance(a, list) or isinstance(b, list):
+        return list(a) + list(b)
+    return np.concatenate([np.asarray(a), np.asarray(b)])
+
+
+def _best_threshold(y, score, strategy, beta=1.0, target_far=None):
+    """The similarity threshold (``score >= t`` is similar) for ``strategy``."""
+    fpr, tpr, thresholds = roc_curve(y, score)
+    # roc_curve starts at +inf ("nothing is similar"): keep scores finite
+    big = np.finfo(np.float32).max
+    thresholds = np.clip(thresholds, -big, big)
+    if strategy == "far":
+        ok = np.flatnonzero(fpr <= target_far)
+        return float(thresholds[ok[np.argmax(tpr[ok])]])
+    if strategy == "accuracy":
+        n_pos = y.sum()
+        gains = tpr * n_pos + (1 - fpr) * (len(y) - n_pos)
+    else:
+        gains = [fbeta_score(y, score >= t, beta=beta) for t in thresholds]
+    return float(thresholds[int(np.argmax(gains))])

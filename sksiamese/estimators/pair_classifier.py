@@ -1,0 +1,441 @@
+"""SiamesePairClassifier: verification of labelled pairs."""
+
+from numbers import Real
+
+import numpy as np
+import torch
+from sklearn.base import (
+    ClassifierMixin,
+    _fit_context,
+)
+from sklearn.linear_model import LogisticRegression
+from sklearn.utils._param_validation import HasMethods, StrOptions
+from sklearn.utils.validation import (
+    check_is_fitted,
+    column_or_1d,
+)
+
+from ..utils.validation import (
+    check_class_labels,
+)
+from ._base import _n_features
+from ._tuple_base import _best_threshold, _concat, _doc, _take, _TupleBase
+
+# Earlier pairs kept for replay in SiamesePairClassifier.partial_fit.
+_REPLAY_PAIRS = 2000
+
+
+class SiamesePairClassifier(ClassifierMixin, _TupleBase):
+    """Siamese network that verifies pairs: similar or not.
+
+    Trained with the contrastive loss on labelled pairs; the similarity of a
+    new pair is computed from the distance between its two embeddings.
+    ``predict`` compares it with a threshold learned on held-out training
+    pairs, ``predict_proba`` is a logistic calibration of it fitted on the same
+    pairs.
+
+    Parameters
+    ----------{shared}
+    loss : {{"contrastive", "mnrl"}} or torch.nn.Module, default="contrastive"
+        Loss on the pairs of a batch, called as ``loss(embeddings, None,
+        (a1, p, a2, n))`` with the rows of similar ``(a1, p)`` and dissimilar
+        ``(a2, n)`` pairs in the stacked batch. "mnrl": the multiple-negatives
+        ranking loss (:class:`~sksiamese.losses.MultipleNegativesRankingLoss`),
+        which ranks each similar pair's second item above the second items of
+        all other pairs of the batch (in-batch negatives, more with a bigger
+        ``batch_size``): for mostly-similar pairs such as duplicate questions,
+        and the usual loss to fine-tune a pretrained text backbone.
+    margin : float, default=None
+        Margin of the contrastive loss (1.0 when None): dissimilar pairs are
+        pushed at least this far apart; for "mnrl", the scale of the cosine
+        similarities (20 when None).
+    distance : {{"euclidean", "cosine"}} or distance module, default="cosine"
+        Distance between embeddings.
+    in_batch_negatives : bool, default=False
+        Also push each similar pair's first item away from the closest second
+        item of the other pairs in its batch (hard negatives for free). Use it
+        when the pairs of a batch rarely share a class, e.g. duplicate
+        questions; leave it off when many pairs come from a few classes.
+    pos_label : label or None, default=None
+        The label meaning "similar"; None takes the greater of the two labels
+        (1, True, "same" > "different" ...).
+    threshold : "auto" or float, default="auto"
+        Similarity at and above which a pair is predicted similar. "auto"
+        learns the accuracy-maximising threshold on the held-out pairs; see
+        also :meth:`calibrate_threshold`.
+
+    Attributes
+    ----------{attributes}
+    classes_ : ndarray of shape (2,)
+        The two labels.
+    pos_label_ : label
+        The label meaning "similar".
+    threshold_ : float
+        Similarity threshold of ``predict``.
+    calibrator_ : LogisticRegression
+        Maps the similarity to the probability of "similar".
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from sksiamese import SiamesePairClassifier
+    >>> from sksiamese.pairs import make_pairs, pair_train_test_split
+    >>> X, y = load_digits(return_X_y=True)
+    >>> X_pairs, y_pairs, items = make_pairs(
+    ...     X / 16, y, n_pairs=3000, random_state=0, return_indices=True
+    ... )
+    >>> X_pairs.shape
+    (3000, 2, 64)
+    >>> X_train, X_test, y_train, y_test = pair_train_test_split(
+    ...     X_pairs, y_pairs, groups=items, random_state=0
+    ... )
+    >>> clf = SiamesePairClassifier(max_epochs=10, random_state=0)
+    >>> clf.fit(X_train, y_train).score(X_test, y_test) > 0.8
+    True
+    """
+
+    _parameter_constraints = {
+        **_TupleBase._parameter_constraints,
+        "loss": [StrOptions({"contrastive", "mnrl"}), HasMethods(["forward"])],
+        "in_batch_negatives": ["boolean"],
+        "pos_label": "no_validation",
+        "threshold": [StrOptions({"auto"}), Real],
+    }
+
+    def __init__(
+        self,
+        module=None,
+        *,
+        encoder=None,
+        hidden_layer_sizes=(256,),
+        embedding_dim=128,
+        dropout=0.1,
+        batch_norm=True,
+        projection_dim=None,
+        loss="contrastive",
+        margin=None,
+        distance="cosine",
+        in_batch_negatives=False,
+        pos_label=None,
+        threshold="auto",
+        max_epochs=30,
+        batch_size=128,
+        lr=1e-3,
+        optimizer=torch.optim.AdamW,
+        lr_schedule="cosine",
+        weight_decay=1e-4,
+        clip_grad_norm=None,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=5,
+        augment=None,
+        device="cpu",
+        random_state=None,
+        verbose=0,
+        callbacks=None,
+        warm_start=False,
+        **kwargs,
+    ):
+        self.module = module
+        self.encoder = encoder
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.embedding_dim = embedding_dim
+        self.dropout = dropout
+        self.batch_norm = batch_norm
+        self.projection_dim = projection_dim
+        self.loss = loss
+        self.margin = margin
+        self.distance = distance
+        self.in_batch_negatives = in_batch_negatives
+        self.pos_label = pos_label
+        self.threshold = threshold
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.optimizer = optimizer
+        self.lr_schedule = lr_schedule
+        self.weight_decay = weight_decay
+        self.clip_grad_norm = clip_grad_norm
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.augment = augment
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+        self.callbacks = callbacks
+        self.warm_start = warm_start
+        self._set_routed(kwargs)
+
+    def _check_y(self, X, y, reset):
+        y = check_class_labels(y, len(X), min_classes=0, estimator=self)
+        if reset:
+            classes = np.unique(y)
+            if len(classes) != 2:
+                raise ValueError(
+                    f"{type(self).__name__} needs pairs labelled with exactly two "
+                    f"labels (similar / dissimilar); got {len(classes)}: "
+                    f"{classes.tolist()}."
+                )
+            pos = classes[-1] if self.pos_label is None else self.pos_label
+            if pos not in classes:
+                raise ValueError(
+                    f"pos_label={pos!r} is not one of the labels {classes.tolist()}."
+                )
+            self.classes_, self.pos_label_ = classes, pos
+        else:
+            unknown = np.setdiff1d(y, self.classes_)
+            if len(unknown):
+                raise ValueError(
+                    f"y contains labels {unknown.tolist()} not seen in fit "
+                    f"({self.classes_.tolist()})."
+                )
+        return (y == self.pos_label_).astype(np.int64)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Train on labelled pairs.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_pairs, 2, n_features) or (n_pairs, 2)
+            Pairs of numeric rows, or pairs of raw items (array, DataFrame with
+            two columns, or list of 2-tuples) when ``encoder`` is set.
+        y : array-like of shape (n_pairs,) or None, default=None
+            Two labels: similar (``pos_label``) or not. None, only with
+            ``loss="mnrl"``: every pair is similar (positive-only pairs such
+            as duplicate questions, labelled 1); the held-out pairs that
+            calibrate the threshold are then completed by dissimilar pairs
+            made of each one's first item and another pair's second item,
+            which assumes, like the loss, that distinct pairs are unrelated.
+
+        Returns
+        -------
+        self : SiamesePairClassifier
+            The fitted estimator.
+        """
+        continuing = self.warm_start and hasattr(self, "net_")
+        with self._fit_state(fresh=not continuing):
+            items, tuples = self._check_tuples(X, reset=not continuing)
+            positive_only = y is None
+            if positive_only:
+                target = y = self._all_similar(tuples, reset=not continuing)
+            else:
+                target = self._check_y(tuples, y, reset=not continuing)
+            train, calib = self._holdout(target, stratify=True)
+            valid = None if calib is None else (tuples[calib], target[calib])
+            net = None
+            if continuing:
+                net = self._continued_net(_n_features(items), self._next_seed())
+            self._fit_tuples(items, tuples[train], target[train], valid, net)
+            if calib is None or (
+                not positive_only and len(np.unique(target[calib])) < 2
+            ):
+                calib = train
+            calib_tuples, calib_target = tuples[calib], target[calib]
+            if positive_only:
+                # the dissimilar pairs the ranking loss assumes: each first item
+                # with the second item of another pair
+                shifted = np.stack(
+                    [calib_tuples[:, 0], np.roll(calib_tuples[:, 1], 1)], axis=1
+                )
+                calib_tuples = np.concatenate([calib_tuples, shifted])
+                calib_target = np.concatenate([calib_target, 0 * calib_target])
+            self._calibrate(self._similarity(items, calib_tuples), calib_target)
+            self._set_replay(X, y, np.random.RandomState(self._next_seed()))
+        return self
+
+    def _all_similar(self, tuples, reset):
+        """Labels for positive-only pairs (``y=None``)."""
+        if self.loss != "mnrl":
+            raise ValueError(
+                "y=None (every pair similar) needs loss='mnrl', which takes the "
+                "other pairs of a batch as negatives; with loss="
+                f"{self.loss!r} pass the labels of similar and dissimilar pairs."
+            )
+        if len(tuples) < 2:
+            raise ValueError(
+                "y=None (every pair similar) needs at least 2 pairs: each "
+                "pair's negatives are the other pairs' second items."
+            )
+        if reset:
+            self.classes_, self.pos_label_ = np.array([0, 1]), 1
+        return np.ones(len(tuples), dtype=np.int64)
+
+    def _calibrate(self, score, target):
+        """Fit the probability calibration and, for "auto", the threshold."""
+        self.calibrator_ = LogisticRegression(C=100.0).fit(score[:, None], target)
+        if self.threshold == "auto":
+            self.threshold_ = _best_threshold(target, score, "accuracy")
+        else:
+            self.threshold_ = float(self.threshold)
+
+    def _set_replay(self, X, y, rng):
+        n = len(y)
+        keep = np.sort(rng.permutation(n)[:_REPLAY_PAIRS])
+        self._replay_X_ = _take(X, keep)
+        self._replay_y_ = np.asarray(y)[keep]
+
+    def partial_fit(self, X, y):
+        """Update the model on feedback pairs without forgetting the rest.
+
+        Users report false accepts and false rejects; each call trains
+        ``max_epochs`` epochs at the constant rate ``lr`` on those pairs mixed
+        with as many pairs replayed from a memory of up to 2,000 earlier
+        training pairs (new and old weigh equally). With ``threshold="auto"``
+        the threshold and calibration are then re-learned on the same mix.
+        The encoder is not refitted: its vocabulary stays that of the first
+        fit.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_pairs, 2, n_features) or (n_pairs, 2)
+            The feedback pairs.
+        y : array-like of shape (n_pairs,)
+            Their correct labels.
+
+        Returns
+        -------
+        self : SiamesePairClassifier
+            The updated estimator.
+        """
+        if not hasattr(self, "net_"):
+            return self.fit(X, y)
+        _, tuples = self._check_fitted_tuples(X)  # clear errors on the raw input
+        self._check_y(tuples, y, reset=False)
+        y = column_or_1d(y, warn=True)
+        with self._fit_state(fresh=False):
+            rng = np.random.RandomState(self._next_seed())
+            replay = rng.permutation(len(self._replay_y_))[: len(y)]
+            X_mix = _concat(X, _take(self._replay_X_, replay))
+            y_mix = np.concatenate([y, self._replay_y_[replay]])
+            items, tuples = self._check_fitted_tuples(X_mix)
+            target = (y_mix == self.pos_label_).astype(np.int64)
+            net = self._continued_net(_n_features(items), self._next_seed())
+            self._fit_tuples(items, tuples, target, net=net)
+            if self.threshold == "auto" and len(np.unique(target)) == 2:
+                self._calibrate(self._similarity(items, tuples), target)
+            self._set_replay(
+                _concat(self._replay_X_, X), np.concatenate([self._replay_y_, y]), rng
+            )
+        return self
+
+    def similarity(self, X):
+        """Similarity of each pair: higher means more similar.
+
+        Cosine similarity of the two embeddings for ``distance="cosine"``,
+        minus their distance otherwise.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_pairs, 2, n_features) or (n_pairs, 2)
+            Pairs.
+
+        Returns
+        -------
+        similarity : ndarray of shape (n_pairs,)
+        """
+        return self._similarity(*self._check_fitted_tuples(X))
+
+    def decision_function(self, X):
+        """Similarity minus the threshold, signed for ``classes_[1]``.
+
+        Positive when the pair is predicted to be ``classes_[1]`` (as
+        scikit-learn's scorers expect); with the default ``pos_label`` that is
+        "similar", so higher means more similar.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_pairs, 2, n_features) or (n_pairs, 2)
+            Pairs.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_pairs,)
+        """
+        score = self.similarity(X) - self.threshold_
+        return score if self.pos_label_ == self.classes_[1] else -score
+
+    def predict(self, X):
+        """Predict similar (``pos_label_``) or not for each pair.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_pairs, 2, n_features) or (n_pairs, 2)
+            Pairs.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_pairs,)
+        """
+        similar = self.similarity(X) >= self.threshold_
+        negative = self.classes_[self.classes_ != self.pos_label_][0]
+        return np.where(similar, self.pos_label_, negative)
+
+    def predict_proba(self, X):
+        """Calibrated probabilities of the two labels.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_pairs, 2, n_features) or (n_pairs, 2)
+            Pairs.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_pairs, 2)
+            Columns in the order of ``classes_``.
+        """
+        similarity = self.similarity(X)  # checks that self is fitted
+        p = self.calibrator_.predict_proba(similarity[:, None])[:, 1]
+        if self.pos_label_ == self.classes_[1]:
+            return np.column_stack([1 - p, p])
+        return np.column_stack([p, 1 - p])
+
+    def calibrate_threshold(self, X, y, strategy="accuracy", beta=1.0, target_far=None):
+        """Re-set ``threshold_`` on labelled pairs.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_pairs, 2, n_features) or (n_pairs, 2)
+            Pairs, ideally not used for training.
+        y : array-like of shape (n_pairs,)
+            Their labels.
+        strategy : {"accuracy", "f_beta", "far"}, default="accuracy"
+            Maximise accuracy; maximise the F-beta score of "similar"; or
+            accept as many similar pairs as possible while the false accept
+            rate (dissimilar pairs predicted similar) stays at most
+            ``target_far``.
+        beta : float, default=1.0
+            Beta of the F-beta score.
+        target_far : float in [0, 1], default=None
+            Required with ``strategy="far"``.
+
+        Returns
+        -------
+        self : SiamesePairClassifier
+            The estimator, with the new ``threshold_``.
+        """
+        check_is_fitted(self)
+        if strategy not in ("accuracy", "f_beta", "far"):
+            raise ValueError(
+                f"strategy must be 'accuracy', 'f_beta' or 'far'; got {strategy!r}."
+            )
+        if strategy == "far" and (target_far is None or not 0 <= target_far <= 1):
+            raise ValueError(
+                f"strategy='far' needs target_far in [0, 1]; got {target_far!r}."
+            )
+        items, tuples = self._check_fitted_tuples(X)
+        target = self._check_y(tuples, y, reset=False)
+        if len(np.unique(target)) < 2:
+            raise ValueError("calibrate_threshold needs similar and dissimilar pairs.")
+        score = self._similarity(items, tuples)
+        self.threshold_ = _best_threshold(target, score, strategy, beta, target_far)
+        return self
+
+
+SiamesePairClassifier.__doc__ = _doc(
+    SiamesePairClassifier.__doc__, 2, "to learn the threshold and calibration"
+)
+
+
+__all__ = ["SiamesePairClassifier"]

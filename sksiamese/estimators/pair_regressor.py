@@ -1,0 +1,194 @@
+"""SiamesePairRegressor: graded similarity of pairs."""
+
+import numpy as np
+import torch
+from sklearn.base import (
+    RegressorMixin,
+    _fit_context,
+)
+from sklearn.linear_model import LinearRegression
+from sklearn.utils._param_validation import HasMethods, StrOptions
+
+from ..losses import REGRESSION_LOSSES
+from ..utils.validation import (
+    check_targets,
+)
+from ._base import _n_features
+from ._tuple_base import _doc, _TupleBase
+
+
+class SiamesePairRegressor(RegressorMixin, _TupleBase):
+    """Siamese network that predicts graded similarity of pairs (e.g. STS 0-5).
+
+    Trained on the cosine similarity of the two embeddings, by default with
+    the CoSENT ranking loss; ``predict`` maps the cosine similarity linearly to
+    the scale of the targets (fitted on held-out training pairs), so ``score``
+    is R² and the rank order (Spearman's correlation) is that of the cosine.
+
+    Parameters
+    ----------{shared}
+    loss : {{"cosent", "mse"}} or torch.nn.Module, default="cosent"
+        "cosent": ranking loss on all ordered pairs of pairs of a batch (only
+        the order of the targets matters); "mse": squared error between the
+        cosine and the targets rescaled to [-1, 1].
+    margin : float, default=None
+        Scale of the CoSENT loss (20 when None).
+
+    Attributes
+    ----------{attributes}
+    scale_ : LinearRegression
+        Maps the cosine similarity to the scale of the targets.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sksiamese import SiamesePairRegressor
+    >>> rng = np.random.RandomState(0)
+    >>> a = rng.normal(size=(500, 8))
+    >>> noise = rng.normal(size=(500, 8))
+    >>> mix = rng.uniform(size=500)
+    >>> b = mix[:, None] * a + (1 - mix[:, None]) * noise
+    >>> X, y = np.stack([a, b], axis=1), 5 * mix
+    >>> reg = SiamesePairRegressor(max_epochs=20, random_state=0).fit(X, y)
+    >>> reg.score(X, y) > 0.5
+    True
+    """
+
+    _task = "graded"
+
+    _parameter_constraints = {
+        **_TupleBase._parameter_constraints,
+        "loss": [StrOptions(set(REGRESSION_LOSSES)), HasMethods(["forward"])],
+    }
+
+    def __init__(
+        self,
+        module=None,
+        *,
+        encoder=None,
+        hidden_layer_sizes=(256,),
+        embedding_dim=128,
+        dropout=0.1,
+        batch_norm=True,
+        projection_dim=None,
+        loss="cosent",
+        margin=None,
+        max_epochs=30,
+        batch_size=128,
+        lr=1e-3,
+        optimizer=torch.optim.AdamW,
+        lr_schedule="cosine",
+        weight_decay=1e-4,
+        clip_grad_norm=None,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=5,
+        augment=None,
+        device="cpu",
+        random_state=None,
+        verbose=0,
+        callbacks=None,
+        warm_start=False,
+        **kwargs,
+    ):
+        self.module = module
+        self.encoder = encoder
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.embedding_dim = embedding_dim
+        self.dropout = dropout
+        self.batch_norm = batch_norm
+        self.projection_dim = projection_dim
+        self.loss = loss
+        self.margin = margin
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.optimizer = optimizer
+        self.lr_schedule = lr_schedule
+        self.weight_decay = weight_decay
+        self.clip_grad_norm = clip_grad_norm
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.augment = augment
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+        self.callbacks = callbacks
+        self.warm_start = warm_start
+        self._set_routed(kwargs)
+
+    # the regressor is trained on cosine similarity, whatever the loss
+    distance = "cosine"
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Train on pairs with graded similarity targets.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_pairs, 2, n_features) or (n_pairs, 2)
+            Pairs of numeric rows, or of raw items with ``encoder``.
+        y : array-like of shape (n_pairs,)
+            Similarity targets (higher = more similar), any scale.
+
+        Returns
+        -------
+        self : SiamesePairRegressor
+            The fitted estimator.
+        """
+        continuing = self.warm_start and hasattr(self, "net_")
+        with self._fit_state(fresh=not continuing):
+            items, tuples = self._check_tuples(X, reset=not continuing)
+            y = check_targets(y, len(tuples), estimator=self)
+            low, high = y.min(), y.max()
+            target = (2 * (y - low) / (high - low) - 1).astype(np.float32)
+            train, calib = self._holdout(target, stratify=False)
+            valid = None if calib is None else (tuples[calib], target[calib])
+            net = None
+            if continuing:
+                net = self._continued_net(_n_features(items), self._next_seed())
+            self._fit_tuples(items, tuples[train], target[train], valid, net)
+            # the network fits its training pairs more closely than new ones:
+            # map the similarity to the targets on held-out pairs
+            calib = train if calib is None else calib
+            cos = self._similarity(items, tuples[calib])
+            self.scale_ = LinearRegression().fit(cos[:, None], y[calib])
+        return self
+
+    def similarity(self, X):
+        """Cosine similarity of the embeddings of each pair.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_pairs, 2, n_features) or (n_pairs, 2)
+            Pairs.
+
+        Returns
+        -------
+        similarity : ndarray of shape (n_pairs,)
+        """
+        return self._similarity(*self._check_fitted_tuples(X))
+
+    def predict(self, X):
+        """Predicted similarity on the scale of the training targets.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_pairs, 2, n_features) or (n_pairs, 2)
+            Pairs.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_pairs,)
+        """
+        similarity = self.similarity(X)
+        return self.scale_.predict(similarity[:, None])
+
+
+SiamesePairRegressor.__doc__ = _doc(
+    SiamesePairRegressor.__doc__, 2, "to map the similarity to the targets"
+)
+
+
+__all__ = ["SiamesePairRegressor"]
