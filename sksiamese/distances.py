@@ -19,9 +19,11 @@ __all__ = ["CosineDistance", "EuclideanDistance", "get_distance"]
 # finite gradient instead of NaN.
 _EPS = 1e-12
 # ``|a|**2 - 2 a.b + |b|**2`` loses about eps * (|a|**2 + |b|**2) to rounding
-# (measured: at most ~5 eps); squared distances below this multiple of it are
-# rounding noise, treated as 0.
-_ROUNDING = 32
+# (measured: at most ~5 eps). Squared distances below this multiple of it are
+# recomputed as sums of squared differences, which have no cancellation: their
+# relative error stays below ~5 / 1024 instead of growing without bound (two
+# clusters at +-300 in float32 had every within-cluster distance wrong).
+_RECOMPUTE = 1024
 
 
 def _sqrt0(sq, tol=_EPS):
@@ -62,18 +64,24 @@ class EuclideanDistance(nn.Module):
         distances : torch.Tensor of shape (n_a, n_b)
         """
         same = a is b
+        ca, cb = a, b
         if len(b):
             # distances are translation invariant; centring first avoids the
             # catastrophic cancellation of the expansion below for points far
             # from the origin (e.g. all near 1000: every distance was wrong)
             center = b.detach().mean(0)
-            b = b - center
-            a = b if same else a - center
-        na = (a * a).sum(1, keepdim=True)
-        nb = na.T if same else (b * b).sum(1, keepdim=True).T
-        sq = na - 2.0 * a @ b.T + nb
-        tol = (_ROUNDING * torch.finfo(sq.dtype).eps) * (na + nb)
-        return _sqrt0(sq, tol.clamp_min(_EPS))
+            cb = b - center
+            ca = cb if same else a - center
+        na = (ca * ca).sum(1, keepdim=True)
+        nb = na.T if same else (cb * cb).sum(1, keepdim=True).T
+        sq = na - 2.0 * ca @ cb.T + nb
+        # close points of a cluster far from the centre (clusters at +-100)
+        # still cancel: recompute those from the differences of the inputs,
+        # usually only the diagonal and near-duplicates, a few gathered rows
+        suspect = sq <= (_RECOMPUTE * torch.finfo(sq.dtype).eps) * (na + nb)
+        i, j = torch.where(suspect)
+        exact = ((a[i] - b[j]) ** 2).sum(1)
+        return _sqrt0(sq.index_put((i, j), exact))
 
     def paired(self, a, b):
         """Return the distances between rows ``a[i]`` and ``b[i]``.

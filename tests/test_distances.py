@@ -19,6 +19,7 @@ from sksiamese.distances import (
     EuclideanDistance,
     get_distance,
 )
+from sksiamese.losses import ContrastiveLoss
 
 ALL = [EuclideanDistance, CosineDistance]
 
@@ -50,6 +51,31 @@ def test_euclidean_pairwise_accurate_far_from_origin():
     got = EuclideanDistance().pairwise(x, y).double()
     torch.testing.assert_close(
         got, torch.cdist(x.double(), y.double()), atol=1e-3, rtol=1e-3
+    )
+
+
+@pytest.mark.parametrize("offset", [100.0, 300.0])
+def test_euclidean_pairwise_accurate_for_far_apart_clusters(offset):
+    # regression: centring cannot help two clusters on either side of the
+    # centre. In float32 the expansion's rounding (~eps * |a|**2) swamped the
+    # within-cluster distances (0.3 - 2.1), which were set to 0 (192 of 1984
+    # at +-100, nearly all at +-300); they must match float64
+    g = torch.Generator().manual_seed(0)
+    labels = torch.arange(64) % 2
+    x = (2.0 * labels[:, None] - 1) * offset + 0.3 * torch.randn(64, 8, generator=g)
+    ref = torch.cdist(x.double(), x.double())
+    got = EuclideanDistance().pairwise(x, x).double()
+    within = (labels[:, None] == labels[None, :]) & ~torch.eye(64, dtype=torch.bool)
+    assert (got[within] > 0.1).all()
+    torch.testing.assert_close(got[within], ref[within], rtol=1e-5, atol=0)
+    torch.testing.assert_close(got, ref, rtol=1e-6, atol=0)
+    # one cluster against the other (b is not a): also exact within it
+    got = EuclideanDistance().pairwise(x[:10], x).double()
+    torch.testing.assert_close(got, ref[:10], rtol=1e-5, atol=0)
+    # the contrastive loss, which sums those distances, matches float64
+    loss = ContrastiveLoss(margin=1.0)
+    assert loss(x, labels).item() == pytest.approx(
+        loss(x.double(), labels).item(), rel=1e-5
     )
 
 
