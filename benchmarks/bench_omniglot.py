@@ -100,7 +100,12 @@ def build_model(args):
         module__projection_dim=args.projection_dim or None,
         module__pooling=args.pooling,
         loss=args.loss,
-        margin=args.margin,
+        # each loss its own parameter: supcon a temperature, the others a margin
+        **(
+            {"loss__temperature": args.temperature}
+            if args.loss == "supcon"
+            else {"margin": args.margin}
+        ),
         distance="cosine",
         miner=args.miner,
         samples_per_class=args.samples_per_class,
@@ -126,7 +131,10 @@ def main(argv=None):
     parser.add_argument("--dropout", type=float, default=0.0)
     parser.add_argument("--pooling", default="flatten", choices=["avg", "flatten"])
     parser.add_argument("--loss", default="supcon")
-    parser.add_argument("--margin", type=float, default=0.1)
+    parser.add_argument(
+        "--margin", type=float, default=None, help="contrastive / triplet"
+    )
+    parser.add_argument("--temperature", type=float, default=0.1, help="supcon")
     parser.add_argument("--miner", default="all")
     parser.add_argument("--samples-per-class", type=int, default=4)
     parser.add_argument("--batch-size", type=int, default=256)
@@ -249,7 +257,13 @@ def main(argv=None):
         f"size {args.size}x{args.size}, ConvNet channels {tuple(args.channels)}, "
         f"pooling {args.pooling}, "
         f"embedding {args.embedding_dim}, projection {args.projection_dim or None}, "
-        f"dropout {args.dropout}, loss {args.loss} (margin {args.margin}), miner "
+        f"dropout {args.dropout}, loss {args.loss} ("
+        + (
+            f"temperature {args.temperature}"
+            if args.loss == "supcon"
+            else f"margin {args.margin}"
+        )
+        + "), miner "
         f"{args.miner}, {args.samples_per_class} rows x "
         f"{args.batch_size // args.samples_per_class} classes per batch, "
         f"{args.epochs} epochs of {len(X)} rows, lr {args.lr} (AdamW, cosine), "

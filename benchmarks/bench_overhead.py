@@ -91,7 +91,7 @@ def plain_fit(est, X, y, epochs, seed):
     module, module_kwargs = est._module_spec(X.shape[1])
     if isinstance(module, type):
         module = module(**_strip(module_kwargs, "module__"))
-    loss_fn, miner, distance = est._criterion_parts()
+    loss_fn, miner, _ = est._criterion_parts()
     optimizer = est.optimizer(
         module.parameters(),
         lr=est.lr,
@@ -119,8 +119,7 @@ def plain_fit(est, X, y, epochs, seed):
             if project is not None:
                 emb = project(emb)
             with torch.no_grad():
-                detached = emb.detach()
-                indices = miner(distance.pairwise(detached, detached), yb)
+                indices = miner(emb.detach(), yb)
             loss = loss_fn(emb, yb, indices)
             loss.backward()
             optimizer.step()

@@ -5,7 +5,8 @@ benchmarks/results/bench_scaleout.md); ``--quick`` is a small smoke run that
 only prints.
 
 Part 1, model selection: ``GridSearchCV`` over a 12-candidate grid (loss in
-contrastive / triplet / supcon x 4 margins) of ``SiameseTransformer`` on
+contrastive / triplet x 4 margins, supcon x 4 temperatures) of
+``SiameseTransformer`` on
 scikit-learn's digits (3-fold CV, 36 fits and a refit), run sequentially
 in this process with one torch thread, and through joblib's Dask backend
 on a ``distributed.LocalCluster`` of 2 worker processes with one thread
@@ -44,10 +45,10 @@ from sklearn.preprocessing import StandardScaler
 
 from sksiamese import SiameseTransformer
 
-GRID = {
-    "loss": ["contrastive", "triplet", "supcon"],
-    "margin": [0.1, 0.2, 0.5, 1.0],
-}
+GRID = [
+    {"loss": ["contrastive", "triplet"], "margin": [0.1, 0.2, 0.5, 1.0]},
+    {"loss": ["supcon"], "loss__temperature": [0.1, 0.2, 0.5, 1.0]},
+]
 
 
 def _load():

@@ -49,7 +49,6 @@ numpydoc_validation_checks = {
 numpydoc_validation_exclude = {
     # torch.nn.Module subclasses without parameters: their signature is
     # Module's own (*args, **kwargs)
-    r"^sksiamese\.miners\.(AllMiner|BatchHardMiner)$",
     r"^sksiamese\.distances\.(Euclidean|Cosine)Distance$",
 }
 

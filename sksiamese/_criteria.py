@@ -12,7 +12,13 @@ from torch import nn
 
 
 class MetricCriterion(nn.Module):
-    """Mine the batch on its distance matrix, then apply the metric loss."""
+    """Mine the batch, then apply the metric loss to the mined tuples.
+
+    The miner is called as pytorch-metric-learning calls its miners,
+    ``miner(embeddings, labels)``, and measures distances itself; it sees
+    detached embeddings, so mining never enters the gradient. ``distance`` is
+    the estimator's distance, kept for prediction.
+    """
 
     def __init__(self, loss, miner, distance):
         super().__init__()
@@ -22,8 +28,7 @@ class MetricCriterion(nn.Module):
 
     def forward(self, embeddings, labels):
         with torch.no_grad():
-            detached = embeddings.detach()
-            indices = self.miner(self.distance.pairwise(detached, detached), labels)
+            indices = self.miner(embeddings.detach(), labels)
         return self.loss(embeddings, labels, indices)
 
 
@@ -100,7 +105,7 @@ class ViewsCriterion(nn.Module):
     >>> import torch
     >>> from sksiamese._criteria import ViewsCriterion
     >>> from sksiamese.losses import SupConLoss
-    >>> crit = ViewsCriterion(SupConLoss(margin=0.1))
+    >>> crit = ViewsCriterion(SupConLoss(temperature=0.1))
     >>> good = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [0.0, 1.0]])
     >>> bad = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0], [1.0, 0.0]])
     >>> y = torch.tensor([0, 1])

@@ -3,16 +3,24 @@
 Every loss is called as ``loss(embeddings, labels, indices=None)`` like in
 pytorch-metric-learning: ``indices`` are pairs ``(a1, p, a2, n)`` or triplets
 ``(a, p, n)`` from a miner (see :mod:`sksiamese.miners`); None means all of
-them. Losses average over the pairs or triplets that still violate their
-margin, so easy examples do not dilute the gradient as training progresses.
+them. The margin losses average over the pairs or triplets that still
+violate their margin, so easy examples do not dilute the gradient as training
+progresses.
+
+Each loss names its own hyper-parameter: ``margin`` for
+:class:`ContrastiveLoss` and :class:`TripletLoss`, ``temperature`` for
+:class:`SupConLoss`, ``scale`` for :class:`CoSENTLoss` and
+:class:`MultipleNegativesRankingLoss`; :class:`CosineMSELoss` has none.
 """
+
+from numbers import Real
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .distances import get_distance
-from .miners import all_pairs, all_triplets
+from .miners import _build_named, all_pairs, all_triplets
 
 __all__ = [
     "CoSENTLoss",
@@ -55,10 +63,23 @@ def _mean_nonzero(values):
     return values[active].mean()
 
 
+def _check_real(name, value, low, cls, closed="neither"):
+    """A clear error for a loss parameter that would give NaN or nonsense."""
+    ok = isinstance(value, Real) and not isinstance(value, bool)
+    if ok:
+        ok = value > low if closed == "neither" else value >= low
+    if not ok:
+        bound = f"> {low}" if closed == "neither" else f">= {low}"
+        raise ValueError(
+            f"{cls.__name__}: {name} must be a real number {bound}, got {value!r}."
+        )
+    return value
+
+
 class _MetricLoss(nn.Module):
     def __init__(self, margin, distance):
         super().__init__()
-        self.margin = margin
+        self.margin = _check_real("margin", margin, 0, type(self), closed="left")
         self.distance = get_distance(distance)
 
     def extra_repr(self):
@@ -173,14 +194,14 @@ class SupConLoss(nn.Module):
     """Supervised contrastive loss (Khosla et al., 2020) on cosine similarity.
 
     Each anchor's positives compete against all other batch members in a
-    softmax with temperature ``margin``; with one positive per anchor this is
+    softmax with temperature ``temperature``; with one positive per anchor this is
     the NT-Xent / InfoNCE loss. Mined indices restrict which anchor-positive
     pairs are used; negatives are always the whole batch.
 
     Parameters
     ----------
-    margin : float, default=0.1
-        Softmax temperature (smaller = sharper).
+    temperature : float, default=0.1
+        Softmax temperature (smaller = sharper); > 0.
     distance : ignored
         Accepted for a uniform constructor; the loss always uses cosine
         similarity.
@@ -192,14 +213,14 @@ class SupConLoss(nn.Module):
     >>> labels = torch.tensor([0, 0, 1, 1])
     >>> good = torch.tensor([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.0, 1.0]])
     >>> bad = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [0.0, 1.0]])
-    >>> loss = SupConLoss(margin=0.1)
+    >>> loss = SupConLoss(temperature=0.1)
     >>> bool(loss(good, labels) < loss(bad, labels))
     True
     """
 
-    def __init__(self, margin=0.1, distance="cosine"):
+    def __init__(self, temperature=0.1, distance="cosine"):
         super().__init__()
-        self.margin = margin
+        self.temperature = _check_real("temperature", temperature, 0, type(self))
         self.distance = get_distance("cosine")
 
     def forward(self, embeddings, labels, indices=None):
@@ -224,7 +245,7 @@ class SupConLoss(nn.Module):
         if len(a) == 0:
             return embeddings.sum() * 0.0
         z = F.normalize(embeddings, dim=1)
-        logits = z @ z.T / self.margin
+        logits = z @ z.T / self.temperature
         eye = torch.eye(len(z), dtype=torch.bool, device=z.device)
         log_prob = (
             logits[a, p]
@@ -239,7 +260,7 @@ class SupConLoss(nn.Module):
         return (per_anchor[has_pos] / n_pos[has_pos]).mean()
 
     def extra_repr(self):
-        return f"margin={self.margin}"
+        return f"temperature={self.temperature}"
 
 
 def _pair_cosine(embeddings, indices):
@@ -266,8 +287,8 @@ class CoSENTLoss(nn.Module):
 
     Parameters
     ----------
-    margin : float, default=20.0
-        Scale of the cosine differences (a softmax inverse temperature).
+    scale : float, default=20.0
+        Scale of the cosine differences (a softmax inverse temperature); > 0.
     distance : ignored
         Accepted for a uniform constructor; the loss always uses cosine
         similarity.
@@ -285,9 +306,9 @@ class CoSENTLoss(nn.Module):
     True
     """
 
-    def __init__(self, margin=20.0, distance="cosine"):
+    def __init__(self, scale=20.0, distance="cosine"):
         super().__init__()
-        self.margin = margin
+        self.scale = _check_real("scale", scale, 0, type(self))
         self.distance = get_distance("cosine")
 
     def forward(self, embeddings, labels, indices=None):
@@ -308,7 +329,7 @@ class CoSENTLoss(nn.Module):
         loss : torch.Tensor
             A scalar.
         """
-        cos = _pair_cosine(embeddings, indices) * self.margin
+        cos = _pair_cosine(embeddings, indices) * self.scale
         diff = cos[None, :] - cos[:, None]  # diff[i, j] = cos_j - cos_i
         ordered = labels[:, None] > labels[None, :]
         # the 0 logit is the "1 +" inside the log
@@ -316,7 +337,7 @@ class CoSENTLoss(nn.Module):
         return torch.logsumexp(logits, dim=0)
 
     def extra_repr(self):
-        return f"margin={self.margin}"
+        return f"scale={self.scale}"
 
 
 class CosineMSELoss(nn.Module):
@@ -327,10 +348,9 @@ class CosineMSELoss(nn.Module):
 
     Parameters
     ----------
-    margin : ignored
-        Accepted for a uniform constructor.
     distance : ignored
-        The loss always uses cosine similarity.
+        Accepted for a uniform constructor; the loss always uses cosine
+        similarity.
 
     Examples
     --------
@@ -341,9 +361,8 @@ class CosineMSELoss(nn.Module):
     tensor(0.)
     """
 
-    def __init__(self, margin=None, distance="cosine"):
+    def __init__(self, distance="cosine"):
         super().__init__()
-        self.margin = margin
         self.distance = get_distance("cosine")
 
     def forward(self, embeddings, labels, indices=None):
@@ -383,12 +402,15 @@ class MultipleNegativesRankingLoss(nn.Module):
 
     ``indices`` are ``(a1, p, a2, n)``: rows of the similar pairs and of the
     dissimilar pairs; None takes every pair of rows with equal ``labels`` as
-    similar, the others as dissimilar.
+    similar, the others as dissimilar. An anchor is never a candidate of its
+    own, and the other positives of an anchor (rows of its class, with
+    labels) are not its negatives: with labels and one positive per anchor,
+    this is the NT-Xent loss at temperature ``1 / scale``.
 
     Parameters
     ----------
-    margin : float, default=20.0
-        Scale of the cosine similarities (a softmax inverse temperature).
+    scale : float, default=20.0
+        Scale of the cosine similarities (a softmax inverse temperature); > 0.
     distance : ignored
         Accepted for a uniform constructor; the loss always uses cosine
         similarity.
@@ -407,9 +429,9 @@ class MultipleNegativesRankingLoss(nn.Module):
     True
     """
 
-    def __init__(self, margin=20.0, distance="cosine"):
+    def __init__(self, scale=20.0, distance="cosine"):
         super().__init__()
-        self.margin = margin
+        self.scale = _check_real("scale", scale, 0, type(self))
         self.distance = get_distance("cosine")
 
     def forward(self, embeddings, labels, indices=None):
@@ -433,15 +455,28 @@ class MultipleNegativesRankingLoss(nn.Module):
         a1, p, _, n = _to_pairs(indices, labels)
         if len(a1) == 0:
             return embeddings.sum() * 0.0
-        # the own positive first: target of anchor i is candidate i
-        candidates = torch.cat([p, torch.unique(n[~torch.isin(n, p)])])
+        # every row that is the second item of a pair, once: with labels each
+        # row is the positive of several pairs, and a duplicate of the target
+        # would count as a negative
+        candidates = torch.unique(torch.cat([p, n]))
+        target = torch.searchsorted(candidates, p)
         anchors = F.normalize(embeddings[a1], dim=1)
         others = F.normalize(embeddings[candidates], dim=1)
-        logits = self.margin * anchors @ others.T
-        return F.cross_entropy(logits, torch.arange(len(a1), device=logits.device))
+        logits = self.scale * anchors @ others.T
+        # the anchor itself (cosine 1, with labels always a candidate) and the
+        # anchor's other positives are not negatives: left in, the loss could
+        # never fall below log 2, however well the batch is separated
+        positive = torch.zeros(
+            len(embeddings), len(embeddings), dtype=torch.bool, device=a1.device
+        )
+        positive[a1, p] = True
+        excluded = positive[a1][:, candidates] | (candidates[None, :] == a1[:, None])
+        excluded[torch.arange(len(a1), device=a1.device), target] = False
+        logits = logits.masked_fill(excluded, float("-inf"))
+        return F.cross_entropy(logits, target)
 
     def extra_repr(self):
-        return f"margin={self.margin}"
+        return f"scale={self.scale}"
 
 
 LOSSES = {"contrastive": ContrastiveLoss, "triplet": TripletLoss, "supcon": SupConLoss}
@@ -451,18 +486,22 @@ PAIR_LOSSES = {"mnrl": MultipleNegativesRankingLoss}
 REGRESSION_LOSSES = {"cosent": CoSENTLoss, "mse": CosineMSELoss}
 
 
-def get_loss(loss, margin=None, distance="euclidean"):
+def get_loss(loss, distance="euclidean", **params):
     """Return a loss module from its name, or pass a loss instance through.
 
     Parameters
     ----------
     loss : {"contrastive", "triplet", "supcon", "cosent", "mse", "mnrl"} or nn.Module
         Name of the loss, or a module called as
-        ``loss(embeddings, labels, indices)``.
-    margin : float, optional
-        Margin (temperature for "supcon"); the loss's default when None.
+        ``loss(embeddings, labels, indices)`` (such as a
+        pytorch-metric-learning loss).
     distance : {"euclidean", "cosine"} or distance module, default="euclidean"
-        Distance used by named losses.
+        Distance of a loss built from its name (the cosine losses ignore it).
+    **params
+        Parameters of a loss built from its name: ``margin`` for
+        "contrastive" and "triplet", ``temperature`` for "supcon", ``scale``
+        for "cosent" and "mnrl". Not allowed with a loss instance, which is
+        used as is.
 
     Returns
     -------
@@ -474,13 +513,17 @@ def get_loss(loss, margin=None, distance="euclidean"):
     >>> loss = get_loss("triplet", margin=0.5)
     >>> loss.margin, loss.distance
     (0.5, EuclideanDistance())
+    >>> get_loss("supcon", temperature=0.05).temperature
+    0.05
     """
     if isinstance(loss, str):
         known = {**LOSSES, **REGRESSION_LOSSES, **PAIR_LOSSES}
-        if loss not in known:
-            raise ValueError(f"Unknown loss {loss!r}; valid names are {sorted(known)}.")
-        kwargs = {} if margin is None else {"margin": margin}
-        return known[loss](distance=distance, **kwargs)
+        return _build_named(known, loss, "loss", {"distance": distance, **params})
     if not callable(loss):
         raise TypeError(f"loss must be a name or a torch.nn.Module, got {loss!r}.")
+    if params:
+        raise ValueError(
+            f"Parameters {sorted(params)} only apply to a loss built from its "
+            f"name; set them on the loss instance {loss!r} instead."
+        )
     return loss

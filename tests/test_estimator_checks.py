@@ -11,7 +11,8 @@ from sksiamese.estimators.outlier import SiameseOutlierDetector
 EXPECTED_FAILED_CHECKS = {
     "check_do_not_raise_errors_in_init_or_set_params": (
         "The signature ends with **kwargs, which routes module__* / optimizer__* "
-        "parameters to skorch. The check passes a literal `kwargs=<value>` "
+        "parameters to skorch (and loss__* / miner__* to the loss and miner). "
+        "The check passes a literal `kwargs=<value>` "
         "keyword, which is neither routed nor a parameter and is rejected with "
         "a TypeError by design. The substance of the check (no validation of "
         "the named parameters in __init__ / set_params) is tested in "
@@ -47,6 +48,9 @@ def test_init_and_set_params_do_not_validate():
         est = SiameseTransformer(**params)
         est.set_params(**params)
         est.set_params(module__normalize=value, optimizer__momentum=value)
+        # loss__* / miner__* are checked when a fit builds the loss and miner
+        est.set_params(loss__temperature=value, miner__margin=value)
+        SiameseTransformer(loss__temperature=value, miner__margin=value)
 
 
 # -- SiameseOutlierDetector ------------------------------------------------------------

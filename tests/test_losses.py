@@ -12,9 +12,12 @@ from hypothesis.extra.numpy import arrays
 from sksiamese.distances import CosineDistance, EuclideanDistance
 from sksiamese.losses import (
     LOSSES,
+    PAIR_LOSSES,
+    REGRESSION_LOSSES,
     ContrastiveLoss,
     CoSENTLoss,
     CosineMSELoss,
+    MultipleNegativesRankingLoss,
     SupConLoss,
     TripletLoss,
     _to_pairs,
@@ -24,6 +27,14 @@ from sksiamese.losses import (
 from sksiamese.miners import AllMiner, BatchHardMiner, SemiHardMiner, all_pairs
 
 LOSS_CLASSES = [ContrastiveLoss, TripletLoss, SupConLoss]
+# each loss's own hyper-parameter
+PARAM = {
+    ContrastiveLoss: "margin",
+    TripletLoss: "margin",
+    SupConLoss: "temperature",
+    CoSENTLoss: "scale",
+    MultipleNegativesRankingLoss: "scale",
+}
 
 
 def _rand(*shape, seed=0):
@@ -213,9 +224,8 @@ def test_contrastive_matches_brute_force(seed, margin):
 def test_contrastive_with_mined_indices_matches_brute_force(seed):
     x, labels = _rand(10, 3, seed=seed), _labels(seed, 10, 3)
     loss = ContrastiveLoss(margin=1.5)
-    dist = EuclideanDistance().pairwise(x, x)
     # triplets from a miner: the loss sees their unique pairs
-    a, p, n = BatchHardMiner()(dist, labels)
+    a, p, n = BatchHardMiner()(x, labels)
     pos = sorted(set(zip(a.tolist(), p.tolist())))
     neg = sorted(set(zip(a.tolist(), n.tolist())))
     expected = _bf_contrastive(x, pos, neg, 1.5)
@@ -229,9 +239,7 @@ def test_contrastive_with_mined_indices_matches_brute_force(seed):
     expected = _bf_contrastive(x, sub_pos, sub_neg, 1.5)
     assert loss(x, labels, idx).item() == pytest.approx(expected, rel=1e-5)
     # AllMiner is the same as no indices
-    torch.testing.assert_close(
-        loss(x, labels, AllMiner()(dist, labels)), loss(x, labels)
-    )
+    torch.testing.assert_close(loss(x, labels, AllMiner()(x, labels)), loss(x, labels))
 
 
 def test_contrastive_cosine_uses_cosine_distance():
@@ -282,9 +290,8 @@ def test_triplet_matches_brute_force(seed, distance):
 def test_triplet_with_mined_indices_matches_brute_force(seed):
     x, labels = _rand(12, 2, seed=seed), _labels(seed, 12, 3)
     loss = TripletLoss(margin=0.5)
-    dist = EuclideanDistance().pairwise(x, x)
     for miner in (BatchHardMiner(), SemiHardMiner(margin=0.5)):
-        idx = miner(dist, labels)
+        idx = miner(x, labels)
         expected = _bf_triplet(x, list(zip(*_as_lists(idx))), 0.5)
         assert loss(x, labels, idx).item() == pytest.approx(
             expected, rel=1e-5, abs=1e-7
@@ -298,9 +305,7 @@ def test_triplet_with_mined_indices_matches_brute_force(seed):
     triplets = [(a, p, n) for a, p in sub_pos for a2, n in sub_neg if a2 == a]
     expected = _bf_triplet(x, triplets, 0.5)
     assert loss(x, labels, idx).item() == pytest.approx(expected, rel=1e-5)
-    torch.testing.assert_close(
-        loss(x, labels, AllMiner()(dist, labels)), loss(x, labels)
-    )
+    torch.testing.assert_close(loss(x, labels, AllMiner()(x, labels)), loss(x, labels))
 
 
 # --------------------------------------------------------------------------
@@ -318,7 +323,7 @@ def test_supcon_lower_for_well_clustered_embeddings():
     # perfectly clustered orthogonal classes at a low temperature: near the
     # floor log(n_positives) = log(3)
     perfect = torch.eye(4, 8)[labels]
-    out = SupConLoss(margin=0.01)(perfect, labels).item()
+    out = SupConLoss(temperature=0.01)(perfect, labels).item()
     assert out == pytest.approx(math.log(3), rel=1e-4)
 
 
@@ -328,12 +333,11 @@ def test_supcon_matches_brute_force(seed, temperature):
     # unequal class sizes: the per-anchor average matters
     x, labels = _rand(10, 4, seed=seed), torch.tensor([0] * 5 + [1] * 2 + [2] * 3)
     pos, _ = _bf_pairs(labels)
-    out = SupConLoss(margin=temperature)(x, labels)
+    out = SupConLoss(temperature=temperature)(x, labels)
     assert out.item() == pytest.approx(_bf_supcon(x, pos, temperature), rel=1e-4)
     # mined: only the given anchor-positive pairs, negatives are the whole batch
-    dist = EuclideanDistance().pairwise(x, x)
-    a, p, n = BatchHardMiner()(dist, labels)
-    out = SupConLoss(margin=temperature)(x, labels, (a, p, n))
+    a, p, n = BatchHardMiner()(x, labels)
+    out = SupConLoss(temperature=temperature)(x, labels, (a, p, n))
     expected = _bf_supcon(x, list(zip(a.tolist(), p.tolist())), temperature)
     assert out.item() == pytest.approx(expected, rel=1e-4)
 
@@ -347,7 +351,7 @@ def test_supcon_one_positive_is_infonce():
     expected = torch.nn.functional.cross_entropy(
         logits, torch.tensor([1, 0, 3, 2, 5, 4])
     )
-    torch.testing.assert_close(SupConLoss(margin=0.5)(x, labels), expected)
+    torch.testing.assert_close(SupConLoss(temperature=0.5)(x, labels), expected)
 
 
 def test_supcon_scale_invariant_and_ignores_distance():
@@ -422,13 +426,46 @@ def test_contrastive_single_class_or_singletons():
     assert out == pytest.approx(_bf_contrastive(x, [], neg, 10.0), rel=1e-5)
 
 
-@pytest.mark.parametrize("name", sorted(LOSSES))
+@pytest.mark.parametrize("name", sorted({**LOSSES, **PAIR_LOSSES, **REGRESSION_LOSSES}))
 def test_get_loss_by_name(name):
+    cls = {**LOSSES, **PAIR_LOSSES, **REGRESSION_LOSSES}[name]
     loss = get_loss(name)
-    assert isinstance(loss, LOSSES[name])
-    assert loss.margin == LOSSES[name]().margin
-    assert get_loss(name, margin=0.7).margin == 0.7
+    assert type(loss) is cls
     assert get_loss(loss) is loss
+    if cls not in PARAM:  # CosineMSELoss: nothing to set
+        with pytest.raises(ValueError, match="no parameter 'margin'"):
+            get_loss(name, margin=0.7)
+        return
+    param = PARAM[cls]
+    assert getattr(get_loss(name, **{param: 0.7}), param) == 0.7
+    assert f"{param}=" in repr(loss)
+    # the other losses' parameters are refused, naming the valid ones
+    for other in {"margin", "temperature", "scale"} - {param}:
+        with pytest.raises(ValueError, match=f"no parameter '{other}'.*'{param}'"):
+            get_loss(name, **{other: 0.7})
+
+
+def test_get_loss_instance_with_params_raises():
+    loss = TripletLoss()
+    with pytest.raises(ValueError, match=r"\['margin'\].*instance"):
+        get_loss(loss, margin=0.5)
+    assert loss.margin == 0.2
+
+
+@pytest.mark.parametrize(
+    ("cls", "param", "value"),
+    [
+        (SupConLoss, "temperature", 0.0),
+        (SupConLoss, "temperature", -0.1),
+        (CoSENTLoss, "scale", 0.0),
+        (MultipleNegativesRankingLoss, "scale", "20"),
+        (ContrastiveLoss, "margin", -1.0),
+        (TripletLoss, "margin", None),
+    ],
+)
+def test_bad_loss_parameter_values_raise(cls, param, value):
+    with pytest.raises(ValueError, match=f"{cls.__name__}: {param} must be"):
+        cls(**{param: value})
 
 
 def test_get_loss_passes_distance():
@@ -473,11 +510,11 @@ def batches(draw):
 @pytest.mark.parametrize("cls", LOSS_CLASSES)
 @pytest.mark.parametrize("distance", ["euclidean", "cosine"])
 @settings(max_examples=50, deadline=None)
-@given(batch=batches(), margin=st.floats(0.01, 5.0))
-def test_property_losses_nonnegative_finite(cls, distance, batch, margin):
+@given(batch=batches(), value=st.floats(0.01, 5.0))
+def test_property_losses_nonnegative_finite(cls, distance, batch, value):
     x, labels = batch
     x = x.clone().requires_grad_(True)
-    out = cls(margin=margin, distance=distance)(x, labels)
+    out = cls(distance=distance, **{PARAM[cls]: value})(x, labels)
     assert torch.isfinite(out)
     assert out.item() >= 0
     out.backward()
@@ -594,14 +631,12 @@ def test_property_metric_losses_ignore_batch_order_and_label_names(cls, batch, s
 
 
 def test_mnrl_is_cross_entropy_over_in_batch_second_items():
-    from sksiamese.losses import MultipleNegativesRankingLoss
-
     torch.manual_seed(0)
     emb = torch.randn(8, 5)
     # pairs (0, 4), (1, 5), (2, 6) similar; (3, 7) dissimilar
     i = torch.arange(4)
     indices = (i[:3], i[:3] + 4, i[3:], i[3:] + 4)
-    loss = MultipleNegativesRankingLoss(margin=10.0)(emb, None, indices)
+    loss = MultipleNegativesRankingLoss(scale=10.0)(emb, None, indices)
     unit = torch.nn.functional.normalize(emb, dim=1)
     # every second item of the batch, the dissimilar pair's one included
     logits = 10.0 * unit[:3] @ unit[4:].T
@@ -610,8 +645,6 @@ def test_mnrl_is_cross_entropy_over_in_batch_second_items():
 
 
 def test_mnrl_dissimilar_second_items_are_negatives():
-    from sksiamese.losses import MultipleNegativesRankingLoss
-
     anchor = torch.tensor([[1.0, 0.0], [1.0, 0.1]])
     i = torch.arange(1)
     pairs = (i, i + 2, i + 1, i + 3)  # (0, 2) similar, (1, 3) dissimilar
@@ -625,3 +658,33 @@ def test_mnrl_dissimilar_second_items_are_negatives():
     none.backward()
     assert none.item() == 0.0
     assert torch.equal(emb.grad, torch.zeros(4, 2))
+
+
+def test_mnrl_with_labels_has_no_self_candidate_floor():
+    # two rows per class, classes orthogonal: each anchor's positive is its
+    # twin and every other row a negative at cosine 0. With the anchor among
+    # its own candidates (cosine 1, as high as the positive) the loss could
+    # not fall below log 2.
+    labels = torch.arange(8).repeat(2)
+    emb = torch.eye(8)[labels]
+    out = MultipleNegativesRankingLoss()(emb, labels).item()
+    assert out == pytest.approx(math.log1p(14 * math.exp(-20.0)), abs=1e-7)
+    assert out < 1e-6 < math.log(2)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_mnrl_with_labels_is_ntxent_per_positive_pair(seed):
+    # brute force: for every positive pair (a, p), a softmax over p and the
+    # rows of other classes; the anchor itself and its other positives are
+    # neither target nor negative. Classes of 3 rows: each row is the
+    # positive of several pairs, counted once as a candidate.
+    x, labels = _rand(12, 5, seed=seed), torch.arange(4).repeat(3)
+    z = torch.nn.functional.normalize(x.double(), dim=1)
+    pos, _ = _bf_pairs(labels)
+    terms = []
+    for a, p in pos:
+        negs = [j for j in range(12) if labels[j] != labels[a]]
+        logits = 20.0 * z[a] @ z[[p, *negs]].T
+        terms.append(-torch.log_softmax(logits, 0)[0].item())
+    out = MultipleNegativesRankingLoss()(x.double(), labels).item()
+    assert out == pytest.approx(sum(terms) / len(terms), rel=1e-9)

@@ -34,6 +34,23 @@ def _bf_pairs(labels):
     return pos, neg
 
 
+class _FixedDistance(torch.nn.Module):
+    """A distance that returns a given matrix, to test miners on exact ties."""
+
+    def __init__(self, matrix):
+        super().__init__()
+        self.matrix = matrix
+
+    def pairwise(self, a, b):
+        return self.matrix
+
+    def paired(self, a, b):
+        raise NotImplementedError
+
+    def similarity(self, distance):
+        return -distance
+
+
 def _triples(indices):
     return list(zip(*[t.tolist() for t in indices]))
 
@@ -81,11 +98,11 @@ def test_all_triplets_matches_brute_force(seed):
     assert sorted(_triples(all_triplets(labels))) == expected
 
 
-def test_all_miner_returns_every_pair_and_ignores_dist():
+def test_all_miner_returns_every_pair_and_ignores_embeddings():
     x, labels = _batch(0)
     pos, neg = _bf_pairs(labels)
-    for dist in (torch.cdist(x, x), torch.zeros(14, 14), torch.rand(14, 14)):
-        a1, p, a2, n = AllMiner()(dist, labels)
+    for emb in (x, torch.zeros(14, 3), torch.rand(14, 7)):
+        a1, p, a2, n = AllMiner()(emb, labels)
         assert sorted(zip(a1.tolist(), p.tolist())) == pos
         assert sorted(zip(a2.tolist(), n.tolist())) == neg
     # pair counts: sum c*(c-1) positives, n**2 - sum c**2 negatives
@@ -116,19 +133,32 @@ def _bf_batch_hard(dist, labels):
 def test_batch_hard_matches_brute_force(seed, distance):
     x, labels = _batch(seed, n=16, n_classes=5)
     dist = distance.pairwise(x, x)
-    got = _triples(BatchHardMiner()(dist, labels))
+    got = _triples(BatchHardMiner(distance=distance)(x, labels))
     assert got == _bf_batch_hard(dist, labels)
+
+
+def test_miners_measure_with_their_own_distance():
+    # Euclidean and cosine rank these neighbours differently: the closest
+    # negative of row 0 is row 2 by length, row 3 by angle
+    x = torch.tensor([[1.0, 0.0], [1.1, 0.0], [1.0, 0.5], [5.0, 0.5]])
+    labels = torch.tensor([0, 0, 1, 1])
+    assert BatchHardMiner()(x, labels)[2][0].item() == 2
+    assert BatchHardMiner(distance="cosine")(x, labels)[2][0].item() == 3
+    assert isinstance(SemiHardMiner(distance="cosine").distance, CosineDistance)
+    assert isinstance(AllMiner().distance, EuclideanDistance)
+    with pytest.raises(ValueError, match="valid names"):
+        BatchHardMiner(distance="manhattan")
 
 
 def test_batch_hard_skips_anchors_without_positive_or_negative():
     x = torch.tensor([[0.0], [1.0], [2.0], [10.0], [11.0]])
     labels = torch.tensor([0, 0, 1, 2, 2])  # row 2 has no positive
-    a, p, n = BatchHardMiner()(torch.cdist(x, x), labels)
+    a, p, n = BatchHardMiner()(x, labels)
     assert a.tolist() == [0, 1, 3, 4]
     assert p.tolist() == [1, 0, 4, 3]
     assert n.tolist() == [2, 2, 2, 2]
     # a single class: no negatives, nothing mined
-    a, p, n = BatchHardMiner()(torch.cdist(x, x), torch.zeros(5, dtype=torch.long))
+    a, p, n = BatchHardMiner()(x, torch.zeros(5, dtype=torch.long))
     assert len(a) == len(p) == len(n) == 0
 
 
@@ -137,16 +167,17 @@ def test_batch_hard_never_picks_self_as_positive():
     # exclude it
     dist = -torch.ones(4, 4)
     dist.fill_diagonal_(5.0)
-    a, p, n = BatchHardMiner()(dist, torch.tensor([0, 0, 1, 1]))
+    miner = BatchHardMiner(distance=_FixedDistance(dist))
+    a, p, n = miner(torch.zeros(4, 1), torch.tensor([0, 0, 1, 1]))
     assert (a != p).all()
 
 
-def test_batch_hard_is_not_differentiable_and_accepts_grad_input():
+def test_miners_are_not_differentiable_and_accept_grad_input():
     x, labels = _batch(1)
     x.requires_grad_(True)
-    dist = torch.cdist(x, x)
-    for idx in (BatchHardMiner()(dist, labels), SemiHardMiner(1.0)(dist, labels)):
+    for idx in (BatchHardMiner()(x, labels), SemiHardMiner(1.0)(x, labels)):
         assert not any(t.requires_grad for t in idx)
+    assert x.grad is None
 
 
 # --------------------------------------------------------------------------
@@ -172,8 +203,8 @@ def _bf_semihard(dist, labels, margin):
 @pytest.mark.parametrize("margin", [0.1, 0.5, 2.0])
 def test_semihard_matches_brute_force(seed, margin):
     x, labels = _batch(seed, n=12, n_classes=3)
-    dist = torch.cdist(x, x)
-    got = sorted(_triples(SemiHardMiner(margin=margin)(dist, labels)))
+    dist = EuclideanDistance().pairwise(x, x)
+    got = sorted(_triples(SemiHardMiner(margin=margin)(x, labels)))
     expected = _bf_semihard(dist, labels, margin)
     assert got == expected
     if margin == 2.0:
@@ -183,20 +214,19 @@ def test_semihard_matches_brute_force(seed, margin):
 def test_semihard_band_is_open_and_grows_with_margin():
     x = torch.tensor([[0.0], [1.0], [1.5], [2.0]])
     labels = torch.tensor([0, 0, 1, 1])
-    dist = torch.cdist(x, x)
     # anchor 0, positive 1 (d=1): negatives at 1.5 and 2.0
     # margin 1.0: 2.0 is on the boundary, excluded
-    got = [t for t in _triples(SemiHardMiner(1.0)(dist, labels)) if t[:2] == (0, 1)]
+    got = [t for t in _triples(SemiHardMiner(1.0)(x, labels)) if t[:2] == (0, 1)]
     assert got == [(0, 1, 2)]
-    got = [t for t in _triples(SemiHardMiner(1.01)(dist, labels)) if t[:2] == (0, 1)]
+    got = [t for t in _triples(SemiHardMiner(1.01)(x, labels)) if t[:2] == (0, 1)]
     assert got == [(0, 1, 2), (0, 1, 3)]
     # d(a, n) == d(a, p) is not semi-hard: anchor 2, positive 3 (d=0.5),
     # negative 1 (d=0.5)
-    got = _triples(SemiHardMiner(10.0)(dist, labels))
+    got = _triples(SemiHardMiner(10.0)(x, labels))
     assert (2, 3, 1) not in got
-    assert SemiHardMiner(0.0)(dist, labels)[0].numel() == 0
-    small = set(_triples(SemiHardMiner(0.3)(dist, labels)))
-    large = set(_triples(SemiHardMiner(3.0)(dist, labels)))
+    assert SemiHardMiner(0.0)(x, labels)[0].numel() == 0
+    small = set(_triples(SemiHardMiner(0.3)(x, labels)))
+    large = set(_triples(SemiHardMiner(3.0)(x, labels)))
     assert small <= large
 
 
@@ -208,17 +238,30 @@ def test_get_miner():
     assert isinstance(get_miner(None), AllMiner)
     for name, cls in MINERS.items():
         assert isinstance(get_miner(name), cls)
+        assert isinstance(get_miner(name).distance, EuclideanDistance)
+        assert isinstance(get_miner(name, distance="cosine").distance, CosineDistance)
     m = get_miner("semihard", margin=0.7)
     assert isinstance(m, SemiHardMiner)
     assert m.margin == 0.7
     assert get_miner("semihard").margin == SemiHardMiner().margin
-    assert isinstance(get_miner("hard", margin=0.7), BatchHardMiner)
     assert get_miner(m) is m
 
-    def custom(dist, labels):
+    def custom(embeddings, labels):
         return all_triplets(labels)
 
     assert get_miner(custom) is custom
+
+
+def test_get_miner_parameter_errors():
+    # a parameter the miner does not have takes no silent effect
+    with pytest.raises(ValueError, match="BatchHardMiner.*no parameter 'margin'"):
+        get_miner("hard", margin=0.7)
+    with pytest.raises(ValueError, match="no parameter 'temperature'.*'margin'"):
+        get_miner("semihard", temperature=0.7)
+    m = SemiHardMiner()
+    with pytest.raises(ValueError, match=r"\['margin'\].*instance"):
+        get_miner(m, margin=0.5)
+    assert m.margin == 0.2
 
 
 def test_get_miner_errors_list_valid_names():
@@ -242,17 +285,18 @@ def mining_batches(draw):
     x = torch.from_numpy(draw(arrays(np.float32, (n, d), elements=elements)))
     labels = torch.from_numpy(draw(arrays(np.int64, n, elements=st.integers(0, 3))))
     distance = draw(st.sampled_from([EuclideanDistance(), CosineDistance()]))
-    return distance.pairwise(x, x), labels
+    return x, labels, distance
 
 
 @settings(max_examples=50, deadline=None)
 @given(batch=mining_batches(), margin=st.floats(0.0, 3.0))
 def test_property_miners_return_valid_indices(batch, margin):
-    dist, labels = batch
+    x, labels, distance = batch
+    dist = distance.pairwise(x, x)
     n = len(labels)
-    _check_valid_pairs(AllMiner()(dist, labels), labels, n)
+    _check_valid_pairs(AllMiner(distance)(x, labels), labels, n)
 
-    hard = BatchHardMiner()(dist, labels)
+    hard = BatchHardMiner(distance)(x, labels)
     _check_valid_triplets(hard, labels, n)
     # one triplet per anchor with a positive and a negative
     pos, neg = _bf_pairs(labels)
@@ -266,7 +310,7 @@ def test_property_miners_return_valid_indices(batch, margin):
         )
         assert D[i][k] == min(D[i][q] for q in range(n) if labels[q] != labels[i])
 
-    semi = SemiHardMiner(margin=margin)(dist, labels)
+    semi = SemiHardMiner(margin=margin, distance=distance)(x, labels)
     _check_valid_triplets(semi, labels, n)
     a, p, n_ = semi
     assert (dist[a, p] < dist[a, n_]).all()

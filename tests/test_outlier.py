@@ -285,7 +285,7 @@ def test_views_criterion_is_nt_xent():
     logits.fill_diagonal_(float("-inf"))
     target = torch.arange(8).roll(4)
     expected = torch.nn.functional.cross_entropy(logits, target)
-    got = ViewsCriterion(SupConLoss(margin=0.5))(emb, torch.arange(4))
+    got = ViewsCriterion(SupConLoss(temperature=0.5))(emb, torch.arange(4))
     assert torch.allclose(got, expected, atol=1e-6)
 
 
@@ -354,6 +354,15 @@ def test_pandas_and_sparse_input(data):
 def test_bad_parameters(params, match):
     with pytest.raises(InvalidParameterError, match=match):
         SiameseOutlierDetector(**params).fit(np.zeros((10, 2)))
+
+
+def test_temperature_is_the_loss_temperature_and_no_loss_routing():
+    det = SiameseOutlierDetector(temperature=0.2)
+    assert det._criterion_params()["criterion__loss"].temperature == 0.2
+    # the loss is fixed: loss__* / miner__* would take no effect
+    for key in ("loss__temperature", "miner__margin"):
+        with pytest.raises(TypeError, match=key):
+            SiameseOutlierDetector(**{key: 0.2})
 
 
 def test_bad_input_errors(fitted, data):

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 import torch
-from sklearn.base import is_classifier
+from sklearn.base import clone, is_classifier
 from sklearn.datasets import load_digits
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.frozen import FrozenEstimator
@@ -363,6 +363,42 @@ def test_grid_search_over_margin(digit_pairs):
     # the margin changes the model, and the better one is chosen
     assert abs(scores[0] - scores[1]) > 1e-3
     assert grid.best_params_["margin"] == [0.05, 1.0][int(np.argmax(scores))]
+
+
+@pytest.mark.parametrize(
+    ("est", "attr", "value"),
+    [
+        (SiamesePairClassifier(loss="mnrl", loss__scale=30.0), "scale", 30.0),
+        (SiamesePairClassifier(loss__margin=0.3), "margin", 0.3),
+        (SiamesePairRegressor(loss__scale=5.0), "scale", 5.0),
+        (SiameseTripletClassifier(margin=0.4), "margin", 0.4),
+    ],
+)
+def test_loss_params_are_routed(est, attr, value):
+    est = clone(est)  # loss__* takes part in get_params and clone
+    assert getattr(est._criterion_params()["criterion__loss"], attr) == value
+    assert est.get_params().get(f"loss__{attr}", est.margin) == value
+
+
+@pytest.mark.parametrize(
+    ("est", "error", "match"),
+    [
+        (SiamesePairClassifier(loss="mnrl", margin=0.5), ValueError, "loss__scale"),
+        (SiamesePairRegressor(margin=0.5), ValueError, "'cosent'.*loss__scale"),
+        (SiamesePairRegressor(loss="mse", margin=0.5), ValueError, "leave margin"),
+        (SiamesePairRegressor(loss="mse", loss__scale=2.0), ValueError, "'scale'"),
+    ],
+)
+def test_params_that_cannot_take_effect_raise(est, error, match):
+    X, y = make_pairs(*load_digits(return_X_y=True), n_pairs=40, random_state=0)
+    if isinstance(est, SiamesePairRegressor):
+        y = np.linspace(0, 5, len(y))
+    with pytest.raises(error, match=match):
+        est.set_params(max_epochs=1).fit(X, y)
+    assert not hasattr(est, "net_")
+    # tuple estimators have no miner
+    with pytest.raises(TypeError, match="miner__margin"):
+        type(est)(miner__margin=0.3)
 
 
 def test_item_disjoint_cv_with_pair_classifier(digit_pairs):

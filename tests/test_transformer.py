@@ -362,6 +362,96 @@ def test_optimizer_params_are_routed(blobs):
     assert est.net_.optimizer_.param_groups[0]["momentum"] == 0.9
 
 
+def test_loss_and_miner_params_are_routed(blobs):
+    X, y = blobs
+    est = SiameseTransformer(
+        loss="supcon",
+        miner="semihard",
+        loss__temperature=0.05,
+        miner__margin=0.3,
+        max_epochs=2,
+        random_state=0,
+    )
+    params = est.get_params()
+    assert params["loss__temperature"] == 0.05
+    assert params["miner__margin"] == 0.3
+    assert clone(est).loss__temperature == 0.05
+    crit = est.fit(X, y).net_.criterion_
+    assert crit.loss.temperature == 0.05
+    assert crit.miner.margin == 0.3
+    # the miner measures with the estimator's distance
+    assert type(crit.miner.distance) is type(crit.distance)
+    emb = est.transform(X)
+    est.set_params(loss__temperature=0.5)
+    assert est.fit(X, y).net_.criterion_.loss.temperature == 0.5
+    assert not np.allclose(est.transform(X), emb, atol=1e-3)
+
+
+@pytest.mark.parametrize(
+    ("params", "band"),
+    [
+        # the loss's margin when it has one: the triplets with a non-zero loss
+        ({"loss": "triplet", "margin": 0.4}, 0.4),
+        ({"loss": "triplet"}, 0.2),
+        ({"loss": "contrastive"}, 1.0),
+        ({"loss": "contrastive", "loss__margin": 0.7}, 0.7),
+        # SupCon has a temperature, not a margin: the miner keeps its default
+        ({"loss": "supcon", "loss__temperature": 0.05}, 0.2),
+        ({"loss": "supcon", "miner__margin": 0.3}, 0.3),
+        ({"loss": "triplet", "margin": 0.4, "miner__margin": 0.1}, 0.1),
+    ],
+)
+def test_semihard_band_default(params, band):
+    est = SiameseTransformer(miner="semihard", distance="euclidean", **params)
+    _, miner, _ = est._criterion_parts()
+    assert miner.margin == band
+    assert type(miner.distance).__name__ == "EuclideanDistance"
+
+
+@pytest.mark.parametrize(
+    ("params", "match"),
+    [
+        ({"loss": "supcon", "margin": 0.1}, "supcon.*no margin.*loss__temperature"),
+        ({"loss": "supcon", "loss__margin": 0.1}, "no parameter 'margin'"),
+        ({"loss": "triplet", "loss__temperature": 0.1}, "no parameter 'temperature'"),
+        ({"margin": 0.3, "loss__margin": 0.5}, "both set"),
+        ({"miner": "hard", "miner__margin": 0.3}, "BatchHardMiner.*'margin'"),
+        ({"loss__temperature": 0.0, "loss": "supcon"}, "temperature must be"),
+        ({"miner": "semihard", "miner__band": 0.3}, "no parameter 'band'"),
+    ],
+)
+def test_loss_and_miner_params_that_cannot_take_effect_raise(blobs, params, match):
+    X, y = blobs
+    est = SiameseTransformer(max_epochs=1, random_state=0, **params)
+    with pytest.raises(ValueError, match=match):
+        est.fit(X, y)
+    assert not hasattr(est, "net_")
+
+
+def test_loss_and_miner_instances(blobs):
+    from sksiamese.losses import SupConLoss, TripletLoss
+    from sksiamese.miners import SemiHardMiner
+
+    X, y = blobs
+    loss, miner = TripletLoss(margin=0.2), SemiHardMiner(margin=0.5)
+    # parameters meant for a named loss or miner raise with an instance
+    for params in ({"loss__margin": 0.3}, {"miner__margin": 0.3}):
+        est = SiameseTransformer(loss=loss, miner=miner, max_epochs=1, **params)
+        with pytest.raises(ValueError, match="instance"):
+            est.fit(X, y)
+    # margin is set on a copy of an instance that has one; the instance, the
+    # estimator's parameter, is left alone
+    est = SiameseTransformer(loss=loss, miner=miner, margin=0.4, max_epochs=1)
+    crit = est.fit(X, y).net_.criterion_
+    assert crit.loss.margin == 0.4
+    assert crit.loss is not loss
+    assert crit.miner is not miner
+    assert loss.margin == 0.2
+    assert crit.miner.margin == 0.5  # an instance miner is used as given
+    with pytest.raises(ValueError, match="SupConLoss.*no margin"):
+        SiameseTransformer(loss=SupConLoss(), margin=0.4, max_epochs=1).fit(X, y)
+
+
 def test_unknown_keyword_is_rejected():
     with pytest.raises(TypeError, match="foo"):
         SiameseTransformer(foo=1)

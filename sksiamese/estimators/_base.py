@@ -43,7 +43,11 @@ class SiameseBase(BaseEstimator):
     scikit-learn requires) and pass extra ``module__*`` / ``optimizer__*``
     keywords to :meth:`_set_routed`; those are routed to skorch the way skorch
     routes them and take part in ``get_params`` / ``set_params`` / ``clone``.
+    Subclasses with a loss or a miner to build add ``loss__`` / ``miner__``
+    to ``_routed_prefixes``.
     """
+
+    _routed_prefixes = _ROUTED_PREFIXES
 
     _parameter_constraints = {
         "module": [None, type, nn.Module],
@@ -76,11 +80,11 @@ class SiameseBase(BaseEstimator):
 
     def _set_routed(self, kwargs):
         for key, value in kwargs.items():
-            if not key.startswith(_ROUTED_PREFIXES):
+            if not key.startswith(self._routed_prefixes):
                 raise TypeError(
                     f"{type(self).__name__}.__init__() got an unexpected keyword "
                     f"argument {key!r}; only parameters prefixed with "
-                    f"{' or '.join(_ROUTED_PREFIXES)} are routed to skorch."
+                    f"{' or '.join(self._routed_prefixes)} are routed."
                 )
             setattr(self, key, value)
 
@@ -88,7 +92,7 @@ class SiameseBase(BaseEstimator):
         return {
             key: value
             for key, value in vars(self).items()
-            if key.startswith(_ROUTED_PREFIXES) and key.startswith(prefix)
+            if key.startswith(self._routed_prefixes) and key.startswith(prefix)
         }
 
     def get_params(self, deep=True):
@@ -97,7 +101,9 @@ class SiameseBase(BaseEstimator):
         return params
 
     def set_params(self, **params):
-        routed = {k: v for k, v in params.items() if k.startswith(_ROUTED_PREFIXES)}
+        routed = {
+            k: v for k, v in params.items() if k.startswith(self._routed_prefixes)
+        }
         for key, value in routed.items():
             setattr(self, key, value)
         return super().set_params(

@@ -21,12 +21,12 @@ from sklearn.utils.validation import (
 from .._criteria import TupleCriterion
 from .._data import TupleDataset
 from ..distances import get_distance
-from ..losses import get_loss
 from ..utils.validation import (
     check_rows,
     check_tuples,
 )
-from ._base import SiameseBase, _n_features
+from ._base import _ROUTED_PREFIXES, SiameseBase, _n_features
+from ._loss_side import _build_loss
 
 # Tuples embedded at a time at inference: bounds memory whatever the input.
 _CHUNK = 8192
@@ -37,6 +37,7 @@ class _TupleBase(SiameseBase):
 
     _arity = 2
     _task = "binary"
+    _routed_prefixes = (*_ROUTED_PREFIXES, "loss__")
 
     _parameter_constraints = {
         **SiameseBase._parameter_constraints,
@@ -61,9 +62,7 @@ class _TupleBase(SiameseBase):
         distance = self._distance()
         return {
             "criterion": TupleCriterion,
-            "criterion__loss": get_loss(
-                self.loss, margin=self.margin, distance=distance
-            ),
+            "criterion__loss": _build_loss(self, distance),
             "criterion__distance": distance,
             "criterion__arity": self._arity,
             "criterion__task": self._task,
@@ -271,7 +270,10 @@ _SHARED_DOC = """
     warm_start : bool, default=False
         Continue from the fitted network at the next ``fit``.
     **kwargs
-        ``module__*`` and ``optimizer__*`` parameters, routed as in skorch."""
+        ``module__*`` and ``optimizer__*`` parameters, routed as in skorch,
+        and ``loss__*`` parameters of a loss given by name (e.g.
+        ``loss__scale=30`` for "mnrl" or "cosent"); with a loss instance
+        they raise a ValueError: set them on the instance."""
 
 _SHARED_ATTRIBUTES = """
     net_ : skorch.NeuralNet

@@ -128,7 +128,8 @@ class SiameseOutlierDetector(
         gain on optdigits (0.769 against 0.666); rows whose features do not
         go together are seen about as well at either rate (see Notes).
     temperature : float, default=0.5
-        Temperature of the NT-Xent loss.
+        Temperature of the NT-Xent loss
+        (:class:`~sksiamese.losses.SupConLoss`).
     max_samples : int, default=4096
         Normal training rows kept as the reference that rows are compared
         with: a random sample of this many when there are more. Scoring
@@ -194,6 +195,9 @@ class SiameseOutlierDetector(
         Extra skorch callbacks.
     **kwargs
         ``module__*`` and ``optimizer__*`` parameters, routed as in skorch.
+        The loss is fixed (NT-Xent on two views of each row, tuned by
+        ``temperature``) and there is no miner, so ``loss__*`` and
+        ``miner__*`` parameters raise a TypeError.
 
     Attributes
     ----------
@@ -399,7 +403,7 @@ class SiameseOutlierDetector(
     def _criterion_params(self):
         return {
             "criterion": ViewsCriterion,
-            "criterion__loss": SupConLoss(margin=self.temperature),
+            "criterion__loss": SupConLoss(temperature=self.temperature),
         }
 
     def _net_params(self):

@@ -46,9 +46,12 @@ class SiamesePairClassifier(ClassifierMixin, _TupleBase):
         ``batch_size``): for mostly-similar pairs such as duplicate questions,
         and the usual loss to fine-tune a pretrained text backbone.
     margin : float, default=None
-        Margin of the contrastive loss (1.0 when None): dissimilar pairs are
-        pushed at least this far apart; for "mnrl", the scale of the cosine
-        similarities (20 when None).
+        Margin of the contrastive loss (1.0 when None), the same as
+        ``loss__margin``: dissimilar pairs are pushed at least this far
+        apart. "mnrl" has no margin and raises a ValueError unless it is
+        None: its scale of the cosine similarities (20 by default) is
+        ``loss__scale``. With a loss instance, the margin is set on its
+        copy.
     distance : {{"euclidean", "cosine"}} or distance module, default="cosine"
         Distance between embeddings.
     in_batch_negatives : bool, default=False

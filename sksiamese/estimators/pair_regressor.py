@@ -32,7 +32,10 @@ class SiamesePairRegressor(RegressorMixin, _TupleBase):
         the order of the targets matters); "mse": squared error between the
         cosine and the targets rescaled to [-1, 1].
     margin : float, default=None
-        Scale of the CoSENT loss (20 when None).
+        Margin of a loss instance that has one (set on its copy). "cosent"
+        and "mse" have no margin, so it must stay None with them (a
+        ValueError otherwise); the scale of CoSENT's cosine differences (20
+        by default) is ``loss__scale``.
 
     Attributes
     ----------{attributes}

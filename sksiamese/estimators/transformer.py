@@ -19,10 +19,11 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from .._criteria import MetricCriterion
 from .._data import RowsDataset
 from ..distances import get_distance
-from ..losses import LOSSES, get_loss
-from ..miners import MINERS, get_miner
+from ..losses import LOSSES
+from ..miners import MINERS
 from ..utils.validation import check_class_labels, check_raw_items, check_rows
-from ._base import SiameseBase, _n_features
+from ._base import _ROUTED_PREFIXES, SiameseBase, _n_features
+from ._loss_side import _build_loss, _build_miner
 
 # Size of the (rows, classes) distance matrix on which the softmax temperature
 # is fitted (from 256 to 4,096 evenly spaced training rows)
@@ -75,15 +76,26 @@ class SiameseTransformer(
         keep information the loss would discard. None: no head.
     loss : {"contrastive", "triplet", "supcon"} or nn.Module, default="contrastive"
         Metric loss, or a module called as ``loss(embeddings, labels, indices)``
-        (see :mod:`sksiamese.losses`).
+        (see :mod:`sksiamese.losses`), such as a pytorch-metric-learning loss;
+        an instance is copied at each fit. The loss's own parameters are set
+        with ``loss__*``: ``loss__temperature`` for "supcon" (softmax
+        temperature, 0.1 by default).
     margin : float, default=None
-        Margin of the loss (temperature for "supcon"); None uses the loss's
-        default.
+        Margin of "contrastive" (1.0 when None) or "triplet" (0.2 when None),
+        the same as ``loss__margin``; with a loss instance it is set on the
+        copy. A loss without a margin ("supcon", an instance without a
+        ``margin`` attribute) raises a ValueError unless it is None.
     distance : {"euclidean", "cosine"} or distance module, default="cosine"
-        Distance between embeddings, for the loss, mining and prediction.
+        Distance between embeddings, for the named losses, the named miners
+        and prediction.
     miner : {"all", "hard", "semihard"}, callable or None, default="all"
         Which in-batch pairs or triplets the loss sees (see
-        :mod:`sksiamese.miners`). None is the same as "all".
+        :mod:`sksiamese.miners`), or a callable ``miner(embeddings, labels)
+        -> indices`` such as a pytorch-metric-learning miner (copied at each
+        fit). None is the same as "all". Named miners measure with
+        ``distance``; the band of "semihard" is ``miner__margin``, by default
+        the loss's margin when the loss has one (so the mined triplets are
+        those with a non-zero triplet loss), else 0.2.
     samples_per_class : int, default=8
         Rows of each class in a training batch.
     max_epochs : int, default=30
@@ -125,7 +137,12 @@ class SiameseTransformer(
     warm_start : bool, default=False
         Continue from the fitted network at the next ``fit``.
     **kwargs
-        ``module__*`` and ``optimizer__*`` parameters, routed as in skorch.
+        ``module__*`` and ``optimizer__*`` parameters, routed as in skorch;
+        ``loss__*`` parameters of a loss given by name (e.g.
+        ``loss__temperature=0.05`` for "supcon") and ``miner__*`` parameters
+        of a miner given by name (e.g. ``miner__margin=0.3`` for "semihard").
+        With a loss or miner instance they raise a ValueError: set them on
+        the instance.
 
     Attributes
     ----------
@@ -162,6 +179,8 @@ class SiameseTransformer(
     >>> model.score(X, y) > 0.9
     True
     """
+
+    _routed_prefixes = (*_ROUTED_PREFIXES, "loss__", "miner__")
 
     _parameter_constraints = {
         **SiameseBase._parameter_constraints,
@@ -240,9 +259,8 @@ class SiameseTransformer(
 
     def _criterion_parts(self):
         distance = get_distance(self.distance)
-        loss = get_loss(self.loss, margin=self.margin, distance=distance)
-        miner = get_miner(self.miner, margin=getattr(loss, "margin", self.margin))
-        return loss, miner, distance
+        loss = _build_loss(self, distance)
+        return loss, _build_miner(self, loss, distance), distance
 
     def _criterion_params(self):
         loss, miner, distance = self._criterion_parts()

@@ -28,7 +28,8 @@ class SiameseTripletClassifier(ClassifierMixin, _TupleBase):
         Called as ``loss(embeddings, None, (a, p, n))`` with the rows of each
         triplet in the stacked batch.
     margin : float, default=None
-        Margin of the triplet loss (0.2 when None).
+        Margin of the triplet loss (0.2 when None), the same as
+        ``loss__margin``; with a loss instance, it is set on its copy.
     distance : {{"euclidean", "cosine"}} or distance module, default="cosine"
         Distance between embeddings.
 
