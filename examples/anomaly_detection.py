@@ -6,7 +6,7 @@ Anomaly detection: spotting the odd digit out
 A defect-detection-like task built from scikit-learn's bundled ``digits``
 data (no download): 8x8 images of the digit 1, read as plain rows of 64
 features, are the "good parts"; other digits are "defects". A
-:class:`~sksiamese.estimators.outlier.SiameseOutlierDetector` is fitted on
+:class:`~sksiamese.SiameseOutlierDetector` is fitted on
 good parts only (novelty detection, as an ``IsolationForest`` would be) and
 scores held-out good parts and defects. The script prints ROC AUC beside
 ``IsolationForest`` and ``LocalOutlierFactor(novelty=True)``, the share of
@@ -27,7 +27,7 @@ from sklearn.ensemble import IsolationForest
 from sklearn.metrics import roc_auc_score
 from sklearn.neighbors import LocalOutlierFactor
 
-from sksiamese.estimators.outlier import SiameseOutlierDetector
+from sksiamese import SiameseOutlierDetector
 
 QUICK = os.environ.get("SKSIAMESE_QUICK") == "1"
 

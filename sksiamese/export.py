@@ -15,37 +15,29 @@ they are the way to serve a model across versions; see
 extra (``pip install "sksiamese[onnx]"``: onnx, onnxscript and onnxruntime).
 """
 
-import copy
+import contextlib
+import logging
 import os
 import warnings
 
 import torch
 from sklearn.utils.validation import check_is_fitted
-from torch import nn
 
 __all__ = ["to_onnx"]
 
 INPUT_NAME = "X"
 OUTPUT_NAME = "embedding"
 
-
-class _Standardized(nn.Module):
-    """The outlier detector's network behind its fixed standardisation."""
-
-    def __init__(self, module, mean, scale):
-        super().__init__()
-        self.module = module
-        self.register_buffer("mean", torch.as_tensor(mean, dtype=torch.float32))
-        self.register_buffer("scale", torch.as_tensor(scale, dtype=torch.float32))
-
-    def forward(self, X):
-        return self.module((X - self.mean) / self.scale)
+# Reports of torch's exporter about its own operator registry (e.g. that
+# torchvision, whose operators no sksiamese network uses, is not installed).
+_REGISTRY_LOGGER = "torch.onnx._internal.exporter._registration"
 
 
 def to_onnx(estimator, path, *, network_only=False, opset_version=None):
     """Write the fitted embedding network of ``estimator`` to an ONNX file.
 
-    What is exported, per estimator:
+    What is exported is the estimator's ``embedding_module()``, per
+    estimator:
 
     - :class:`~sksiamese.SiameseTransformer`: the backbone, as ``transform``
       (the embedding before the projection head, which only the loss sees).
@@ -105,14 +97,11 @@ def to_onnx(estimator, path, *, network_only=False, opset_version=None):
     True
     """
     module, n_features = _network(estimator, network_only)
-    module = copy.deepcopy(module).cpu().eval()
     # two rows: a single example row would let the exporter fix the batch
     # size to 1
     example = torch.zeros(2, n_features)
     path = os.fspath(path)
-    with torch.no_grad(), warnings.catch_warnings():
-        # torch's exporter warns about its own internals
-        warnings.filterwarnings("ignore", category=FutureWarning, message=".*treespec")
+    with torch.no_grad(), _quiet_exporter():
         torch.onnx.export(
             module,
             (example,),
@@ -128,6 +117,25 @@ def to_onnx(estimator, path, *, network_only=False, opset_version=None):
         )
     _check_rows_free(path, type(module).__name__)
     return path
+
+
+@contextlib.contextmanager
+def _quiet_exporter():
+    """Silence what torch's exporter says about its own internals, for the call.
+
+    The warnings filters and the logger level are restored afterwards.
+    """
+    logger = logging.getLogger(_REGISTRY_LOGGER)
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings(
+                "ignore", category=FutureWarning, message=".*treespec"
+            )
+            yield
+    finally:
+        logger.setLevel(level)
 
 
 def _check_rows_free(path, name):
@@ -146,10 +154,7 @@ def _check_rows_free(path, name):
 
 def _network(estimator, network_only):
     """The module that maps rows to embeddings, and its number of inputs."""
-    from .estimators import SiameseOutlierDetector
-    from .estimators._base import SiameseBase
-
-    if not isinstance(estimator, SiameseBase):
+    if not callable(getattr(estimator, "embedding_module", None)):
         raise TypeError(
             "to_onnx exports the network of a sksiamese estimator, got "
             f"{type(estimator).__name__}. For a Pipeline, export its last step; "
@@ -158,11 +163,15 @@ def _network(estimator, network_only):
         )
     check_is_fitted(estimator)
     name = type(estimator).__name__
-    module = estimator.net_.module_
-    if isinstance(estimator, SiameseOutlierDetector):
-        module = _Standardized(module, estimator.mean_, estimator.scale_)
+    if getattr(getattr(estimator, "module", None), "takes_raw_items", False):
+        raise ValueError(
+            f"The backbone of {name} ({type(estimator.module).__name__}) embeds "
+            "raw items itself (e.g. tokenises text), which an ONNX graph of "
+            "float rows cannot take; export its parts with the backbone's own "
+            "tooling."
+        )
     if getattr(estimator, "encoder", None) is None:
-        return module, estimator.n_features_in_
+        return estimator.embedding_module(), estimator.n_features_in_
     if not network_only:
         raise ValueError(
             f"{name} has an encoder ({type(estimator.encoder).__name__}), a "
@@ -170,11 +179,12 @@ def _network(estimator, network_only):
             "export. Pass network_only=True to export the network alone; its "
             "input is then estimator.encoder_.transform(items)."
         )
+    # the width of the encoded items, which the skorch net was built with
     n_features = getattr(estimator.net_, "module__n_features", None)
     if n_features is None:
         raise ValueError(
             f"The backbone of {name} does not take n_features, so the width of "
-            "the encoded items is unknown; export the module yourself with "
-            "torch.onnx.export(estimator.net_.module_, ...)."
+            "the encoded items is unknown; export estimator.embedding_module() "
+            "yourself with torch.onnx.export."
         )
-    return module, n_features
+    return estimator.embedding_module(), n_features

@@ -3,8 +3,10 @@
 Verification decides whether two items match from a score (higher = more
 alike). :func:`equal_error_rate` and :func:`tar_at_far` read the ROC curve of
 :func:`sklearn.metrics.roc_curve`, linearly interpolated between its points;
-:func:`spearman_score` ranks graded similarity predictions. Each has a scorer
-for ``scoring=`` in :func:`~sklearn.model_selection.cross_val_score` and
+:func:`select_threshold` picks the score at and above which pairs are
+accepted; :func:`spearman_score` ranks graded similarity predictions. The
+metrics have scorers for ``scoring=`` in
+:func:`~sklearn.model_selection.cross_val_score` and
 :class:`~sklearn.model_selection.GridSearchCV`.
 """
 
@@ -21,6 +23,7 @@ __all__ = [
     "eer_scorer",
     "equal_error_rate",
     "make_tar_at_far_scorer",
+    "select_threshold",
     "spearman_score",
     "spearman_scorer",
     "tar_at_far",
@@ -34,6 +37,16 @@ _SCORE_METHODS = ("decision_function", "predict_proba")
 
 def _roc(y_true, y_score, pos_label):
     """``(fpr, tpr)`` with every threshold kept."""
+    fpr, tpr, _ = _roc_thresholds(*_check_binary(y_true, y_score, pos_label))
+    return fpr, tpr
+
+
+def _roc_thresholds(y_true, y_score, pos_label):
+    return roc_curve(y_true, y_score, pos_label=pos_label, drop_intermediate=False)
+
+
+def _check_binary(y_true, y_score, pos_label):
+    """Validated ``(y_true, y_score, pos_label)`` of two-class scores."""
     y_true = column_or_1d(y_true)
     y_score = column_or_1d(y_score)
     check_consistent_length(y_true, y_score)
@@ -48,10 +61,7 @@ def _roc(y_true, y_score, pos_label):
         pos_label = labels[1]
     elif pos_label not in labels:
         raise ValueError(f"pos_label={pos_label!r} is not a label of y_true {labels}.")
-    fpr, tpr, _ = roc_curve(
-        y_true, y_score, pos_label=pos_label, drop_intermediate=False
-    )
-    return fpr, tpr
+    return y_true, y_score, pos_label
 
 
 def equal_error_rate(y_true, y_score, pos_label=None):
@@ -157,6 +167,97 @@ def tar_at_far(y_true, y_score, far=1e-2, pos_label=None):
     bottom = tpr[np.searchsorted(fpr, u[j], side="left")]
     t = (far - u[j - 1]) / (u[j] - u[j - 1])
     return float(top[j - 1] + t * (bottom - top[j - 1]))
+
+
+def select_threshold(
+    y_true, y_score, strategy="accuracy", *, beta=1.0, target_far=None, pos_label=None
+):
+    """Choose the score at and above which a pair is accepted as genuine.
+
+    The threshold is one of the scores (pairs with ``y_score >= threshold``
+    are accepted), or the largest finite float32 when accepting nothing is
+    best. It is what :meth:`SiamesePairClassifier.calibrate_threshold
+    <sksiamese.SiamesePairClassifier.calibrate_threshold>` sets as
+    ``threshold_``. Where several thresholds are equally good, the highest
+    one is taken.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        True labels, two classes.
+    y_score : array-like of shape (n_samples,)
+        Scores, higher meaning more likely ``pos_label``.
+    strategy : {"accuracy", "f_beta", "far"}, default="accuracy"
+        "accuracy": the most pairs right; "f_beta": the highest F-beta score
+        of the genuine pairs; "far": the most genuine pairs accepted (true
+        accept rate) while the false accept rate (impostor pairs accepted)
+        stays at most ``target_far``.
+    beta : float, default=1.0
+        Beta of the F-beta score (above 1 favours recall).
+    target_far : float in [0, 1], default=None
+        Highest false accept rate, required with ``strategy="far"``.
+    pos_label : int, float, bool or str, default=None
+        Label of the genuine (matching) pairs; None takes the greater label.
+
+    Returns
+    -------
+    threshold : float
+
+    Raises
+    ------
+    ValueError
+        If ``strategy`` is unknown, ``target_far`` is missing or outside
+        ``[0, 1]`` with ``strategy="far"``, or ``y_true`` does not hold
+        exactly 2 classes.
+
+    See Also
+    --------
+    tar_at_far : The true accept rate at a false accept rate.
+
+    Examples
+    --------
+    >>> from sksiamese.metrics import select_threshold
+    >>> y = [0, 0, 0, 1, 1, 1]
+    >>> s = [0.1, 0.3, 0.6, 0.5, 0.7, 0.9]
+    >>> select_threshold(y, s)  # 5 of 6 right at 0.7 and at 0.5: the higher
+    0.7
+    >>> select_threshold(y, s, "f_beta", beta=2.0)  # recall counts more
+    0.5
+    >>> select_threshold(y, s, "far", target_far=0.0)  # no impostor accepted
+    0.7
+    """
+    if strategy not in ("accuracy", "f_beta", "far"):
+        raise ValueError(
+            f"strategy must be 'accuracy', 'f_beta' or 'far'; got {strategy!r}."
+        )
+    if strategy == "far" and not (
+        isinstance(target_far, numbers.Real) and 0 <= target_far <= 1
+    ):
+        raise ValueError(
+            f"strategy='far' needs target_far in [0, 1]; got {target_far!r}."
+        )
+    if strategy == "f_beta" and not (isinstance(beta, numbers.Real) and beta > 0):
+        raise ValueError(f"beta must be a positive number, got {beta!r}.")
+    y_true, y_score, pos_label = _check_binary(y_true, y_score, pos_label)
+    if not np.all(np.isfinite(y_score)):
+        raise ValueError("y_score must be finite.")
+    fpr, tpr, thresholds = _roc_thresholds(y_true, y_score, pos_label)
+    # roc_curve starts at +inf ("nothing is accepted"): keep the result finite
+    big = float(np.finfo(np.float32).max)
+    thresholds = np.clip(thresholds, -big, big)
+    n_pos = int(np.sum(y_true == pos_label))
+    n_neg = len(y_true) - n_pos
+    if strategy == "far":
+        ok = np.flatnonzero(fpr <= target_far)
+        return float(thresholds[ok[np.argmax(tpr[ok])]])
+    if strategy == "accuracy":
+        gains = tpr * n_pos + (1 - fpr) * n_neg
+    else:
+        tp, fp = tpr * n_pos, fpr * n_neg
+        b2 = beta**2
+        # F-beta = (1 + b2) tp / ((1 + b2) tp + b2 fn + fp), 0 with no true accept
+        gains = (1 + b2) * tp / ((1 + b2) * tp + b2 * (n_pos - tp) + fp)
+    return float(thresholds[int(np.argmax(gains))])
 
 
 def spearman_score(y_true, y_pred):

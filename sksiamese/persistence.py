@@ -4,22 +4,25 @@ Three ways to keep a fitted estimator, from the most to the least
 Python-bound:
 
 - **pickle / joblib** (``joblib.dump(model, "model.joblib")``): the whole
-  object, skorch net and torch modules included. Loading a pickle runs
-  arbitrary code, so load only files you trust.
-- **skops** (:func:`dump` / :func:`load`): a zip file of JSON and numpy
-  arrays that :func:`skops.io.load` can open without running code from the
-  file. Every type it holds must be *trusted*: :func:`trusted_types` lists
-  the ones sksiamese needs (its estimators and backbones, the torch optimizer
-  classes), and :func:`load` trusts exactly those plus the ones you pass.
-  The network is stored as its hyper-parameters plus the weights as numpy
-  arrays (the ``state_dict``), and rebuilt at load time, so that no pickled
-  torch object is needed. Save with :func:`dump`, not with
-  :func:`skops.io.dump` itself, which cannot store the torch objects of a
-  fitted network; files written by :func:`dump` load with :func:`load` or
-  with ``skops.io.load(file, trusted=trusted_types())``. Needs the ``skops`` extra
+  object. Loading a pickle runs arbitrary code, so load only files you
+  trust.
+- **skops** (:func:`dump` / :func:`load`, or :func:`skops.io.dump` /
+  :func:`skops.io.load` themselves): a zip file of JSON and numpy arrays
+  that :func:`skops.io.load` can open without running code from the file.
+  Every type it holds must be *trusted*: :func:`trusted_types` lists the
+  ones sksiamese needs (its estimators and backbones, the torch optimizer
+  classes), and :func:`load` trusts exactly those plus the ones you pass;
+  with plain skops, check ``skops.io.get_untrusted_types(file=path)`` and
+  pass the names you trust. Needs the ``skops`` extra
   (``pip install "sksiamese[skops]"``).
 - **ONNX** (:func:`sksiamese.export.to_onnx`): the embedding network alone,
   to serve without Python, torch or sksiamese.
+
+Whatever the format, an estimator saves its network as the network's
+hyper-parameters plus the weights as numpy arrays (the ``state_dict`` of the
+backbone and of the loss side), and rebuilds it when loaded: no pickled
+torch object is needed, and the network comes back on the estimator's
+``device``.
 
 Versions
 --------
@@ -28,28 +31,26 @@ same version always loads them. Another version still loads them but warns
 with :class:`InconsistentVersionWarning`: the result is right only if the
 estimator's attributes and its network's layers did not change between the
 two versions; a changed layer makes the load fail with an error that names
-the mismatching weights. A pickle also depends on the versions of torch,
-skorch and scikit-learn (scikit-learn warns about its own objects), whereas
-a skops file holds only numpy arrays and plain values, so it survives
-upgrades of torch and skorch. Re-fit, or re-save with the new version,
-rather than relying on old files; for serving across versions, export the
-network to ONNX.
+the mismatching weights. A pickle also depends on the versions of
+scikit-learn (which warns about its own objects) and of the classes it
+references, whereas a skops file holds only numpy arrays and plain values.
+Re-fit, or re-save with the new version, rather than relying on old files;
+for serving across versions, export the network to ONNX.
 
 What skops files cannot hold: a ``module`` given as a ``torch.nn.Module``
 *instance* (pass the class and ``module__*`` parameters instead), or
 hyper-parameters holding torch tensors (e.g. an ``augment`` object that
 has already drawn from its seeded generator); :func:`dump` refuses those
-with a clear error. Optimizer state and skorch callbacks' internal state
-are not saved (sksiamese does not use them after ``fit``: ``partial_fit``
-and ``warm_start`` restart the optimizer).
+with a clear error (plain :func:`skops.io.dump` fails inside torch). Pickle
+saves both. Optimizer state and skorch callbacks' internal state are not
+saved (sksiamese does not use them after ``fit``: ``partial_fit`` and
+``warm_start`` restart the optimizer).
 """
 
-import contextlib
-import contextvars
-import warnings
-
-import numpy as np
 import torch
+from torch import nn
+
+from .utils._version import InconsistentVersionWarning
 
 __all__ = [
     "InconsistentVersionWarning",
@@ -59,13 +60,6 @@ __all__ = [
     "loads",
     "trusted_types",
 ]
-
-# Marks the weights-only form of a skorch net inside a skops file.
-_NET_FORMAT = "sksiamese.portable_net.v1"
-
-# Set while :func:`dump` runs: estimators then hand skops their network as
-# numpy arrays instead of skorch's pickled torch objects.
-_PORTABLE = contextvars.ContextVar("sksiamese_portable", default=False)
 
 _ESTIMATORS = (
     "sksiamese.estimators.outlier.SiameseOutlierDetector",
@@ -79,41 +73,6 @@ _BACKBONES = (
     "sksiamese.modules.ConvNet",
     "sksiamese.modules.MLP",
 )
-
-
-class InconsistentVersionWarning(UserWarning):
-    """An estimator saved by another sksiamese version is being loaded.
-
-    Parameters
-    ----------
-    estimator_name : str
-        Class name of the estimator.
-    current_version : str
-        The sksiamese version that loads it.
-    original_version : str
-        The version that saved it (``"unknown"`` for files of versions that
-        did not record it).
-
-    Examples
-    --------
-    >>> from sksiamese.persistence import InconsistentVersionWarning
-    >>> print(InconsistentVersionWarning("SiameseTransformer", "0.2.0", "0.1.0"))
-    Loading SiameseTransformer saved by sksiamese 0.1.0 with sksiamese 0.2.0...
-    """
-
-    def __init__(self, estimator_name, current_version, original_version):
-        self.estimator_name = estimator_name
-        self.current_version = current_version
-        self.original_version = original_version
-
-    def __str__(self):
-        return (
-            f"Loading {self.estimator_name} saved by sksiamese "
-            f"{self.original_version} with sksiamese {self.current_version}: "
-            "the result is valid only if the estimator and its network did not "
-            "change between the two versions. Re-fit or re-save the model with "
-            "this version."
-        )
 
 
 def trusted_types():
@@ -154,6 +113,10 @@ def trusted_types():
 def dump(estimator, file):
     """Save a fitted (or unfitted) estimator, or a pipeline of them, with skops.
 
+    It is :func:`skops.io.dump`, after checking that every estimator in
+    ``estimator`` can be stored (a clear error instead of one from inside
+    torch, see the module's notes).
+
     Parameters
     ----------
     estimator : object
@@ -181,8 +144,8 @@ def dump(estimator, file):
     True
     """
     sio = _skops_io()
-    with _portable_state():
-        sio.dump(estimator, file)
+    _check_portable(estimator)
+    sio.dump(estimator, file)
 
 
 def dumps(estimator):
@@ -206,8 +169,8 @@ def dumps(estimator):
     0.3
     """
     sio = _skops_io()
-    with _portable_state():
-        return sio.dumps(estimator)
+    _check_portable(estimator)
+    return sio.dumps(estimator)
 
 
 def load(file, trusted=None):
@@ -219,8 +182,7 @@ def load(file, trusted=None):
     Parameters
     ----------
     file : str, path-like or file-like
-        A file written by :func:`dump` (or by :func:`skops.io.dump` for
-        objects without sksiamese estimators).
+        A file written by :func:`dump` or by :func:`skops.io.dump`.
     trusted : list of str, default=None
         Further type names to trust, e.g. a custom backbone class
         (``"mypackage.nets.MyNet"``), after checking them with
@@ -289,73 +251,56 @@ def _skops_io():
     return skops.io
 
 
-@contextlib.contextmanager
-def _portable_state():
-    token = _PORTABLE.set(True)
-    try:
-        yield
-    finally:
-        _PORTABLE.reset(token)
+def _check_portable(obj):
+    """Refuse, with a clear error, estimators that skops cannot store.
+
+    skops itself fails inside torch on them, so every scikit-learn estimator
+    reachable from ``obj`` (pipeline steps, a search's best estimator, ...)
+    is checked through its public parameters.
+    """
+    for estimator in _estimators_in(obj):
+        name = type(estimator).__name__
+        for param, value in estimator.get_params(deep=False).items():
+            if param == "module" and isinstance(value, nn.Module):
+                raise TypeError(
+                    f"{name} with a module instance cannot be saved with skops: "
+                    "pass the module class and its module__* parameters instead, "
+                    "or use pickle / joblib."
+                )
+            if _holds_tensor(value):
+                raise TypeError(
+                    f"{name}'s parameter {param}={value!r} holds torch tensors, "
+                    "which skops files cannot store; use pickle / joblib."
+                )
 
 
-# -- the hooks SiameseBase.__getstate__ / __setstate__ call -----------------------
-
-
-def _version():
-    from . import __version__
-
-    return __version__
-
-
-def _save_state(estimator, state):
-    """Add the version; in a skops dump, swap the net for its weights."""
-    state["_sksiamese_version"] = _version()
-    if not _PORTABLE.get():
-        return state
-    name = type(estimator).__name__
-    if isinstance(estimator.module, torch.nn.Module):
-        raise TypeError(
-            f"{name} with a module instance cannot be saved with skops: pass "
-            "the module class and its module__* parameters instead, or use "
-            "pickle / joblib."
-        )
-    for param, value in estimator.get_params(deep=False).items():
-        if _holds_tensor(value):
-            raise TypeError(
-                f"{name}'s parameter {param}={value!r} holds torch tensors, "
-                "which skops files cannot store; use pickle / joblib."
-            )
-    net = state.get("net_")
-    if net is not None:
-        state["net_"] = _portable_net(net)
-        # the net's history: rebuilt with it at load time
-        state.pop("history_", None)
-    return state
-
-
-def _load_state(estimator, state):
-    """Warn when the state was saved by another version; return the state."""
-    saved = state.pop("_sksiamese_version", "unknown")
-    if saved != _version():
-        warnings.warn(
-            InconsistentVersionWarning(type(estimator).__name__, _version(), saved),
-            stacklevel=3,
-        )
-    return state
-
-
-def _finish_load(estimator):
-    """Rebuild a net that a skops file holds as its weights."""
-    net = vars(estimator).get("net_")
-    if isinstance(net, dict) and net.get("format") == _NET_FORMAT:
-        estimator.net_ = _rebuild_net(estimator, net)
-        estimator.history_ = estimator.net_.history
+def _estimators_in(obj, depth=8, seen=None):
+    """Yield the scikit-learn estimators in ``obj``, looking ``depth`` levels in."""
+    seen = set() if seen is None else seen
+    if depth == 0 or id(obj) in seen or isinstance(obj, type):
+        return
+    seen.add(id(obj))
+    if isinstance(obj, dict):
+        children = list(obj.values())
+    elif isinstance(obj, list | tuple):
+        children = list(obj)
+    elif hasattr(obj, "get_params") and hasattr(obj, "__dict__"):
+        yield obj
+        children = list(vars(obj).values())
+    else:
+        return
+    for child in children:
+        yield from _estimators_in(child, depth - 1, seen)
 
 
 def _holds_tensor(value, depth=2):
     """Whether ``value`` holds a tensor, looking ``depth`` levels into it."""
     if isinstance(value, torch.Tensor | torch.Generator):
         return True
+    if isinstance(value, nn.Module):
+        return any(True for _ in value.parameters()) or any(
+            True for _ in value.buffers()
+        )
     if depth == 0 or isinstance(value, type):
         return False
     if isinstance(value, dict):
@@ -365,36 +310,3 @@ def _holds_tensor(value, depth=2):
     else:
         children = getattr(value, "__dict__", {}).values()
     return any(_holds_tensor(child, depth - 1) for child in children)
-
-
-def _portable_net(net):
-    return {
-        "format": _NET_FORMAT,
-        # None when the backbone does not take n_features (it is then unused)
-        "n_features": getattr(net, "module__n_features", None),
-        "seed": int(net.seed),
-        "weights": {
-            key: value.detach().cpu().numpy()
-            for key, value in net.module_.state_dict().items()
-        },
-        "history": [dict(epoch) for epoch in net.history],
-    }
-
-
-def _rebuild_net(estimator, saved):
-    from skorch.history import History
-
-    net = estimator._build_net(saved["n_features"], saved["seed"])
-    with estimator._torch_seeded(saved["seed"]):
-        net.initialize()
-    weights = {k: torch.from_numpy(np.array(w)) for k, w in saved["weights"].items()}
-    try:
-        net.module_.load_state_dict(weights)
-    except RuntimeError as exc:
-        raise ValueError(
-            f"The saved weights do not fit the network {type(estimator).__name__} "
-            f"builds from its parameters (saved by another version of sksiamese "
-            f"or of the backbone?): {exc}"
-        ) from None
-    net.history = History(saved["history"])
-    return net

@@ -1,7 +1,11 @@
 """ONNX export of the embedding networks, checked against onnxruntime."""
 
+import logging
+import warnings
+
 import numpy as np
 import pytest
+import torch
 from sklearn.datasets import load_iris
 from sklearn.exceptions import NotFittedError
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -12,6 +16,7 @@ from torch import nn
 from sksiamese import (
     SiameseOutlierDetector,
     SiamesePairClassifier,
+    SiamesePairRegressor,
     SiameseTransformer,
     SiameseTripletClassifier,
 )
@@ -52,6 +57,9 @@ def _fit(name, X, y):
     if name == "pair":
         pairs, same = make_pairs(X, y, n_pairs=200, random_state=0)
         return SiamesePairClassifier(**QUICK).fit(pairs, same)
+    if name == "regressor":
+        pairs, same = make_pairs(X, y, n_pairs=200, random_state=0)
+        return SiamesePairRegressor(**QUICK).fit(pairs, same + 0.5)
     return SiameseTripletClassifier(**QUICK).fit(
         make_triplets(X, y, n_triplets=200, random_state=0)
     )
@@ -76,6 +84,67 @@ def test_onnx_embeddings_match_the_estimator(name, data, tmp_path):
     np.testing.assert_allclose(
         session.run(None, {"X": X_new[:1]})[0], expected[:1], atol=1e-5, rtol=0
     )
+
+
+class _Records(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.records = []
+
+    def emit(self, record):
+        self.records.append(record)
+
+
+def test_export_writes_nothing_and_restores_logging(data, tmp_path, capfd):
+    X, y = data
+    est = _fit("transformer", X, y)
+    # torch's own handlers sit on these loggers (torch.onnx does not propagate)
+    records = _Records()
+    loggers = [logging.getLogger(name) for name in ("torch", "torch.onnx")]
+    levels = {
+        logger.name: logger.level
+        for logger in logging.Logger.manager.loggerDict.values()
+        if isinstance(logger, logging.Logger) and logger.name.startswith("torch.onnx")
+    }
+    filters = list(warnings.filters)
+    for logger in loggers:
+        logger.addHandler(records)
+    capfd.readouterr()
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            to_onnx(est, tmp_path / "model.onnx")
+    finally:
+        for logger in loggers:
+            logger.removeHandler(records)
+    out, err = capfd.readouterr()
+    assert (out, err) == ("", "")
+    assert [r.getMessage() for r in records.records] == []
+    assert [str(w.message) for w in caught] == []
+    # the logging levels and warnings filters are the user's again
+    after = {name: logging.getLogger(name).level for name in levels}
+    assert after == levels
+    assert warnings.filters == filters
+
+
+@pytest.mark.parametrize(
+    "name", ["transformer", "outlier", "pair", "regressor", "triplet"]
+)
+def test_embedding_module_computes_the_embeddings(name, data):
+    X, y = data
+    est = _fit(name, X, y)
+    module = est.embedding_module()
+    assert not module.training
+    with torch.no_grad():
+        got = module(torch.from_numpy(X)).numpy()
+    expected = est.transform(X) if hasattr(est, "transform") else est.embed(X)
+    np.testing.assert_allclose(got, expected, atol=1e-5, rtol=0)
+    # a copy: changing it leaves the estimator alone
+    with torch.no_grad():
+        for param in module.parameters():
+            param.zero_()
+    again = est.transform(X) if hasattr(est, "transform") else est.embed(X)
+    np.testing.assert_array_equal(again, expected)
 
 
 class _FixedBatchNet(nn.Module):

@@ -15,6 +15,7 @@ from sksiamese.metrics import (
     eer_scorer,
     equal_error_rate,
     make_tar_at_far_scorer,
+    select_threshold,
     spearman_score,
     spearman_scorer,
     tar_at_far,
@@ -264,3 +265,87 @@ def test_spearman_scorer_with_a_regressor():
     with pytest.warns(UndefinedMetricWarning):
         dummy = cross_val_score(DummyRegressor(), X, y, cv=3, scoring=spearman_scorer)
     np.testing.assert_array_equal(dummy, 0.0)
+
+
+# -- select_threshold ------------------------------------------------------------------
+
+
+def _accept_rates(y, s, threshold):
+    accepted = np.asarray(s) >= threshold
+    y = np.asarray(y)
+    return accepted[y == 1].mean(), accepted[y == 0].mean()
+
+
+def _brute_force(y, s, gain):
+    """The best of all thresholds (each score, and above the maximum), the
+    highest among ties."""
+    candidates = sorted(set(s) | {np.inf}, reverse=True)
+    return max(candidates, key=lambda t: (gain(np.asarray(s) >= t), t))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_select_threshold_matches_brute_force(seed):
+    from sklearn.metrics import accuracy_score, fbeta_score
+
+    rng = np.random.RandomState(seed)
+    y = rng.randint(0, 2, 60)
+    # rounded: ties between scores, as with a coarse similarity
+    s = np.round(y + rng.normal(0, 1, 60), 1)
+    assert select_threshold(y, s) == _brute_force(
+        y, s, lambda pred: accuracy_score(y, pred)
+    )
+    for beta in (0.5, 1.0, 3.0):
+
+        def f_beta(pred, beta=beta):
+            return fbeta_score(y, pred, beta=beta, zero_division=0)
+
+        expected = _brute_force(y, s, f_beta)
+        assert select_threshold(y, s, "f_beta", beta=beta) == expected
+
+
+def test_select_threshold_far_keeps_the_false_accept_rate():
+    y, s = _gaussian_scores(n=300)
+    for target in (0.0, 0.01, 0.1, 0.5):
+        t = select_threshold(y, s, "far", target_far=target)
+        tar, far = _accept_rates(y, s, t)
+        assert far <= target
+
+        def tar_within_target(pred, target=target):
+            return pred[y == 1].mean() if pred[y == 0].mean() <= target else -1
+
+        # the most genuine pairs accepted within the target, with the fewest
+        # impostors among equals (the highest threshold)
+        assert t == _brute_force(y, s, tar_within_target)
+
+
+def test_select_threshold_accepts_nothing_when_best():
+    # every genuine pair scores below every impostor: accept nothing
+    t = select_threshold([1, 1, 0, 0, 0], [0.1, 0.2, 0.8, 0.9, 0.7])
+    assert t == np.finfo(np.float32).max
+    assert np.isfinite(t)
+
+
+def test_select_threshold_pos_label_and_strings():
+    y = ["same", "same", "other", "other"]
+    s = [0.9, 0.6, 0.5, 0.1]
+    assert select_threshold(y, s, pos_label="same") == 0.6
+    # "other" as the genuine label reverses the meaning of the scores
+    assert select_threshold(y, [-v for v in s], pos_label="other") == -0.5
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"strategy": "best"}, "strategy must be"),
+        ({"strategy": "far"}, "target_far in"),
+        ({"strategy": "far", "target_far": 1.5}, "target_far in"),
+        ({"strategy": "f_beta", "beta": 0}, "beta must be"),
+    ],
+)
+def test_select_threshold_rejects_bad_parameters(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        select_threshold([0, 1, 0, 1], [0.1, 0.2, 0.3, 0.4], **kwargs)
+    with pytest.raises(ValueError, match="exactly 2 classes"):
+        select_threshold([1, 1], [0.1, 0.2])
+    with pytest.raises(ValueError, match="finite"):
+        select_threshold([0, 1], [0.1, np.nan])

@@ -7,6 +7,7 @@ import scipy.sparse as sp
 import torch
 from sklearn.base import clone, is_classifier
 from sklearn.datasets import load_digits
+from sklearn.exceptions import NotFittedError
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.frozen import FrozenEstimator
 from sklearn.metrics import roc_auc_score
@@ -238,6 +239,43 @@ def test_calibrate_threshold_strategies(digit_pairs, fitted_digits):
         clf.calibrate_threshold(X_cal, y_cal, strategy="far")
     with pytest.raises(ValueError, match="strategy"):
         clf.calibrate_threshold(X_cal, y_cal, strategy="best")
+
+
+def test_threshold_is_select_threshold_of_the_calibration_pairs(
+    digit_pairs, fitted_digits
+):
+    from sksiamese.metrics import select_threshold
+
+    _, (X_new, y_new) = digit_pairs
+    clf = fitted_digits
+    clf.calibrate_threshold(X_new, y_new, strategy="f_beta", beta=2.0)
+    expected = select_threshold(y_new, clf.similarity(X_new), "f_beta", beta=2.0)
+    assert clf.threshold_ == expected
+
+
+@pytest.mark.parametrize("distance", ["cosine", "euclidean"])
+def test_pair_distance_is_what_similarity_and_predict_read(distance):
+    X, y = make_pairs(*load_digits(return_X_y=True), n_pairs=300, random_state=0)
+    clf = SiamesePairClassifier(distance=distance, **QUICK).fit(X / 16, y)
+    d = clf.pair_distance(X / 16)
+    assert d.shape == (300,)
+    assert d.dtype == np.float32
+    # the distance of the two embeddings, as distance_ measures it
+    emb = clf.embed(X[:, 0] / 16), clf.embed(X[:, 1] / 16)
+    expected = clf.distance_.paired(*map(torch.from_numpy, emb)).numpy()
+    np.testing.assert_allclose(d, expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        clf.similarity(X / 16), clf.distance_.similarity(d), rtol=1e-6
+    )
+    assert type(clf.distance_).__name__.lower().startswith(distance)
+    reg = SiamesePairRegressor(**QUICK).fit(X / 16, y + 0.5)
+    np.testing.assert_allclose(
+        reg.pair_distance(X / 16), 1 - reg.similarity(X / 16), atol=1e-6
+    )
+    assert type(reg.distance_).__name__ == "CosineDistance"
+    with pytest.raises(NotFittedError):
+        SiamesePairClassifier().pair_distance(X)
+    assert not hasattr(SiamesePairClassifier(), "distance_")
 
 
 def test_fixed_threshold_is_used():

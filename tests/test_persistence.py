@@ -26,7 +26,6 @@ from sksiamese.augment import RandomAffine
 from sksiamese.pairs import make_pairs, make_triplets
 from sksiamese.persistence import (
     InconsistentVersionWarning,
-    _portable_state,
     dump,
     dumps,
     load,
@@ -134,6 +133,95 @@ def test_skops_file_needs_only_the_documented_types(fitted, data):
     _assert_same_outputs(restored, fitted, data)
 
 
+def _torch_objects(value, path="state", depth=6):
+    """Paths of the torch objects (tensors, modules, generators) in ``value``."""
+    if isinstance(value, torch.Tensor | nn.Module | torch.Generator):
+        return [path]
+    if depth == 0 or isinstance(value, type | np.ndarray | str):
+        return []
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, list | tuple):
+        items = enumerate(value)
+    else:
+        items = getattr(value, "__dict__", {}).items()
+    return [
+        found
+        for key, child in items
+        for found in _torch_objects(child, f"{path}[{key!r}]", depth - 1)
+    ]
+
+
+def test_pickled_state_holds_no_torch_object(fitted):
+    state = fitted.__getstate__()
+    assert _torch_objects(state) == []
+    net = state["net_"]
+    assert net["format"] == "sksiamese.net_state.v2"
+    # the weights are numpy arrays, the backbone's and the loss side's
+    module = fitted.net_.module_.state_dict()
+    assert set(net["module"]) == set(module)
+    for key, value in module.items():
+        np.testing.assert_array_equal(net["module"][key], value.numpy())
+    assert set(net["criterion"]) == set(fitted.net_.criterion_.state_dict())
+    # the live estimator keeps its net
+    assert isinstance(fitted.net_.module_, nn.Module)
+
+
+def test_plain_skops_round_trip(fitted, data, tmp_path):
+    # what a skops user types, without sksiamese.persistence
+    path = tmp_path / "model.skops"
+    sio.dump(fitted, path)
+    untrusted = sio.get_untrusted_types(file=path)
+    assert set(untrusted) <= set(trusted_types())
+    restored = sio.load(path, trusted=untrusted)
+    _assert_same_outputs(restored, fitted, data)
+    assert restored.n_iter_ == fitted.n_iter_
+
+
+class _LearnedScaleLoss(nn.Module):
+    """A contrastive loss with a trained scale: a criterion with parameters."""
+
+    def __init__(self):
+        super().__init__()
+        self.log_scale = nn.Parameter(torch.zeros(()))
+
+    def forward(self, embeddings, labels, indices):
+        a1, p, a2, n = indices
+        scale = self.log_scale.exp()
+        d_pos = scale * (embeddings[a1] - embeddings[p]).pow(2).sum(1)
+        d_neg = scale * (embeddings[a2] - embeddings[n]).pow(2).sum(1)
+        return d_pos.mean() + torch.relu(1 - d_neg).mean() + self.log_scale**2
+
+
+def test_criterion_parameters_are_saved(data):
+    X, y, pairs, same, *_ = data
+    est = SiamesePairClassifier(loss=_LearnedScaleLoss(), lr=0.05, **QUICK)
+    est.fit(pairs, same)
+    trained = est.net_.criterion_.state_dict()["loss.log_scale"].item()
+    assert trained != 0.0  # the loss side was trained
+    restored = pickle.loads(pickle.dumps(est))
+    assert restored.net_.criterion_.state_dict()["loss.log_scale"].item() == trained
+    _assert_same_outputs(restored, est, data)
+
+
+def test_files_of_the_previous_layout_still_load(data):
+    X, y, *_ = data
+    est = SiameseTransformer(**QUICK).fit(X, y)
+    state = est.__getstate__()
+    # sksiamese.persistence.dump of 0.1.0 saved the module weights alone
+    net = state["net_"]
+    state["net_"] = {
+        "format": "sksiamese.portable_net.v1",
+        "n_features": net["n_features"],
+        "seed": net["seed"],
+        "weights": net["module"],
+        "history": net["history"],
+    }
+    restored = SiameseTransformer.__new__(SiameseTransformer)
+    restored.__setstate__(state)
+    np.testing.assert_array_equal(restored.transform(X), est.transform(X))
+
+
 def test_skops_file_on_disk_and_in_a_pipeline(data, tmp_path):
     X, y, *_ = data
     pipe = make_pipeline(StandardScaler(), SiameseTransformer(**QUICK)).fit(X, y)
@@ -233,13 +321,26 @@ def test_other_version_warns_and_still_loads(data, monkeypatch):
 def test_weights_that_do_not_fit_the_network_give_a_clear_error(data):
     X, y, *_ = data
     est = SiameseTransformer(**QUICK).fit(X, y)
-    with _portable_state():
-        state = est.__getstate__()
+    state = est.__getstate__()
     # as if a later version built a wider network from the same parameters
     state["embedding_dim"] = 16
     restored = SiameseTransformer.__new__(SiameseTransformer)
     with pytest.raises(ValueError, match="do not fit the network"):
         restored.__setstate__(state)
+
+
+def test_model_saved_on_a_gpu_loads_on_the_cpu_without_one(data, monkeypatch):
+    X, y, *_ = data
+    est = SiameseTransformer(**QUICK).fit(X, y)
+    state = est.__getstate__()
+    state["device"] = "cuda"  # as if fitted on a GPU
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    restored = SiameseTransformer.__new__(SiameseTransformer)
+    with pytest.warns(UserWarning, match="loaded on the CPU"):
+        restored.__setstate__(state)
+    assert restored.device == "cuda"  # the parameter is the user's
+    assert str(restored.net_.device) == "cpu"
+    np.testing.assert_array_equal(restored.transform(X), est.transform(X))
 
 
 def test_same_version_loads_silently(data):

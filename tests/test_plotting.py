@@ -11,7 +11,11 @@ matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from sksiamese import SiamesePairClassifier, SiameseTransformer  # noqa: E402
+from sksiamese import (  # noqa: E402
+    SiamesePairClassifier,
+    SiamesePairRegressor,
+    SiameseTransformer,
+)
 from sksiamese.metrics import equal_error_rate  # noqa: E402
 from sksiamese.pairs import make_pairs  # noqa: E402
 from sksiamese.plotting import (  # noqa: E402
@@ -103,6 +107,57 @@ def test_pair_distance_threshold_of_pair_classifier(pair_classifier):
     assert display.similar.sum() == np.sum(same == 1)
 
 
+def test_pair_distance_legend_says_which_threshold(
+    pair_classifier, transformer, digits
+):
+    clf, X_pairs, same = pair_classifier
+    display = PairDistanceDisplay.from_estimator(clf, X_pairs, same)
+    label = display.threshold_line_.get_label()
+    # the estimator's threshold_ is a similarity; the line is drawn at the
+    # distance it stands for, and the legend gives both
+    assert f"threshold_: similarity ≥ {clf.threshold_:.3g}" in label
+    assert f"distance ≤ {display.threshold:.3g}" in label
+    assert display.threshold_line_.get_label() in _legend_texts(display.ax_)
+    X, y = digits
+    X_new, same_new = make_pairs(X[y >= 5], y[y >= 5], n_pairs=100, random_state=0)
+    display = PairDistanceDisplay.from_estimator(transformer, X_new, same_new)
+    assert display.threshold_line_.get_label() == (
+        f"most accurate threshold\non these pairs = {display.threshold:.3g}"
+    )
+    display = PairDistanceDisplay.from_estimator(
+        transformer, X_new, same_new, threshold=0.4
+    )
+    assert display.threshold_line_.get_label() == "threshold = 0.4"
+
+
+def _overlaps(a, b):
+    return a.x0 < b.x1 and b.x0 < a.x1 and a.y0 < b.y1 and b.y0 < a.y1
+
+
+def test_pair_distance_legend_hides_no_bar(pair_classifier):
+    clf, X_pairs, same = pair_classifier
+    display = PairDistanceDisplay.from_estimator(clf, X_pairs, same)
+    display.figure_.canvas.draw()
+    legend = display.ax_.get_legend().get_window_extent()
+    bars = [*display.hist_similar_, *display.hist_dissimilar_]
+    assert not any(
+        _overlaps(legend, bar.get_window_extent()) for bar in bars if bar.get_height()
+    )
+
+
+def test_pair_distance_from_pair_regressor(digits):
+    X, y = digits
+    X_pairs, same = make_pairs(X, y, n_pairs=300, random_state=0)
+    reg = SiamesePairRegressor(max_epochs=1, random_state=0).fit(X_pairs, same)
+    display = PairDistanceDisplay.from_estimator(reg, X_pairs, same)
+    np.testing.assert_allclose(display.distances, reg.pair_distance(X_pairs))
+    np.testing.assert_allclose(
+        display.distances, 1 - reg.similarity(X_pairs), atol=1e-6
+    )
+    curve = VerificationCurveDisplay.from_estimator(reg, X_pairs, same)
+    assert curve.eer == pytest.approx(equal_error_rate(same, reg.similarity(X_pairs)))
+
+
 def test_pair_distance_from_transformer_uses_pair_distance(transformer, digits):
     X, y = digits
     X_pairs, same = make_pairs(X[y >= 5], y[y >= 5], n_pairs=300, random_state=0)
@@ -153,7 +208,60 @@ def test_verification_det_uses_normal_deviates():
     display = VerificationCurveDisplay.from_predictions(y, scores, curve="det")
     x, y_ = display.eer_point_.get_xydata()[0]
     assert x == y_ == pytest.approx(norm.ppf(display.eer))
-    assert display.ax_.get_xlabel() == "false accept rate"
+    assert display.ax_.get_xlabel() == "false accept rate (dissimilar pairs accepted)"
+    assert display.ax_.get_ylabel() == "false reject rate (similar pairs rejected)"
+    # the FAR = FRR line is the diagonal of the normal-deviate axes
+    x, y_ = display.equal_rates_line_.get_data()
+    np.testing.assert_allclose(x, y_)
+
+
+def _legend_texts(ax):
+    return [t.get_text() for t in ax.get_legend().get_texts()]
+
+
+@pytest.mark.parametrize("curve", ["roc", "det"])
+def test_two_curves_on_one_axis_keep_their_legend_apart(curve):
+    rng = np.random.RandomState(0)
+    y = np.r_[np.ones(100), np.zeros(100)]
+    _, ax = plt.subplots()
+    a = VerificationCurveDisplay.from_predictions(
+        y,
+        np.r_[rng.normal(2, 1, 100), rng.normal(0, 1, 100)],
+        curve=curve,
+        ax=ax,
+        name="A",
+    )
+    b = VerificationCurveDisplay.from_predictions(
+        y,
+        np.r_[rng.normal(1, 1, 100), rng.normal(0, 1, 100)],
+        curve=curve,
+        ax=ax,
+        name="B",
+    )
+    texts = _legend_texts(ax)
+    assert len(texts) == len(set(texts)) == 5
+    assert f"EER point of A ({a.eer:.3f})" in texts
+    assert f"EER point of B ({b.eer:.3f})" in texts
+    # one labelled FAR = FRR line for the axis, shared by both displays
+    assert texts.count("FAR = FRR") == 1
+    assert a.equal_rates_line_ is b.equal_rates_line_
+    assert sum(line.get_label() == "FAR = FRR" for line in ax.get_lines()) == 1
+    # each EER point in the colour of its curve
+    for display in (a, b):
+        assert display.eer_point_.get_color() == display.line_.get_color()
+    assert a.line_.get_color() != b.line_.get_color()
+
+
+def test_roc_equal_rates_line_runs_from_top_left_to_bottom_right():
+    display = VerificationCurveDisplay.from_predictions(
+        [0, 0, 1, 1], [0.1, 0.8, 0.2, 0.9]
+    )
+    x, y = display.equal_rates_line_.get_data()
+    assert list(x) == [0, 1]
+    assert list(y) == [1, 0]
+    # the EER point lies on it: FAR = 1 - TAR
+    ((far, tar),) = display.eer_point_.get_xydata()
+    assert far == pytest.approx(1 - tar)
 
 
 def test_verification_from_estimator_scores(transformer, digits):
@@ -181,6 +289,19 @@ def test_embedding_display_one_scatter_per_class(transformer, digits):
     labels = [t.get_text() for t in display.ax_.get_legend().get_texts()]
     assert labels == [str(c) for c in range(10)]
     assert display.ax_.get_xlabel() == "PCA component 1"
+
+
+def test_embedding_legend_of_ten_classes_leaves_most_of_the_map_free(
+    transformer, digits
+):
+    X, y = digits
+    display = EmbeddingDisplay.from_estimator(transformer, X[:300], y[:300])
+    display.figure_.canvas.draw()
+    legend = display.ax_.get_legend().get_window_extent()
+    axes = display.ax_.get_window_extent()
+    # two columns: the legend of 10 classes is under 40 % of the map's height
+    # (one column of 10 entries takes about 60 %)
+    assert legend.height < 0.4 * axes.height
 
 
 def test_embedding_display_normalizes_for_cosine(transformer, digits):

@@ -3,6 +3,7 @@ batched embedding."""
 
 import copy
 import inspect
+import warnings
 from contextlib import contextmanager
 from numbers import Integral, Real
 
@@ -29,11 +30,17 @@ from .._data import RowsDataset
 from .._net import NonFiniteLossError, SiameseNet, WarmupLinearLR
 from ..distances import DISTANCES
 from ..modules import MLP
-from ..persistence import _finish_load, _load_state, _save_state
+from ..utils._version import InconsistentVersionWarning, current_version
 from ..utils.validation import check_raw_items, check_rows
 
 _ROUTED_PREFIXES = ("module__", "optimizer__")
 _MAX_SEED = 2**31 - 1
+
+# Layout of ``net_`` in a pickled estimator: plain values and numpy arrays, so
+# that pickle and skops files hold no torch object. v1 was written by
+# sksiamese.persistence.dump before the estimators always saved this layout.
+_NET_STATE = "sksiamese.net_state.v2"
+_NET_STATE_V1 = "sksiamese.portable_net.v1"
 
 
 class SiameseBase(BaseEstimator):
@@ -110,14 +117,72 @@ class SiameseBase(BaseEstimator):
             **{k: v for k, v in params.items() if k not in routed}
         )
 
-    # -- persistence (see sksiamese.persistence) ----------------------------------
+    # -- pickling: the net as numpy arrays (see sksiamese.persistence) -----------
 
     def __getstate__(self):
-        return _save_state(self, dict(super().__getstate__()))
+        state = dict(super().__getstate__())
+        state["_sksiamese_version"] = current_version()
+        net = state.get("net_")
+        if net is not None and not isinstance(net, dict):
+            state["net_"] = _net_state(net)
+            # the net's history: rebuilt with it by __setstate__
+            state.pop("history_", None)
+        return state
 
     def __setstate__(self, state):
-        super().__setstate__(_load_state(self, dict(state)))
-        _finish_load(self)
+        state = dict(state)
+        saved = state.pop("_sksiamese_version", "unknown")
+        if saved != current_version():
+            warnings.warn(
+                InconsistentVersionWarning(
+                    type(self).__name__, current_version(), saved
+                ),
+                stacklevel=2,
+            )
+        super().__setstate__(state)
+        net = state.get("net_")
+        if isinstance(net, dict) and net.get("format") in (_NET_STATE, _NET_STATE_V1):
+            self.net_ = self._restore_net(net)
+            self.history_ = self.net_.history
+
+    def _restore_net(self, saved):
+        """Rebuild the skorch net from its parameters, then load the weights."""
+        from skorch.history import History
+
+        device = self.device
+        if _cuda_missing(device):
+            # as skorch does with its own pickles: a GPU model still loads
+            warnings.warn(
+                f"{type(self).__name__} was saved with device={str(device)!r}, "
+                "which is not available here: its network is loaded on the CPU. "
+                "Call set_params(device='cpu') before fitting it again here.",
+                UserWarning,
+                stacklevel=3,
+            )
+            self.device = "cpu"
+        try:
+            net = self._build_net(saved["n_features"], saved["seed"])
+            with self._torch_seeded(saved["seed"]):
+                net.initialize()
+        finally:
+            self.device = device
+        if saved["format"] == _NET_STATE_V1:
+            # the module alone; the loss side keeps its initial state
+            parts = {"module": saved["weights"]}
+        else:
+            parts = {"module": saved["module"], "criterion": saved["criterion"]}
+        for part, arrays in parts.items():
+            weights = {k: torch.from_numpy(np.array(w)) for k, w in arrays.items()}
+            try:
+                getattr(net, f"{part}_").load_state_dict(weights)
+            except RuntimeError as exc:
+                raise ValueError(
+                    f"The saved weights do not fit the network "
+                    f"{type(self).__name__} builds from its parameters (saved by "
+                    f"another version of sksiamese or of the backbone?): {exc}"
+                ) from None
+        net.history = History(saved["history"])
+        return net
 
     # -- building blocks ---------------------------------------------------------
 
@@ -332,6 +397,59 @@ class SiameseBase(BaseEstimator):
 
     # -- inference ---------------------------------------------------------------
 
+    @property
+    def distance_(self):
+        """The distance module the fitted model compares embeddings with.
+
+        It has ``pairwise(a, b)``, ``paired(a, b)`` and ``similarity(d)``
+        (see :mod:`sksiamese.distances`); ``similarity`` maps the distances
+        of ``pair_distance`` to the scores the estimator reports.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import load_iris
+        >>> from sksiamese import SiameseTransformer
+        >>> X, y = load_iris(return_X_y=True)
+        >>> SiameseTransformer(max_epochs=1, random_state=0).fit(X, y).distance_
+        CosineDistance()
+        """
+        check_is_fitted(self)
+        return self.net_.criterion_.distance
+
+    def embedding_module(self):
+        """Return a copy of the fitted torch module that computes the embeddings.
+
+        The module maps the estimator's preprocessed input to what
+        ``transform`` (or ``embed``) returns, as a float32 tensor of shape
+        ``(n_rows, n_features)``: the rows, the encoded items for an
+        estimator with an ``encoder``, the raw items for a backbone that
+        embeds them itself. Use it to serve or export the model with torch
+        tooling (:func:`sksiamese.export.to_onnx` exports it). It is a copy
+        on the CPU in evaluation mode: changing it leaves the estimator
+        alone.
+
+        Returns
+        -------
+        module : torch.nn.Module
+            The network, with the preprocessing the estimator applies before
+            it (e.g. a standardisation) included.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from sklearn.datasets import load_iris
+        >>> from sksiamese import SiameseTransformer
+        >>> X, y = load_iris(return_X_y=True)
+        >>> model = SiameseTransformer(max_epochs=2, random_state=0).fit(X, y)
+        >>> module = model.embedding_module()
+        >>> with torch.no_grad():
+        ...     embeddings = module(torch.as_tensor(X, dtype=torch.float32))
+        >>> bool(torch.allclose(embeddings, torch.from_numpy(model.transform(X))))
+        True
+        """
+        check_is_fitted(self)
+        return copy.deepcopy(self.net_.module_).cpu().eval()
+
     def __sklearn_is_fitted__(self):
         # n_features_in_ alone (left by a failed fit) does not make a model
         return hasattr(self, "net_")
@@ -364,9 +482,45 @@ def _silent(*args, **kwargs):
     pass
 
 
+def _net_state(net):
+    """What ``_restore_net`` needs to rebuild ``net``: plain values and arrays."""
+    return {
+        "format": _NET_STATE,
+        # None when the backbone does not take n_features (it is then unused)
+        "n_features": getattr(net, "module__n_features", None),
+        "seed": int(net.seed),
+        "module": _numpy_state(net.module_),
+        # the criterion's own parameters (e.g. a projection head); often none
+        "criterion": _numpy_state(net.criterion_),
+        "history": [dict(epoch) for epoch in net.history],
+    }
+
+
+def _numpy_state(module):
+    out = {}
+    for key, value in module.state_dict().items():
+        value = value.detach().cpu()
+        try:
+            out[key] = value.numpy()
+        except TypeError:
+            # a dtype numpy lacks (bfloat16): load_state_dict casts it back
+            out[key] = value.float().numpy()
+    return out
+
+
 def _n_features(X):
     """Features per row; None for raw items that the backbone embeds."""
     return None if X.ndim == 1 else X.shape[1]
+
+
+def _cuda_missing(device):
+    """Whether ``device`` is a CUDA device this machine lacks."""
+    device = torch.device(device)
+    if device.type != "cuda":
+        return False
+    return not torch.cuda.is_available() or (
+        (device.index or 0) >= torch.cuda.device_count()
+    )
 
 
 def _check_device(device):

@@ -10,7 +10,6 @@ import torch
 from sklearn.base import (
     clone,
 )
-from sklearn.metrics import fbeta_score, roc_curve
 from sklearn.model_selection import train_test_split
 from sklearn.utils._param_validation import HasMethods
 from sklearn.utils.validation import (
@@ -158,7 +157,7 @@ class _TupleBase(SiameseBase):
 
         Returns an array of shape (n_tuples, arity - 1), computed in chunks.
         """
-        distance = self.net_.criterion_.distance
+        distance = self.distance_
         out = np.empty((len(tuples), tuples.shape[1] - 1), dtype=np.float32)
         for start in range(0, len(tuples), _CHUNK):
             chunk = tuples[start : start + _CHUNK]
@@ -172,7 +171,7 @@ class _TupleBase(SiameseBase):
 
     def _similarity(self, items, tuples):
         d = self._tuple_distances(items, tuples)[:, 0]
-        return self.net_.criterion_.distance.similarity(d)
+        return self.distance_.similarity(d)
 
     def embed(self, X):
         """Embed single items, so one trained model also serves retrieval.
@@ -278,6 +277,10 @@ _SHARED_DOC = """
 _SHARED_ATTRIBUTES = """
     net_ : skorch.NeuralNet
         The trained skorch network.
+    distance_ : distance module
+        The distance the model compares the embeddings of a tuple with
+        (see :mod:`sksiamese.distances`); ``similarity`` scores are its
+        ``similarity`` of the distances.
     encoder_ : scikit-learn transformer
         The fitted encoder (only with ``encoder``).
     history_ : skorch.History
@@ -348,20 +351,3 @@ def _concat(a, b):
     if isinstance(a, list) or isinstance(b, list):
         return list(a) + list(b)
     return np.concatenate([np.asarray(a), np.asarray(b)])
-
-
-def _best_threshold(y, score, strategy, beta=1.0, target_far=None):
-    """The similarity threshold (``score >= t`` is similar) for ``strategy``."""
-    fpr, tpr, thresholds = roc_curve(y, score)
-    # roc_curve starts at +inf ("nothing is similar"): keep scores finite
-    big = np.finfo(np.float32).max
-    thresholds = np.clip(thresholds, -big, big)
-    if strategy == "far":
-        ok = np.flatnonzero(fpr <= target_far)
-        return float(thresholds[ok[np.argmax(tpr[ok])]])
-    if strategy == "accuracy":
-        n_pos = y.sum()
-        gains = tpr * n_pos + (1 - fpr) * (len(y) - n_pos)
-    else:
-        gains = [fbeta_score(y, score >= t, beta=beta) for t in thresholds]
-    return float(thresholds[int(np.argmax(gains))])

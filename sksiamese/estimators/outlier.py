@@ -23,6 +23,7 @@ from sklearn.utils.validation import (
 
 from .._criteria import ViewsCriterion
 from .._data import RowsDataset
+from ..distances import EuclideanDistance
 from ..losses import SupConLoss
 from ..utils.validation import check_labels, check_rows
 from ._base import SiameseBase
@@ -44,6 +45,19 @@ class _ScaledRows(RowsDataset):
 
     def rows(self, index):
         return (super().rows(index) - self.mean) / self.scale
+
+
+class _Standardized(torch.nn.Module):
+    """A network behind a fixed standardisation of its input."""
+
+    def __init__(self, module, mean, scale):
+        super().__init__()
+        self.module = module
+        self.register_buffer("mean", torch.as_tensor(mean, dtype=torch.float32))
+        self.register_buffer("scale", torch.as_tensor(scale, dtype=torch.float32))
+
+    def forward(self, X):
+        return self.module((X - self.mean) / self.scale)
 
 
 class _ScarfViews:
@@ -203,6 +217,9 @@ class SiameseOutlierDetector(
     ----------
     net_ : skorch.NeuralNet
         The trained skorch network.
+    distance_ : EuclideanDistance
+        The distance the scores measure, on the embedding and the
+        standardised input together.
     mean_, scale_ : ndarray of shape (`n_features_in_`,)
         Standardisation of the input.
     reference_ : ndarray of shape (`max_samples_`, embedding_dim)
@@ -529,6 +546,52 @@ class SiameseOutlierDetector(
         dataset = _ScaledRows(X, self.mean_, self.scale_)
         for chunk in self.net_.forward_iter(dataset):
             yield chunk.numpy()
+
+    @property
+    def distance_(self):
+        """The Euclidean distance, in which the neighbour distances are measured.
+
+        On the embedding and the standardised input together (see
+        ``input_weight``).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sksiamese import SiameseOutlierDetector
+        >>> X = np.random.RandomState(0).normal(size=(100, 3))
+        >>> SiameseOutlierDetector(max_epochs=1, random_state=0).fit(X).distance_
+        EuclideanDistance()
+        """
+        check_is_fitted(self)
+        return EuclideanDistance()
+
+    def embedding_module(self):
+        """Return a copy of the fitted torch module that computes ``transform``.
+
+        The standardisation (``mean_``, ``scale_``) then the network: it maps
+        raw rows, a float32 tensor of shape ``(n_rows, n_features_in_)``, to
+        the embeddings of :meth:`transform`. A copy on the CPU in evaluation
+        mode; the nearest-neighbour scoring stays outside.
+
+        Returns
+        -------
+        module : torch.nn.Module
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import torch
+        >>> from sksiamese import SiameseOutlierDetector
+        >>> X = np.random.RandomState(0).normal(5, 3, size=(200, 4))
+        >>> X = X.astype(np.float32)
+        >>> detector = SiameseOutlierDetector(max_epochs=2, random_state=0).fit(X)
+        >>> with torch.no_grad():
+        ...     embeddings = detector.embedding_module()(torch.from_numpy(X))
+        >>> bool(np.allclose(embeddings.numpy(), detector.transform(X), atol=1e-5))
+        True
+        """
+        module = super().embedding_module()
+        return _Standardized(module, self.mean_, self.scale_).eval()
 
     def transform(self, X):
         """Embed rows.

@@ -15,11 +15,12 @@ from sklearn.utils.validation import (
     column_or_1d,
 )
 
+from ..metrics import select_threshold
 from ..utils.validation import (
     check_class_labels,
 )
 from ._base import _n_features
-from ._tuple_base import _best_threshold, _concat, _doc, _take, _TupleBase
+from ._tuple_base import _concat, _doc, _take, _TupleBase
 
 # Earlier pairs kept for replay in SiamesePairClassifier.partial_fit.
 _REPLAY_PAIRS = 2000
@@ -269,7 +270,7 @@ class SiamesePairClassifier(ClassifierMixin, _TupleBase):
         """Fit the probability calibration and, for "auto", the threshold."""
         self.calibrator_ = LogisticRegression(C=100.0).fit(score[:, None], target)
         if self.threshold == "auto":
-            self.threshold_ = _best_threshold(target, score, "accuracy")
+            self.threshold_ = select_threshold(target, score, "accuracy")
         else:
             self.threshold_ = float(self.threshold)
 
@@ -340,6 +341,39 @@ class SiamesePairClassifier(ClassifierMixin, _TupleBase):
         """
         return self._similarity(*self._check_fitted_tuples(X))
 
+    def pair_distance(self, X):
+        """Distance between the embeddings of the two items of each pair.
+
+        Measured with ``distance_``; :meth:`similarity` is its
+        ``similarity`` (``1 - d`` for the cosine distance, ``-d`` for the
+        Euclidean one), so a pair is predicted similar when its distance is
+        at most the distance of ``threshold_``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_pairs, 2, n_features) or (n_pairs, 2)
+            Pairs.
+
+        Returns
+        -------
+        distances : ndarray of shape (n_pairs,), dtype float32
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn.datasets import load_digits
+        >>> from sksiamese import SiamesePairClassifier
+        >>> from sksiamese.pairs import make_pairs
+        >>> X, y = load_digits(return_X_y=True)
+        >>> X_pairs, same = make_pairs(X / 16, y, n_pairs=600, random_state=0)
+        >>> clf = SiamesePairClassifier(max_epochs=3, random_state=0)
+        >>> clf = clf.fit(X_pairs, same)
+        >>> d = clf.pair_distance(X_pairs)
+        >>> bool(np.allclose(clf.similarity(X_pairs), 1 - d))  # cosine
+        True
+        """
+        return self._tuple_distances(*self._check_fitted_tuples(X))[:, 0]
+
     def decision_function(self, X):
         """Similarity minus the threshold, signed for ``classes_[1]``.
 
@@ -397,6 +431,9 @@ class SiamesePairClassifier(ClassifierMixin, _TupleBase):
     def calibrate_threshold(self, X, y, strategy="accuracy", beta=1.0, target_far=None):
         """Re-set ``threshold_`` on labelled pairs.
 
+        The threshold is :func:`sksiamese.metrics.select_threshold` of the
+        similarities of these pairs.
+
         Parameters
         ----------
         X : array-like of shape (n_pairs, 2, n_features) or (n_pairs, 2)
@@ -432,7 +469,9 @@ class SiamesePairClassifier(ClassifierMixin, _TupleBase):
         if len(np.unique(target)) < 2:
             raise ValueError("calibrate_threshold needs similar and dissimilar pairs.")
         score = self._similarity(items, tuples)
-        self.threshold_ = _best_threshold(target, score, strategy, beta, target_far)
+        self.threshold_ = select_threshold(
+            target, score, strategy, beta=beta, target_far=target_far
+        )
         return self
 
 

@@ -173,6 +173,36 @@ class SiamesePairRegressor(RegressorMixin, _TupleBase):
         """
         return self._similarity(*self._check_fitted_tuples(X))
 
+    def pair_distance(self, X):
+        """Cosine distance between the embeddings of the two items of each pair.
+
+        ``1 -`` :meth:`similarity`, measured with ``distance_``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_pairs, 2, n_features) or (n_pairs, 2)
+            Pairs.
+
+        Returns
+        -------
+        distances : ndarray of shape (n_pairs,), dtype float32
+            In ``[0, 2]``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sksiamese import SiamesePairRegressor
+        >>> rng = np.random.RandomState(0)
+        >>> a = rng.normal(size=(200, 8))
+        >>> mix = rng.uniform(size=200)
+        >>> b = mix[:, None] * a + (1 - mix[:, None]) * rng.normal(size=(200, 8))
+        >>> X, y = np.stack([a, b], axis=1), 5 * mix
+        >>> reg = SiamesePairRegressor(max_epochs=2, random_state=0).fit(X, y)
+        >>> bool(np.allclose(reg.pair_distance(X), 1 - reg.similarity(X)))
+        True
+        """
+        return self._tuple_distances(*self._check_fitted_tuples(X))[:, 0]
+
     def predict(self, X):
         """Predicted similarity on the scale of the training targets.
 

@@ -148,6 +148,10 @@ class SiameseTransformer(
     ----------
     net_ : skorch.NeuralNet
         The trained skorch network.
+    distance_ : distance module
+        The distance the model compares embeddings with (the one of
+        ``distance``): ``pair_distance`` and the prototype distances are
+        measured with it, ``pair_score`` is its ``similarity``.
     classes_ : ndarray of shape (n_classes,)
         Class labels.
     prototypes_ : ndarray of shape (n_classes, n_components)
@@ -522,7 +526,7 @@ class SiameseTransformer(
         return self.prototypes_.shape[1]
 
     def _prototype_distances(self, emb):
-        distance = self.net_.criterion_.distance
+        distance = self.distance_
         with torch.no_grad():
             d = distance.pairwise(
                 torch.from_numpy(emb), torch.from_numpy(self.prototypes_)
@@ -589,7 +593,7 @@ class SiameseTransformer(
                 f"X1 and X2 must have the same number of rows, got {X1.shape[0]} "
                 f"and {X2.shape[0]}."
             )
-        distance = self.net_.criterion_.distance
+        distance = self.distance_
         out = np.empty(X1.shape[0], dtype=np.float32)
         start = 0
         with torch.no_grad():
@@ -618,7 +622,7 @@ class SiameseTransformer(
         scores : ndarray of shape (n_pairs,)
         """
         distances = self.pair_distance(X1, X2)  # checks that self is fitted
-        return self.net_.criterion_.distance.similarity(distances)
+        return self.distance_.similarity(distances)
 
 
 def _class_sums(emb, codes, n_classes):
