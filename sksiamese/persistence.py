@@ -370,26 +370,37 @@ def _holds_tensor(value, depth=2):
 def _portable_net(net):
     return {
         "format": _NET_FORMAT,
-        # None when the backbone does not take n_features (it is then unused)
-        "n_features": getattr(net, "module__n_features", None),
+        # None for a backbone of raw items
+        "n_features": net.n_features,
         "seed": int(net.seed),
-        "weights": {
-            key: value.detach().cpu().numpy()
-            for key, value in net.module_.state_dict().items()
-        },
+        "weights": _numpy_state(net.module_),
+        # the loss side: the projection head's weights, if any
+        "criterion_weights": _numpy_state(net.criterion_),
         "history": [dict(epoch) for epoch in net.history],
     }
+
+
+def _numpy_state(module):
+    return {k: v.detach().cpu().numpy() for k, v in module.state_dict().items()}
 
 
 def _rebuild_net(estimator, saved):
     from skorch.history import History
 
+    if not hasattr(estimator, "_training_params_"):  # saved before it was kept
+        estimator._training_params_ = estimator._resolve_training()
     net = estimator._build_net(saved["n_features"], saved["seed"])
     with estimator._torch_seeded(saved["seed"]):
         net.initialize()
-    weights = {k: torch.from_numpy(np.array(w)) for k, w in saved["weights"].items()}
     try:
-        net.module_.load_state_dict(weights)
+        for module, key in [
+            (net.module_, "weights"),
+            (net.criterion_, "criterion_weights"),
+        ]:
+            weights = saved.get(key, {})
+            module.load_state_dict(
+                {k: torch.from_numpy(np.array(w)) for k, w in weights.items()}
+            )
     except RuntimeError as exc:
         raise ValueError(
             f"The saved weights do not fit the network {type(estimator).__name__} "
