@@ -71,7 +71,7 @@ def make_models(seed, quick):
         module__input_shape=(1, SIZE, SIZE),
         module__channels=(32, 64, 128),
         module__embedding_dim=128,
-        module__projection_dim=64,
+        projection_dim=64,
         loss="supcon",
         samples_per_class=5,
         batch_size=150,

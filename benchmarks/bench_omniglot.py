@@ -97,7 +97,7 @@ def build_model(args):
         module__channels=tuple(args.channels),
         module__embedding_dim=args.embedding_dim,
         module__dropout=args.dropout,
-        module__projection_dim=args.projection_dim or None,
+        projection_dim=args.projection_dim or None,
         module__pooling=args.pooling,
         loss=args.loss,
         # each loss its own parameter: supcon a temperature, the others a margin

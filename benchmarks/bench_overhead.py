@@ -8,9 +8,9 @@ machine barely move (with two threads, any other busy process stalls torch's
 parallel regions and wall times swing tenfold).
 
 Part 1, training: the backbone SiameseTransformer builds by default (read from
-a default estimator's ``_module_spec``, projection head included), its loss,
+a default estimator's ``_module_spec``) with its projection head, its loss,
 distance and miner (``_criterion_parts``), its optimizer, learning rate, weight
-decay and cosine schedule, on the same class-balanced batches
+decay and cosine schedule (``_resolve_training``), on the same class-balanced batches
 (``ClassBalancedBatchSampler``, ``ceil(n_samples / batch_size)`` batches per
 epoch), trained by a hand-written torch loop and by ``SiameseTransformer.fit``
 (alternating which runs first). Per-epoch times are the median and the best
@@ -50,6 +50,7 @@ from _common import format_table, machine, report
 from skorch.callbacks import Callback
 
 from sksiamese import SiamesePairClassifier, SiameseTransformer
+from sksiamese._criteria import ProjectionHead
 from sksiamese.evaluation import one_shot_accuracy
 from sksiamese.pairs import make_pairs
 from sksiamese.samplers import ClassBalancedBatchSampler
@@ -91,22 +92,29 @@ def plain_fit(est, X, y, epochs, seed):
     module, module_kwargs = est._module_spec(X.shape[1])
     if isinstance(module, type):
         module = module(**_strip(module_kwargs, "module__"))
+    # the loss side's head, drawn right after the backbone as in the estimator
+    project = None
+    if est.projection_dim is not None:
+        project = ProjectionHead(est.embedding_dim, est.projection_dim)
     loss_fn, miner, _ = est._criterion_parts()
+    training = est._resolve_training()
+    params = list(module.parameters())
+    if project is not None:
+        params += list(project.parameters())
     optimizer = est.optimizer(
-        module.parameters(),
-        lr=est.lr,
-        weight_decay=est.weight_decay,
+        params,
+        lr=training["lr"],
+        weight_decay=training["weight_decay"],
         **_strip(est._routed_params("optimizer__"), "optimizer__"),
     )
     scheduler = None
-    if est.lr_schedule == "cosine":
+    if training["lr_schedule"] == "cosine":
         scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
-            optimizer, T_max=est.max_epochs
+            optimizer, T_max=training["max_epochs"]
         )
     sampler = ClassBalancedBatchSampler(
-        y, est.batch_size, est.samples_per_class, random_state=seed
+        y, training["batch_size"], est.samples_per_class, random_state=seed
     )
-    project = getattr(module, "project", None)
     times = []
     for _ in range(epochs):
         t0 = CLOCK["clock"]()
@@ -159,7 +167,10 @@ def bench_training(n_samples, n_features, n_classes, epochs, repeats, seed):
         for run in (run_plain, run_ours) if r % 2 == 0 else (run_ours, run_plain):
             run(est, r)
     est = SiameseTransformer()
-    n_batches = len(ClassBalancedBatchSampler(y, est.batch_size, est.samples_per_class))
+    training = est._resolve_training()
+    n_batches = len(
+        ClassBalancedBatchSampler(y, training["batch_size"], est.samples_per_class)
+    )
     plain, ours = statistics.median(plain_epochs), statistics.median(est_epochs)
     plain_best, ours_best = min(plain_epochs), min(est_epochs)
     plain_wall = statistics.median(plain_walls) / epochs
@@ -191,11 +202,12 @@ def bench_training(n_samples, n_features, n_classes, epochs, repeats, seed):
     criterion = ", ".join(type(p).__name__ for p in est._criterion_parts())
     setup = (
         f"{n_samples} x {n_features} float32, {n_classes} classes; {epochs} epochs "
-        f"x {repeats} repeats; {n_batches} batches of {est.batch_size} "
+        f"x {repeats} repeats; {n_batches} batches of {training['batch_size']} "
         f"({est.samples_per_class} per class) per epoch; module "
-        f"{getattr(spec[0], '__name__', spec[0])}({module_kwargs}); {criterion}; "
-        f"{est.optimizer.__name__}(lr={est.lr}, weight_decay={est.weight_decay}), "
-        f"lr_schedule={est.lr_schedule}."
+        f"{getattr(spec[0], '__name__', spec[0])}({module_kwargs}), projection "
+        f"head {est.projection_dim}; {criterion}; {est.optimizer.__name__}"
+        f"(lr={training['lr']}, weight_decay={training['weight_decay']}), "
+        f"lr_schedule={training['lr_schedule']}."
     )
     return format_table(headers, rows), setup, (ours / plain, ours_best / plain_best)
 

@@ -73,7 +73,7 @@ def make_model(epochs, seed):
         module__input_shape=(1, *SHAPE),
         module__channels=(32, 64, 128),
         module__embedding_dim=128,
-        module__projection_dim=64,
+        projection_dim=64,
         loss="supcon",
         samples_per_class=4,
         batch_size=128,

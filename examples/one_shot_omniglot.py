@@ -110,6 +110,7 @@ model = SiameseTransformer(
     module__channels=(16, 32, 64) if QUICK else (32, 64, 128),
     module__embedding_dim=128,
     module__dropout=0.0,
+    projection_dim=None,
     loss="supcon",
     samples_per_class=4,
     batch_size=128 if QUICK else 256,

@@ -2,20 +2,23 @@
 
 Only skorch hooks are overridden: ``get_iterator`` (class-balanced batches cut
 straight from arrays, without per-row collation, see :mod:`sksiamese._data`),
-``get_loss`` (the criterion's loss, with a guard against non-finite values) and
-``infer`` (batches of raw items such as strings go to the backbone as they
-are), plus skorch's private ``_set_training``, which skips re-setting modes
-that are already set (should skorch rename it, its own version runs: slower,
-same result). The fit loop, callbacks, history and device handling are
-skorch's own.
+``initialize_criterion`` (which gives the criterion its projection head, sized
+to the backbone's output), ``get_loss`` (the criterion's loss, with a guard
+against non-finite values) and ``infer`` (batches of raw items such as
+strings go to the backbone as they are), plus skorch's private
+``_set_training``, which skips re-setting modes that are already set (should
+skorch rename it, its own version runs: slower, same result). The fit loop,
+callbacks, history and device handling are skorch's own.
 """
 
 import math
 
+import torch
 from skorch import NeuralNet
 from skorch.callbacks import Callback
 from torch import nn
 
+from ._criteria import ProjectionHead
 from ._data import (
     BalancedBatches,
     FixedBatches,
@@ -92,6 +95,12 @@ class SiameseNet(NeuralNet):
         Applied to each training batch tensor.
     predict_batch_size : int
         Rows per batch at inference.
+    projection_dim : int or None
+        Output size of the criterion's :class:`~sksiamese._criteria.ProjectionHead`;
+        None: the loss sees the backbone's embeddings.
+    n_features : int or None
+        Features per input row; None for backbones of raw items. Used to
+        measure the backbone's output size for the projection head.
     """
 
     def __init__(
@@ -102,6 +111,8 @@ class SiameseNet(NeuralNet):
         seed=0,
         augment=None,
         predict_batch_size=4096,
+        projection_dim=None,
+        n_features=None,
         **kwargs,
     ):
         super().__init__(*args, **kwargs)
@@ -110,6 +121,52 @@ class SiameseNet(NeuralNet):
         self.seed = seed
         self.augment = augment
         self.predict_batch_size = predict_batch_size
+        self.projection_dim = projection_dim
+        self.n_features = n_features
+
+    def initialize_criterion(self):
+        kwargs = self.get_params_for("criterion")
+        if self.projection_dim is not None:
+            # drawn right after the backbone's weights, from the same seed
+            kwargs["head"] = ProjectionHead(self._embedding_size(), self.projection_dim)
+        self.criterion_ = self.initialized_instance(self.criterion, kwargs)
+        return self
+
+    def _embedding_size(self):
+        """Size of the backbone's output, which the projection head takes.
+
+        Measured by embedding two rows of zeros in evaluation mode, so that
+        it holds for any backbone of numeric rows, whatever its layers or
+        attributes say; evaluation mode draws no random numbers (no dropout),
+        so the head's initial weights stay those the seed gives. A backbone
+        of raw items (which zero rows cannot feed) states its size as its
+        ``embedding_dim`` attribute.
+        """
+        module = self.module_
+        if self.n_features is None:
+            size = getattr(module, "embedding_dim", None)
+            if size is None:
+                raise ValueError(
+                    f"projection_dim={self.projection_dim} needs the size of the "
+                    f"embeddings of the backbone {type(module).__name__}, which "
+                    "embeds raw items: give it an integer `embedding_dim` "
+                    "attribute, or set projection_dim=None."
+                )
+            return int(size)
+        was_training = module.training
+        module.eval()
+        try:
+            with torch.no_grad():
+                out = module(torch.zeros(2, self.n_features, device=self.device))
+        finally:
+            module.train(was_training)
+        if out.ndim != 2:
+            raise ValueError(
+                f"projection_dim needs a backbone that returns one embedding per "
+                f"row, shape (n_rows, embedding_dim); {type(module).__name__} "
+                f"returned shape {tuple(out.shape)}."
+            )
+        return int(out.shape[1])
 
     def get_iterator(self, dataset, training=False):
         if dataset.y is None:
@@ -161,10 +218,6 @@ class SiameseNet(NeuralNet):
                 module.train(training)
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
-        # the loss sees the projection head's output when the backbone has one
-        project = getattr(self.module_, "project", None)
-        if project is not None:
-            y_pred = project(y_pred)
         loss = self.criterion_(y_pred, y_true.to(y_pred.device))
         value = loss.item()  # one sync; cheaper than torch.isfinite + bool
         if not math.isfinite(value):

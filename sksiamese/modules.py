@@ -1,9 +1,10 @@
 """Backbones: the shared twin network that maps one item to one embedding.
 
-A backbone may define ``project(embeddings)``: a projection head that only
-the training loss sees (as in SimCLR and SupCon). ``transform`` returns the
-backbone output before the head, which keeps information the loss would
-discard and so generalises better to classes never seen in training.
+A backbone is any ``torch.nn.Module`` that maps a batch of rows (or of raw
+items) to a batch of embeddings. The projection head that only the training
+loss sees (as in SimCLR and SupCon) is not part of the backbone: the
+estimators' ``projection_dim`` puts it on the loss side, for any backbone,
+and ``transform`` returns the backbone's output.
 """
 
 import copy
@@ -21,40 +22,26 @@ __all__ = ["MLP", "ConvNet", "SentenceTransformerBackbone"]
 
 
 class _Backbone(nn.Module):
-    """The output side every backbone shares: embedding layer, optional L2
-    normalisation, and the projection head only the loss sees."""
+    """The output side every backbone shares: embedding layer and optional L2
+    normalisation."""
 
-    def _output_layers(
-        self, width, embedding_dim, batch_norm, normalize, projection_dim
-    ):
-        # created before the head: the initial weights drawn from the seed
-        # stay those of the embedding layer first
+    def _output_layers(self, width, embedding_dim, batch_norm, normalize):
         layers = [nn.Linear(width, embedding_dim)]
         if batch_norm:
             layers.append(nn.BatchNorm1d(embedding_dim))
         self.normalize = normalize
-        self.head = None
-        if projection_dim is not None:
-            self.head = nn.Sequential(
-                nn.ReLU(), nn.Linear(embedding_dim, projection_dim)
-            )
         return layers
 
     def _finish(self, out):
         return F.normalize(out, dim=1) if self.normalize else out
 
-    def project(self, embeddings):
-        """Map embeddings to the space the loss sees (identity without a head)."""
-        return embeddings if self.head is None else self.head(embeddings)
-
 
 class MLP(_Backbone):
-    """Multi-layer perceptron embedding network with an optional projection head.
+    """Multi-layer perceptron embedding network.
 
     ``Linear -> [BatchNorm] -> ReLU -> [Dropout]`` per hidden layer, then a
     linear embedding layer (batch-normalised when ``batch_norm``), optionally
-    L2-normalised. ``project`` maps embeddings through ``ReLU -> Linear`` to
-    the space the loss is computed in.
+    L2-normalised.
 
     Parameters
     ----------
@@ -70,19 +57,16 @@ class MLP(_Backbone):
         Batch normalisation after each hidden linear layer and the embedding.
     normalize : bool, default=False
         L2-normalise the output (embeddings on the unit sphere).
-    projection_dim : int or None, default=None
-        Output size of the projection head; None: the loss sees the
-        embeddings themselves.
 
     Examples
     --------
     >>> import torch
     >>> from sksiamese.modules import MLP
     >>> net = MLP(n_features=10, hidden_layer_sizes=(16,), embedding_dim=4,
-    ...           normalize=True, projection_dim=3)
+    ...           normalize=True)
     >>> out = net(torch.randn(5, 10))
-    >>> out.shape, net.project(out).shape
-    (torch.Size([5, 4]), torch.Size([5, 3]))
+    >>> out.shape
+    torch.Size([5, 4])
     >>> bool(torch.allclose(out.norm(dim=1), torch.ones(5)))
     True
     """
@@ -95,7 +79,6 @@ class MLP(_Backbone):
         dropout=0.0,
         batch_norm=True,
         normalize=False,
-        projection_dim=None,
     ):
         super().__init__()
         layers = []
@@ -108,9 +91,7 @@ class MLP(_Backbone):
             if dropout:
                 layers.append(nn.Dropout(dropout))
             width = size
-        layers += self._output_layers(
-            width, embedding_dim, batch_norm, normalize, projection_dim
-        )
+        layers += self._output_layers(width, embedding_dim, batch_norm, normalize)
         self.layers = nn.Sequential(*layers)
 
     def forward(self, X):
@@ -164,8 +145,7 @@ class ConvNet(_Backbone):
     [BatchNorm2d] -> ReLU -> MaxPool2d(2)``; the feature maps are then
     averaged over space, passed through ``[Dropout] -> Linear`` to the
     embedding (batch-normalised when ``batch_norm``), optionally
-    L2-normalised. ``project`` is the same optional ``ReLU -> Linear``
-    projection head as in :class:`MLP`.
+    L2-normalised.
 
     Parameters
     ----------
@@ -186,9 +166,6 @@ class ConvNet(_Backbone):
         Batch normalisation after each convolution and the embedding.
     normalize : bool, default=False
         L2-normalise the output (embeddings on the unit sphere).
-    projection_dim : int or None, default=None
-        Output size of the projection head; None: the loss sees the
-        embeddings themselves.
     pooling : {"avg", "flatten"}, default="avg"
         How the last feature maps become a vector: "avg" averages them over
         space (global average pooling: the embedding ignores where in the
@@ -202,16 +179,17 @@ class ConvNet(_Backbone):
     >>> import torch
     >>> from sksiamese.modules import ConvNet
     >>> net = ConvNet(n_features=64, input_shape=(1, 8, 8), channels=(4, 8),
-    ...               embedding_dim=5, projection_dim=3)
-    >>> out = net(torch.randn(6, 64))
-    >>> out.shape, net.project(out).shape
-    (torch.Size([6, 5]), torch.Size([6, 3]))
+    ...               embedding_dim=5)
+    >>> net(torch.randn(6, 64)).shape
+    torch.Size([6, 5])
 
-    In an estimator, ``n_features`` is filled in from the data:
+    In an estimator, ``n_features`` is filled in from the data, and the
+    estimator's ``embedding_dim``, ``dropout`` and ``batch_norm`` reach the
+    network:
 
     >>> from sksiamese import SiameseTransformer
     >>> model = SiameseTransformer(module=ConvNet, module__input_shape=(1, 8, 8),
-    ...                            module__channels=(16, 32))
+    ...                            module__channels=(16, 32), embedding_dim=32)
     """
 
     def __init__(
@@ -223,7 +201,6 @@ class ConvNet(_Backbone):
         dropout=0.1,
         batch_norm=True,
         normalize=False,
-        projection_dim=None,
         pooling="avg",
     ):
         super().__init__()
@@ -253,9 +230,7 @@ class ConvNet(_Backbone):
         embedding = []
         if dropout:
             embedding.append(nn.Dropout(dropout))
-        embedding += self._output_layers(
-            width, embedding_dim, batch_norm, normalize, projection_dim
-        )
+        embedding += self._output_layers(width, embedding_dim, batch_norm, normalize)
         self.embedding = nn.Sequential(*embedding)
 
     def forward(self, X):
@@ -327,8 +302,8 @@ class SentenceTransformerBackbone(nn.Module):
     trains all of the model's weights unless ``freeze``.
 
     Given as an instance, the backbone also sets the estimator's training
-    parameters that were left at their defaults to the usual ones for
-    fine-tuning a pretrained transformer: AdamW with ``lr=5e-5``, weight
+    parameters left at "auto" to the usual ones for fine-tuning a
+    pretrained transformer: AdamW with ``lr=5e-5``, weight
     decay 0.01, ``lr_schedule="warmup_linear"`` (linear warm-up over the
     first 10 % of the steps, then linear decay), ``max_epochs=3`` and
     ``batch_size=16`` tuples: the recipe that scores best on STS-B
@@ -372,6 +347,9 @@ class SentenceTransformerBackbone(nn.Module):
         The wrapped model.
     head : torch.nn.Linear or None
         The ``embedding_dim`` layer.
+    embedding_dim : int
+        Size of the output embeddings (the model's own without ``head``);
+        an estimator's ``projection_dim`` head is sized from it.
 
     Examples
     --------
@@ -435,13 +413,15 @@ class SentenceTransformerBackbone(nn.Module):
         )
         width = width()
         self.head = None if embedding_dim is None else nn.Linear(width, embedding_dim)
+        self.embedding_dim = width if embedding_dim is None else int(embedding_dim)
         if freeze:
             self.model.eval()
 
     def training_defaults(self):
         """Estimator parameters suited to this backbone.
 
-        The estimators use them where their own are left at the defaults.
+        The estimators use them for their training parameters left at
+        "auto".
 
         Returns
         -------

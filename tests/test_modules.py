@@ -148,31 +148,13 @@ def test_batch_norm_standardises_embeddings_in_train_mode():
     assert net(_x(1)).shape == (1, 4)
 
 
-def test_projection_head():
-    torch.manual_seed(0)
-    net = MLP(6, hidden_layer_sizes=(8,), embedding_dim=4, projection_dim=2)
-    emb = net(_x())
-    proj = net.project(emb)
-    assert proj.shape == (16, 2)
-    linear = net.head[-1]
-    torch.testing.assert_close(proj, torch.relu(emb) @ linear.weight.T + linear.bias)
-    # the head is trained with the backbone
-    proj.sum().backward()
-    assert linear.weight.grad is not None
-    assert net.layers[0].weight.grad is not None
-    # the head does not change the embeddings
-    other = MLP(6, hidden_layer_sizes=(8,), embedding_dim=4)
-    other.load_state_dict(
-        {k: v for k, v in net.state_dict().items() if not k.startswith("head")}
-    )
-    torch.testing.assert_close(other(_x()), net(_x()))
-
-
-def test_project_is_identity_without_head():
-    net = MLP(6, hidden_layer_sizes=(8,), embedding_dim=4)
-    assert net.head is None
-    emb = net(_x())
-    assert net.project(emb) is emb
+def test_backbones_have_no_projection_head():
+    # the head belongs to the loss side (the estimators' projection_dim)
+    with pytest.raises(TypeError, match="projection_dim"):
+        MLP(6, projection_dim=2)
+    with pytest.raises(TypeError, match="projection_dim"):
+        ConvNet(64, input_shape=(1, 8, 8), projection_dim=2)
+    assert not hasattr(MLP(6), "project")
 
 
 def test_gradients_reach_every_parameter():
@@ -221,13 +203,11 @@ def test_convnet_shapes(input_shape, channels, normalize):
         channels=channels,
         embedding_dim=5,
         normalize=normalize,
-        projection_dim=3,
     )
     for mode in (net.train, net.eval):
         mode()
         out = net(_x(7, n_features))
         assert out.shape == (7, 5)
-        assert net.project(out).shape == (7, 3)
         assert torch.isfinite(out).all()
         if normalize:
             torch.testing.assert_close(out.norm(dim=1), torch.ones(7))
@@ -301,13 +281,12 @@ def test_convnet_layer_structure_follows_parameters(batch_norm, dropout):
     assert isinstance(net.embedding[-1], nn.BatchNorm1d if batch_norm else nn.Linear)
     drops = [m for m in net.embedding if isinstance(m, nn.Dropout)]
     assert [m.p for m in drops] == ([dropout] if dropout else [])
-    assert net.head is None
 
 
 def test_convnet_gradients_reach_every_parameter():
     torch.manual_seed(0)
-    net = ConvNet(64, input_shape=(1, 8, 8), channels=(4, 8), projection_dim=3)
-    net.project(net(_x(16, 64))).pow(2).sum().backward()
+    net = ConvNet(64, input_shape=(1, 8, 8), channels=(4, 8))
+    (net(_x(16, 64)) * torch.randn(16, 128)).sum().backward()
     for name, p in net.named_parameters():
         assert p.grad is not None, name
         assert torch.isfinite(p.grad).all(), name

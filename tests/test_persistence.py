@@ -121,6 +121,13 @@ def test_skops_round_trip_gives_identical_outputs(fitted, data):
     _assert_same_outputs(restored, fitted, data)
     assert restored.n_iter_ == fitted.n_iter_
     assert restored.history_[-1, "train_loss"] == fitted.history_[-1, "train_loss"]
+    # the loss side too: the trained projection head, where there is one
+    head = fitted.net_.criterion_.state_dict()
+    assert bool(head) == (fitted.projection_dim is not None)
+    restored_head = restored.net_.criterion_.state_dict()
+    assert restored_head.keys() == head.keys()
+    for key, value in head.items():
+        assert torch.equal(restored_head[key], value), key
 
 
 def test_skops_file_needs_only_the_documented_types(fitted, data):

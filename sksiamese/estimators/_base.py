@@ -1,5 +1,5 @@
 """What every Siamese estimator shares: hyper-parameters -> skorch net, seeding,
-batched embedding."""
+the opening and the end of a fit, batched embedding."""
 
 import copy
 import inspect
@@ -35,6 +35,11 @@ from ..utils.validation import check_raw_items, check_rows
 
 _ROUTED_PREFIXES = ("module__", "optimizer__")
 _MAX_SEED = 2**31 - 1
+# estimator parameters that reach the backbone's constructor when it takes them
+_BACKBONE_PARAMS = ("hidden_layer_sizes", "embedding_dim", "dropout", "batch_norm")
+# training parameters that may be "auto", resolved once per fit
+_TRAINING_PARAMS = ("lr", "weight_decay", "lr_schedule", "max_epochs", "batch_size")
+_AUTO = StrOptions({"auto"})
 
 # Layout of ``net_`` in a pickled estimator: plain values and numpy arrays, so
 # that pickle and skops files hold no torch object. v1 was written by
@@ -50,11 +55,26 @@ class SiameseBase(BaseEstimator):
     scikit-learn requires) and pass extra ``module__*`` / ``optimizer__*``
     keywords to :meth:`_set_routed`; those are routed to skorch the way skorch
     routes them and take part in ``get_params`` / ``set_params`` / ``clone``.
+
+    A fit opens with :meth:`_fitting`, which resolves the training parameters
+    once (``_training_params_``, read by everything that builds or checks the
+    net), and :meth:`_train` stores ``net_``, ``history_`` and ``n_iter_``.
+
     Subclasses with a loss or a miner to build add ``loss__`` / ``miner__``
     to ``_routed_prefixes``.
     """
 
     _routed_prefixes = _ROUTED_PREFIXES
+
+    # what "auto" training parameters become when the backbone has no
+    # ``training_defaults()``
+    _standard_training = {
+        "lr": 1e-3,
+        "weight_decay": 1e-4,
+        "lr_schedule": "cosine",
+        "max_epochs": 30,
+        "batch_size": 128,
+    }
 
     _parameter_constraints = {
         "module": [None, type, nn.Module],
@@ -65,12 +85,12 @@ class SiameseBase(BaseEstimator):
         "projection_dim": [None, Interval(Integral, 1, None, closed="left")],
         "margin": [None, Interval(Real, 0, None, closed="neither")],
         "distance": [StrOptions(set(DISTANCES)), HasMethods(["pairwise", "paired"])],
-        "max_epochs": [Interval(Integral, 1, None, closed="left")],
-        "batch_size": [Interval(Integral, 2, None, closed="left")],
-        "lr": [Interval(Real, 0, None, closed="neither")],
+        "max_epochs": [_AUTO, Interval(Integral, 1, None, closed="left")],
+        "batch_size": [_AUTO, Interval(Integral, 2, None, closed="left")],
+        "lr": [_AUTO, Interval(Real, 0, None, closed="neither")],
         "optimizer": [type],
-        "lr_schedule": [None, StrOptions({"cosine", "warmup_linear"})],
-        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "lr_schedule": [None, StrOptions({"cosine", "warmup_linear", "auto"})],
+        "weight_decay": [_AUTO, Interval(Real, 0, None, closed="left")],
         "clip_grad_norm": [None, Interval(Real, 0, None, closed="neither")],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
@@ -160,6 +180,8 @@ class SiameseBase(BaseEstimator):
                 stacklevel=3,
             )
             self.device = "cpu"
+        if not hasattr(self, "_training_params_"):  # saved before it was kept
+            self._training_params_ = self._resolve_training()
         try:
             net = self._build_net(saved["n_features"], saved["seed"])
             with self._torch_seeded(saved["seed"]):
@@ -191,43 +213,56 @@ class SiameseBase(BaseEstimator):
         input is passed through as an object array instead of numeric rows."""
         return bool(getattr(self.module, "takes_raw_items", False))
 
-    def _training_params(self):
+    def _resolve_training(self):
         """lr, weight_decay, lr_schedule, max_epochs and batch_size for a fit.
 
-        A backbone instance with ``training_defaults()`` (a pretrained one)
-        replaces those the user left at the estimator's defaults.
+        Each "auto" becomes the backbone instance's ``training_defaults()``
+        value (a pretrained backbone's fine-tuning recipe) when it has one,
+        else the estimator's standard value.
         """
-        names = ("lr", "weight_decay", "lr_schedule", "max_epochs", "batch_size")
-        params = {name: getattr(self, name) for name in names}
-        hook = getattr(self.module, "training_defaults", None)
-        if not isinstance(self.module, nn.Module) or hook is None:
-            return params
-        signature = inspect.signature(type(self).__init__).parameters
-        for name, value in hook().items():
-            if params[name] == signature[name].default:
-                params[name] = value
+        hook = None
+        if isinstance(self.module, nn.Module):
+            hook = getattr(self.module, "training_defaults", None)
+        backbone = {} if hook is None else dict(hook())
+        params = {}
+        for name in _TRAINING_PARAMS:
+            value = getattr(self, name)
+            if isinstance(value, str) and value == "auto":
+                value = backbone.get(name, self._standard_training[name])
+            params[name] = value
         return params
 
     def _module_spec(self, n_features):
-        """Return (module, kwargs) as skorch takes them."""
-        routed = {k: v for k, v in self._routed_params("module__").items()}
-        if self.module is None:
-            defaults = {
-                "n_features": n_features,
-                "hidden_layer_sizes": tuple(self.hidden_layer_sizes),
-                "embedding_dim": self.embedding_dim,
-                "dropout": self.dropout,
-                "batch_norm": self.batch_norm,
-                "projection_dim": self.projection_dim,
-            }
-            defaults = {f"module__{k}": v for k, v in defaults.items()}
-            return MLP, {**defaults, **routed}
-        if isinstance(self.module, nn.Module):
+        """Return (module, kwargs) as skorch takes them.
+
+        ``n_features`` and the estimator's backbone parameters
+        (``hidden_layer_sizes``, ``embedding_dim``, ``dropout``,
+        ``batch_norm``) go to the backbone class whose constructor takes a
+        parameter of that name; an explicit ``module__*`` wins. One set away
+        from its default that cannot reach the backbone (an instance, or a
+        class without that parameter) raises, rather than doing nothing.
+        """
+        routed = self._routed_params("module__")
+        module = MLP if self.module is None else self.module
+        instance = isinstance(module, nn.Module)
+        takes = () if instance else inspect.signature(module).parameters
+        defaults = inspect.signature(type(self).__init__).parameters
+        kwargs = {}
+        for name in ("n_features", *_BACKBONE_PARAMS):
+            key = f"module__{name}"
+            value = n_features if name == "n_features" else getattr(self, name)
+            if key in routed:
+                continue
+            if name in takes:
+                kwargs[key] = tuple(value) if name == "hidden_layer_sizes" else value
+            elif name != "n_features" and not _same(value, defaults[name].default):
+                raise ValueError(
+                    _unreachable(name, value, defaults[name].default, module)
+                )
+        if instance:
             # never train the user's instance in place: fit must not change params
-            return copy.deepcopy(self.module), routed
-        if "n_features" in inspect.signature(self.module).parameters:
-            routed = {"module__n_features": n_features, **routed}
-        return self.module, routed
+            module = copy.deepcopy(module)
+        return module, {**kwargs, **routed}
 
     def _criterion_params(self):
         """The skorch ``criterion`` and ``criterion__*`` parameters."""
@@ -275,20 +310,23 @@ class SiameseBase(BaseEstimator):
         for i, callback in enumerate(self.callbacks or []):
             if not isinstance(callback, tuple):
                 callback = (f"user_callback_{i}", callback)
-            if self.lr_schedule is not None and isinstance(callback[1], LRScheduler):
+            schedule = training["lr_schedule"]
+            if schedule is not None and isinstance(callback[1], LRScheduler):
                 # two schedulers would both set the learning rate at each epoch
                 raise ValueError(
                     f"callbacks holds an LRScheduler while lr_schedule="
-                    f"{self.lr_schedule!r} also schedules the learning rate; set "
-                    "lr_schedule=None to use your own schedule."
+                    f"{self.lr_schedule!r} ({schedule!r}) also schedules the "
+                    "learning rate; set lr_schedule=None to use your own schedule."
                 )
             callbacks.append((callback[0], copy.deepcopy(callback[1])))
         return callbacks
 
     def _build_net(self, n_features, seed, valid_dataset=None, scheduled=True):
+        """The skorch net of a fit, from the training parameters resolved at
+        its start (``_training_params_``)."""
         _check_device(self.device)
         module, module_kwargs = self._module_spec(n_features)
-        training = self._training_params()
+        training = self._training_params_
         optimizer_kwargs = {"optimizer__weight_decay": training["weight_decay"]}
         optimizer_kwargs.update(self._routed_params("optimizer__"))
         callbacks = self._callbacks(valid=valid_dataset is not None, training=training)
@@ -310,6 +348,9 @@ class SiameseBase(BaseEstimator):
             # a stateful augmentation (own seeded generator) restarts at each fit
             augment=copy.deepcopy(self.augment),
             predict_batch_size=max(training["batch_size"], 1024),
+            # the loss side owns the projection head, sized to the backbone
+            projection_dim=self.projection_dim,
+            n_features=n_features,
             # net_.load_params never unpickles arbitrary objects, whatever
             # skorch's default
             torch_load_kwargs={"weights_only": True},
@@ -342,6 +383,21 @@ class SiameseBase(BaseEstimator):
             yield
 
     @contextmanager
+    def _fitting(self, partial=False):
+        """Open a ``fit`` (or, with ``partial``, a ``partial_fit``).
+
+        Yields whether the call continues from the fitted ``net_``: ``fit``
+        does with ``warm_start``, ``partial_fit`` whenever the estimator is
+        fitted. Runs inside :meth:`_fit_state`, and resolves the training
+        parameters once for the call (``_training_params_``).
+        """
+        warm = partial or getattr(self, "warm_start", False)
+        continuing = warm and hasattr(self, "net_")
+        with self._fit_state(fresh=not continuing):
+            self._training_params_ = self._resolve_training()
+            yield continuing
+
+    @contextmanager
     def _fit_state(self, fresh):
         """Leave no half-fitted estimator behind when fitting fails.
 
@@ -372,19 +428,23 @@ class SiameseBase(BaseEstimator):
         """A net at the constant rate ``lr`` that takes over ``net_``.
 
         A fresh net (no schedule, no early stopping) takes over the trained
-        weights and a copy of the history: a cosine schedule has annealed the
-        learning rate to zero and cannot simply be resumed on new data, and
-        a failed continuation must not leave epochs in the old history.
+        weights (the backbone's and the criterion's, projection head
+        included) and a copy of the history: a cosine schedule has annealed
+        the learning rate to zero and cannot simply be resumed on new data,
+        and a failed continuation must not leave epochs in the old history.
         """
         net = self._build_net(n_features, seed, scheduled=False)
         with self._torch_seeded(seed):  # leave the global torch RNG alone
             net.initialize()
         net.module_.load_state_dict(self.net_.module_.state_dict())
+        net.criterion_.load_state_dict(self.net_.criterion_.state_dict())
         net.history = copy.deepcopy(self.net_.history)
         return net
 
     def _train(self, net, dataset, seed, initialize):
-        """Run ``net`` on ``dataset``; turn a non-finite loss into a clear error."""
+        """Run ``net`` on ``dataset`` and store it as ``net_`` (with
+        ``history_`` and ``n_iter_``); turn a non-finite loss into a clear
+        error."""
         with self._torch_seeded(seed):
             if initialize:
                 net.initialize()
@@ -393,6 +453,9 @@ class SiameseBase(BaseEstimator):
             except NonFiniteLossError as exc:
                 raise FloatingPointError(str(exc)) from None
         self.n_training_calls_ = getattr(self, "n_training_calls_", 0) + 1
+        self.net_ = net
+        self.history_ = net.history
+        self.n_iter_ = len(net.history)
         return net
 
     # -- inference ---------------------------------------------------------------
@@ -486,8 +549,8 @@ def _net_state(net):
     """What ``_restore_net`` needs to rebuild ``net``: plain values and arrays."""
     return {
         "format": _NET_STATE,
-        # None when the backbone does not take n_features (it is then unused)
-        "n_features": getattr(net, "module__n_features", None),
+        # None for a backbone of raw items
+        "n_features": net.n_features,
         "seed": int(net.seed),
         "module": _numpy_state(net.module_),
         # the criterion's own parameters (e.g. a projection head); often none
@@ -506,6 +569,38 @@ def _numpy_state(module):
             # a dtype numpy lacks (bfloat16): load_state_dict casts it back
             out[key] = value.float().numpy()
     return out
+
+
+def _same(value, default):
+    """Whether a parameter is left at its default (tuples compare as tuples,
+    so ``[]`` or an array equal to the default count as it)."""
+    if isinstance(default, tuple):
+        try:
+            return tuple(value) == default
+        except TypeError:
+            return False
+    return value == default
+
+
+def _unreachable(name, value, default, module):
+    """Why a backbone parameter set away from its default would do nothing."""
+    if isinstance(module, nn.Module):
+        cls = type(module).__name__
+        where = (
+            f"module is a {cls} instance, built already. Pass it to the "
+            f"backbone's own constructor ({cls}(..., {name}={value!r})), or pass "
+            f"the class, module={cls}, with module__{name}={value!r}"
+        )
+    else:
+        cls = module.__name__
+        where = (
+            f"{cls}'s constructor takes no parameter {name!r}. Configure the "
+            f"backbone through its own constructor parameters (module__<name>)"
+        )
+    return (
+        f"{name}={value!r} does not reach the backbone: {where}, and leave "
+        f"{name} at its default ({default!r})."
+    )
 
 
 def _n_features(X):

@@ -118,20 +118,18 @@ class _TupleBase(SiameseBase):
 
     # -- fitting -----------------------------------------------------------------
 
-    def _fit_tuples(self, items, tuples, y, valid=None, net=None):
+    def _fit_tuples(self, items, tuples, y, valid=None, continuing=False):
         """Train on ``tuples[...]`` with targets ``y``; ``valid``: held-out
-        ``(tuples, y)`` for early stopping."""
+        ``(tuples, y)`` for early stopping; ``continuing``: from ``net_``."""
         seed = self._next_seed()
-        initialize = net is None
-        if initialize:
+        if continuing:
+            net = self._continued_net(_n_features(items), seed)
+        else:
             valid_ds = None
             if valid is not None and self.early_stopping:
                 valid_ds = TupleDataset(items, *valid)
             net = self._build_net(_n_features(items), seed, valid_ds)
-        self._train(net, TupleDataset(items, tuples, y), seed, initialize)
-        self.net_ = net
-        self.history_ = net.history
-        self.n_iter_ = len(net.history)
+        self._train(net, TupleDataset(items, tuples, y), seed, not continuing)
         return self
 
     def _holdout(self, y, stratify):
@@ -202,29 +200,34 @@ _SHARED_DOC = """
     module : None, torch.nn.Module class or instance, default=None
         Backbone shared by the twins; None builds an
         :class:`~sksiamese.modules.MLP` from ``hidden_layer_sizes``,
-        ``embedding_dim``, ``dropout`` and ``batch_norm``. A backbone that
-        embeds raw items itself, such as
+        ``embedding_dim``, ``dropout`` and ``batch_norm``. A class is
+        instantiated with the ``module__*`` parameters, ``n_features`` and
+        those of ``hidden_layer_sizes``, ``embedding_dim``, ``dropout`` and
+        ``batch_norm`` that its constructor takes (an explicit ``module__*``
+        wins); one of these set away from its default that the backbone
+        cannot take raises a ``ValueError`` in ``fit``. An instance is copied
+        at each fit. A backbone that embeds raw items itself, such as
         :class:`~sksiamese.modules.SentenceTransformerBackbone` for text,
         takes ``(n, {k})`` raw items without an ``encoder``; given as an
-        instance, it sets the training parameters left at their defaults
-        (``lr``, ``weight_decay``, ``lr_schedule``, ``max_epochs``,
-        ``batch_size``) to values suited to fine-tuning it.
+        instance, its ``training_defaults()`` fill in the training parameters
+        left at "auto".
     encoder : scikit-learn transformer or None, default=None
         Turns raw items (strings, dicts, rows) into feature vectors: it is
         cloned and fitted on the items of the training tuples (wrap a fitted
         encoder in :class:`sklearn.frozen.FrozenEstimator` to keep it as is).
         None: ``X`` is numeric, of shape (n, {k}, n_features).
     hidden_layer_sizes : tuple of int, default=(256,)
-        Hidden layers of the default MLP.
+        Hidden layers of the backbone.
     embedding_dim : int, default=128
-        Size of the embeddings (the output of :meth:`embed`).
+        Size of the backbone's embeddings (the output of :meth:`embed`).
     dropout : float, default=0.1
-        Dropout after each hidden layer of the default MLP.
+        Dropout of the backbone (after each hidden layer of the MLP).
     batch_norm : bool, default=True
-        Batch normalisation in the default MLP.
+        Batch normalisation in the backbone.
     projection_dim : int or None, default=None
-        Output size of a projection head (``ReLU -> Linear``) that only the
-        loss sees; distances are then measured on the embeddings before it.
+        Output size of a projection head (``ReLU -> Linear``) on top of any
+        backbone, which only the loss sees; distances are then measured on
+        the embeddings before it.
         The default (no head) learns the similarity itself, with whatever
         invariances the pairs teach (synonyms, noisy features). To verify
         items of classes far from those seen in training, when the raw
@@ -233,20 +236,24 @@ _SHARED_DOC = """
         on digits 6-9 after training on pairs of 0-5, pair ROC AUC 0.92
         against 0.72 for the default (raw pixels: 0.89), but accuracy on new
         pairs of the training classes falls from 0.996 to 0.87.
-    max_epochs : int, default=30
-        Passes over the training tuples.
-    batch_size : int, default=128
-        Tuples per training batch.
-    lr : float, default=1e-3
-        Learning rate.
+    max_epochs : int or "auto", default="auto"
+        Passes over the training tuples. "auto", as for ``batch_size``,
+        ``lr``, ``lr_schedule`` and ``weight_decay``: the value of the
+        backbone instance's ``training_defaults()`` when it has one, else the
+        standard value (here 30).
+    batch_size : int or "auto", default="auto"
+        Tuples per training batch; "auto": 128 (or the backbone's).
+    lr : float or "auto", default="auto"
+        Learning rate; "auto": 1e-3 (or the backbone's).
     optimizer : torch optimizer class, default=torch.optim.AdamW
         Optimizer; ``optimizer__*`` parameters are routed to it.
-    lr_schedule : {{"cosine", "warmup_linear"}} or None, default="cosine"
+    lr_schedule : {{"cosine", "warmup_linear", "auto"}} or None, default="auto"
         Cosine annealing of the learning rate over ``max_epochs``;
         "warmup_linear": linear warm-up over the first 10 % of the training
-        steps, then linear decay to 0 (for pretrained backbones).
-    weight_decay : float, default=1e-4
-        Weight decay of the optimizer.
+        steps, then linear decay to 0 (for pretrained backbones); "auto":
+        "cosine" (or the backbone's).
+    weight_decay : float or "auto", default="auto"
+        Weight decay of the optimizer; "auto": 1e-4 (or the backbone's).
     clip_grad_norm : float or None, default=None
         Clip the gradient norm to this value.
     early_stopping : bool, default=False

@@ -14,7 +14,6 @@ from sklearn.base import (
     TransformerMixin,
     _fit_context,
 )
-from sklearn.metrics.pairwise import euclidean_distances
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.sparsefuncs import mean_variance_axis
 from sklearn.utils.validation import (
@@ -27,12 +26,11 @@ from ..distances import EuclideanDistance
 from ..losses import SupConLoss
 from ..utils.validation import check_labels, check_rows
 from ._base import SiameseBase
+from ._neighbor_scores import _NeighborScoring
 
 # label shared by known anomalies in the contrastive loss (normal rows get their
 # own row index, >= 0)
 _ANOMALY = -1
-# n_neighbors='auto': the largest neighbourhood holds 1/24 of the reference rows
-_AUTO_SHARE = 24
 
 
 class _ScaledRows(RowsDataset):
@@ -94,7 +92,11 @@ class _ScarfViews:
 
 
 class SiameseOutlierDetector(
-    ClassNamePrefixFeaturesOutMixin, OutlierMixin, TransformerMixin, SiameseBase
+    ClassNamePrefixFeaturesOutMixin,
+    OutlierMixin,
+    TransformerMixin,
+    _NeighborScoring,
+    SiameseBase,
 ):
     """Outlier and novelty detection on self-supervised Siamese embeddings.
 
@@ -120,27 +122,28 @@ class SiameseOutlierDetector(
     ----------
     module : None, torch.nn.Module class or instance, default=None
         Backbone. None builds an :class:`~sksiamese.modules.MLP` from
-        ``hidden_layer_sizes``, ``embedding_dim``, ``dropout``,
-        ``batch_norm`` and ``projection_dim``. A class is instantiated with
-        the ``module__*`` parameters (and ``n_features`` when its constructor
-        takes it); an instance is copied at each fit.
+        ``hidden_layer_sizes``, ``embedding_dim``, ``dropout`` and
+        ``batch_norm``. A class is instantiated with the ``module__*``
+        parameters, ``n_features`` and those of ``hidden_layer_sizes``,
+        ``embedding_dim``, ``dropout`` and ``batch_norm`` that its
+        constructor takes (an explicit ``module__*`` wins); one of these set
+        away from its default that the backbone cannot take raises a
+        ``ValueError`` in ``fit``. An instance is copied at each fit.
     hidden_layer_sizes : tuple of int, default=(256, 256)
-        Hidden layers of the default MLP.
+        Hidden layers of the backbone.
     embedding_dim : int, default=64
         Size of the embedding (the output of ``transform``).
     dropout : float, default=0.0
-        Dropout after each hidden layer of the default MLP.
+        Dropout of the backbone (after each hidden layer of the MLP).
     batch_norm : bool, default=True
-        Batch normalisation in the default MLP.
+        Batch normalisation in the backbone.
     projection_dim : int or None, default=64
-        Output size of the projection head the loss sees; ``transform`` and
-        the scores use the embeddings before the head. None: no head.
+        Output size of the projection head (on top of any backbone) that the
+        loss sees; ``transform`` and the scores use the embeddings before
+        the head. None: no head.
     corruption : float in [0, 1), default=0.3
         Share of the features replaced in each view (SCARF's corruption
-        rate). On ADBench (9 sets without shuttle, 3 seeds) 0.3 gives a
-        mean ROC AUC of 0.933 against 0.921 for SCARF's 0.6, most of the
-        gain on optdigits (0.769 against 0.666); rows whose features do not
-        go together are seen about as well at either rate (see Notes).
+        rate; SCARF itself uses 0.6).
     temperature : float, default=0.5
         Temperature of the NT-Xent loss
         (:class:`~sksiamese.losses.SupConLoss`).
@@ -157,11 +160,7 @@ class SiameseOutlierDetector(
         neighbourhood cannot hide its members (masking, see Notes), so the
         default suits unlabelled training data that hold up to about 4 %
         anomalies of one kind. On training data known to be clean (novelty
-        detection), a small value such as 8 sees finer, local anomalies. On
-        ADBench's 10 classical sets (``benchmarks/bench_adbench.py``, mean
-        ROC AUC over 3 seeds), "auto" gives 0.937 when fitting on all rows,
-        anomalies included (8: 0.797), and 8 gives 0.979 when fitting on
-        normal rows only ("auto": 0.975).
+        detection), a small value such as 8 sees finer, local anomalies.
     input_weight : float, default=1.0
         Weight of the standardised input features next to the embedding in
         the distances of the scores. The embedding is divided by its root
@@ -179,20 +178,24 @@ class SiameseOutlierDetector(
         "auto" uses Tukey's fence on the training scores,
         ``offset_ = Q1 - 1.5 * (Q3 - Q1)``: only rows scoring unusually low
         for the training data are outliers.
-    max_epochs : int, default=20
-        Training epochs (passes over the training rows).
-    batch_size : int, default=256
-        Rows per training batch (each gives two views).
-    lr : float, default=1e-3
-        Learning rate.
+    max_epochs : int or "auto", default="auto"
+        Training epochs (passes over the training rows). "auto", as for
+        ``batch_size``, ``lr``, ``lr_schedule`` and ``weight_decay``: the
+        value of the backbone instance's ``training_defaults()`` when it has
+        one, else the standard value (here 20).
+    batch_size : int or "auto", default="auto"
+        Rows per training batch (each gives two views); "auto": 256 (or the
+        backbone's).
+    lr : float or "auto", default="auto"
+        Learning rate; "auto": 1e-3 (or the backbone's).
     optimizer : torch optimizer class, default=torch.optim.AdamW
         Optimizer; ``optimizer__*`` parameters are routed to it.
-    lr_schedule : {"cosine", "warmup_linear"} or None, default="cosine"
+    lr_schedule : {"cosine", "warmup_linear", "auto"} or None, default="auto"
         Cosine annealing of the learning rate over ``max_epochs``;
         "warmup_linear": linear warm-up over the first 10 % of the training
-        steps, then linear decay to 0.
-    weight_decay : float, default=1e-4
-        Weight decay of the optimizer.
+        steps, then linear decay to 0; "auto": "cosine" (or the backbone's).
+    weight_decay : float or "auto", default="auto"
+        Weight decay of the optimizer; "auto": 1e-4 (or the backbone's).
     clip_grad_norm : float or None, default=None
         Clip the gradient norm to this value.
     augment : callable or None, default=None
@@ -267,55 +270,40 @@ class SiameseOutlierDetector(
     local structure, but anomalies in the training data often come in groups
     (a faulty batch, a rare class), and a member of a group of m rows finds
     its own kind among its k < m nearest neighbours and looks normal
-    (masking: plain 5-nearest-neighbour distances get ROC AUC 0.34 on
-    ADBench's musk set and 0.63 on shuttle). A k larger than the group
-    reaches past it. Each scale's log distance is standardised by its median
+    (masking: plain 5-nearest-neighbour distances miss the anomalies of
+    ADBench's musk and shuttle sets). A k larger than the group reaches
+    past it. Each scale's log distance is standardised by its median
     and interquartile range over the training rows, and a row's score is
     minus the largest of these: a row is as anomalous as it looks at its
     most telling scale, so isolated anomalies show at small k and grouped
     ones at large k, with no scale to tune per data set. Single scales lose
     one kind or the other: in ``benchmarks/bench_adbench.py``, k = 1/24 of
     the rows alone ranks vowels' isolated anomalies worse, and 5 neighbours
-    alone miss musk's group; the maximum over scales keeps both (the
-    ``Siamese`` column). The idea follows multi-scale neighbour scores such
+    alone miss musk's group. The idea follows multi-scale neighbour scores such
     as LOCI (Papadimitriou et al., 2003) and distance-to-measure
     (Chazal et al., 2011).
 
     Why not the cosine distance the contrastive loss uses: a ReLU network is
     close to positively homogeneous far from the data, so rows with extreme
     values along one direction get embeddings of one direction and larger
-    norm. Cosine neighbours then put such anomalies next to each other (on
-    ADBench's cardio, thyroid and WBC sets, cosine kNN ranks anomalies as
-    *more* normal: ROC AUC 0.1-0.35). Euclidean distances keep the norm.
+    norm. Cosine neighbours then put such anomalies next to each other, as
+    more normal than the rest. Euclidean distances keep the norm.
 
     Why the input features too: the embedding learns which features go
     together, but it can also blur differences that plain distances see.
-    Measured on both, the score follows the better of the two: mean ROC AUC
-    over 9 of the ADBench sets of ``benchmarks/bench_adbench.py`` (without
-    shuttle; 3 seeds, all rows as reference) is 0.933 with both, 0.933 on
-    the embedding alone (``input_weight=0``) and 0.912 on the standardised
-    features alone; over the 25 sets of
-    ``benchmarks/bench_anomaly_unseen.py`` (generated with other seeds) it
-    is 0.932, 0.914 and 0.926.
+    Measured on both, the score follows the better of the two.
 
     Where plain distances do better: anomalies whose values are each
     ordinary but come from different rows (ADBench's "dependency" anomalies,
     drawn from the product of the marginals) are placed among the normal
-    rows by the embedding more often than by plain distances. Over the 5
-    such sets of ``benchmarks/bench_anomaly_unseen.py`` the defaults get a
-    mean ROC AUC of 0.912, against 0.949 for 5-nearest-neighbour distances
-    on the standardised features and 0.957 for
-    :class:`~sklearn.neighbors.LocalOutlierFactor`. Measured as in the
-    paragraph above, on these 5 sets the embedding alone gets 0.815, the
-    standardised features alone 0.914 and both 0.898. The gap does not come
-    from the corrupted views resembling such rows: the embedding alone gets
-    0.81-0.83 with any ``corruption`` from 0.1 to 0.6, and both together
-    0.895-0.898. On anomalies that form groups or whole rare classes the
-    embedding is what wins (rare classes of bundled data: 0.852 against
-    0.771 for kNN distance). When the anomalies sought are isolated points
+    rows by the embedding more often than by plain distances, at any
+    ``corruption``. On anomalies that form groups or whole rare classes the
+    embedding is what wins. When the anomalies sought are isolated points
     and the training data are clean, ``n_neighbors=8`` or a larger
     ``input_weight`` moves the scores toward plain nearest-neighbour
-    distances.
+    distances. The measured figures are in the user guide and
+    ``benchmarks/results/`` (``bench_adbench.md``,
+    ``bench_anomaly_unseen.md``).
 
     A row is never compared with itself: the nearest reference row, when at
     (numerically) zero distance, is left out, so a training row is scored as
@@ -355,6 +343,11 @@ class SiameseOutlierDetector(
             Interval(Real, 0, 0.5, closed="right"),
         ],
     }
+    _standard_training = {
+        **SiameseBase._standard_training,
+        "max_epochs": 20,
+        "batch_size": 256,
+    }
 
     def __init__(
         self,
@@ -371,12 +364,12 @@ class SiameseOutlierDetector(
         n_neighbors="auto",
         input_weight=1.0,
         contamination="auto",
-        max_epochs=20,
-        batch_size=256,
-        lr=1e-3,
+        max_epochs="auto",
+        batch_size="auto",
+        lr="auto",
         optimizer=torch.optim.AdamW,
-        lr_schedule="cosine",
-        weight_decay=1e-4,
+        lr_schedule="auto",
+        weight_decay="auto",
         clip_grad_norm=None,
         augment=None,
         device="cpu",
@@ -452,7 +445,7 @@ class SiameseOutlierDetector(
         self : SiameseOutlierDetector
             The fitted estimator.
         """
-        with self._fit_state(fresh=True):
+        with self._fitting():
             X = check_rows(self, X, reset=True)
             anomalous = self._check_y(X, y)
             self._fit_rows(X, anomalous)
@@ -472,51 +465,7 @@ class SiameseOutlierDetector(
             self._train(net, dataset, seed, initialize=True)
         finally:
             net.augment = None  # the views keep a reference to the training data
-        self.net_ = net
-        self.history_ = net.history
-        self.n_iter_ = len(net.history)
-        normal = np.flatnonzero(~anomalous)
-        if len(normal) > self.max_samples:
-            rng = np.random.RandomState(seed)
-            normal = np.sort(rng.choice(normal, self.max_samples, replace=False))
-        self.max_samples_ = len(normal)
-        self.reference_ = self._embed(X[normal]).astype(np.float64)
-        self.embedding_scale_ = _rms_norm(self.reference_)
-        self.reference_input_ = (
-            self._scaled_input(X[normal], center=not sp.issparse(X))
-            if self.input_weight > 0
-            else None
-        )
-        # a training row is left out of its own neighbours, so the largest
-        # neighbourhood holds at most max_samples_ - 1 other rows
-        available = max(self.max_samples_ - 1, 1)
-        if self.n_neighbors == "auto":
-            largest = int(np.ceil(self.max_samples_ / _AUTO_SHARE))
-        elif isinstance(self.n_neighbors, Integral):
-            largest = self.n_neighbors
-        else:
-            largest = int(np.ceil(self.n_neighbors * self.max_samples_))
-        self.n_neighbors_ = min(max(largest, 1), available)
-        self.neighbor_scales_ = np.array(
-            sorted(
-                {k for k in 2 ** np.arange(2, 32) if k < self.n_neighbors_}
-                | {self.n_neighbors_}
-            ),
-            dtype=np.int64,
-        )
-        dist = self._neighbor_distances(X)
-        self.distance_floor_ = _distance_floor(dist[~anomalous])
-        log_dist = self._floored_log(dist)
-        q1, median, q3 = np.percentile(log_dist[~anomalous], [25, 50, 75], axis=0)
-        self.log_distance_center_ = median
-        spread = q3 - q1
-        self.log_distance_spread_ = np.where(spread > 1e-12, spread, 1.0)
-        scores = self._standardised_max(log_dist)
-        if self.contamination == "auto":
-            q1, q3 = np.percentile(scores, [25, 75])
-            self.offset_ = float(q1 - 1.5 * (q3 - q1))
-        else:
-            self.offset_ = float(np.percentile(scores, 100.0 * self.contamination))
+        self._fit_scores(X, anomalous, seed)
 
     def _check_y(self, X, y):
         """Boolean mask of the known anomalies."""
@@ -635,71 +584,6 @@ class SiameseOutlierDetector(
         """
         return self._scores(self._check_X(X))
 
-    def _scaled_input(self, X, center):
-        """Rows divided by ``scale_``, and centred when ``center``: the mean
-        cancels in distances, so sparse training rows stay sparse (and
-        uncentred), while dense ones are centred for precise distances."""
-        inverse = 1.0 / self.scale_
-        if sp.issparse(X):
-            X = sp.csr_matrix(X.multiply(inverse), dtype=np.float32)
-            return (
-                X.toarray() - (self.mean_ * inverse).astype(np.float32) if center else X
-            )
-        return ((X - self.mean_ * center) * inverse).astype(np.float32)
-
-    def _squared_distances(self, emb, X):
-        """Squared distances of rows (embeddings ``emb`` of inputs ``X``) to
-        ``reference_`` in the scoring space."""
-        dist = (
-            euclidean_distances(emb.astype(np.float64), self.reference_, squared=True)
-            / self.embedding_scale_**2
-        )
-        if self.reference_input_ is not None:
-            # standardised rows have a mean squared norm of n_features
-            weight = self.input_weight**2 / self.n_features_in_
-            center = not sp.issparse(self.reference_input_)
-            dist += weight * euclidean_distances(
-                self._scaled_input(X, center), self.reference_input_, squared=True
-            )
-        return dist
-
-    def _neighbor_distances(self, X):
-        """Distance from each row to its k-th nearest reference row, for
-        each k of ``neighbor_scales_``."""
-        # a row that coincides with a reference row (to float32 rounding) is
-        # that row: it is left out of its own neighbours, so a training row
-        # is scored as a new row would be (leave-one-out); its duplicates
-        # still count
-        tol = 1e-10 * (1.0 + (self.reference_input_ is not None) * self.input_weight**2)
-        largest = self.neighbor_scales_[-1]
-        parts = []
-        start = 0
-        for emb in self._iter_embed(X):
-            stop = start + len(emb)
-            dist = self._squared_distances(emb, X[start:stop])
-            start = stop
-            if self.max_samples_ > 1:
-                rows = np.arange(len(dist))
-                self_ = dist.argmin(1)
-                dist[rows, self_] = np.where(
-                    dist[rows, self_] <= tol, np.inf, dist[rows, self_]
-                )
-            nearest = np.sort(np.partition(dist, largest - 1, axis=1)[:, :largest], 1)
-            parts.append(np.sqrt(nearest[:, self.neighbor_scales_ - 1]))
-        if not parts:
-            return np.empty((0, len(self.neighbor_scales_)))
-        return np.concatenate(parts)
-
-    def _floored_log(self, dist):
-        return np.log(np.maximum(dist, self.distance_floor_))
-
-    def _standardised_max(self, log_dist):
-        z = (log_dist - self.log_distance_center_) / self.log_distance_spread_
-        return -z.max(1)
-
-    def _scores(self, X):
-        return self._standardised_max(self._floored_log(self._neighbor_distances(X)))
-
     def decision_function(self, X):
         """Shifted score: negative for outliers, positive for inliers.
 
@@ -729,19 +613,6 @@ class SiameseOutlierDetector(
             1 for inliers, -1 for outliers.
         """
         return np.where(self.decision_function(X) < 0, -1, 1)
-
-
-def _distance_floor(dist):
-    """Smallest distance the scores tell apart: a millionth of the median
-    distance at the largest scale, so that duplicates (distance 0) get a
-    finite log distance."""
-    typical = np.median(dist[:, -1]) if len(dist) else 0.0
-    return 1e-6 * typical if np.isfinite(typical) and typical > 0 else 1e-12
-
-
-def _rms_norm(rows):
-    norm = float(np.sqrt(np.mean(np.sum(rows**2, axis=1))))
-    return norm if norm > 0 else 1.0
 
 
 def _mean_scale(X):

@@ -19,7 +19,6 @@ from ..metrics import select_threshold
 from ..utils.validation import (
     check_class_labels,
 )
-from ._base import _n_features
 from ._tuple_base import _concat, _doc, _take, _TupleBase
 
 # Earlier pairs kept for replay in SiamesePairClassifier.partial_fit.
@@ -122,12 +121,12 @@ class SiamesePairClassifier(ClassifierMixin, _TupleBase):
         in_batch_negatives=False,
         pos_label=None,
         threshold="auto",
-        max_epochs=30,
-        batch_size=128,
-        lr=1e-3,
+        max_epochs="auto",
+        batch_size="auto",
+        lr="auto",
         optimizer=torch.optim.AdamW,
-        lr_schedule="cosine",
-        weight_decay=1e-4,
+        lr_schedule="auto",
+        weight_decay="auto",
         clip_grad_norm=None,
         early_stopping=False,
         validation_fraction=0.1,
@@ -218,8 +217,7 @@ class SiamesePairClassifier(ClassifierMixin, _TupleBase):
         self : SiamesePairClassifier
             The fitted estimator.
         """
-        continuing = self.warm_start and hasattr(self, "net_")
-        with self._fit_state(fresh=not continuing):
+        with self._fitting() as continuing:
             items, tuples = self._check_tuples(X, reset=not continuing)
             positive_only = y is None
             if positive_only:
@@ -228,10 +226,7 @@ class SiamesePairClassifier(ClassifierMixin, _TupleBase):
                 target = self._check_y(tuples, y, reset=not continuing)
             train, calib = self._holdout(target, stratify=True)
             valid = None if calib is None else (tuples[calib], target[calib])
-            net = None
-            if continuing:
-                net = self._continued_net(_n_features(items), self._next_seed())
-            self._fit_tuples(items, tuples[train], target[train], valid, net)
+            self._fit_tuples(items, tuples[train], target[train], valid, continuing)
             if calib is None or (
                 not positive_only and len(np.unique(target[calib])) < 2
             ):
@@ -308,15 +303,14 @@ class SiamesePairClassifier(ClassifierMixin, _TupleBase):
         _, tuples = self._check_fitted_tuples(X)  # clear errors on the raw input
         self._check_y(tuples, y, reset=False)
         y = column_or_1d(y, warn=True)
-        with self._fit_state(fresh=False):
+        with self._fitting(partial=True):
             rng = np.random.RandomState(self._next_seed())
             replay = rng.permutation(len(self._replay_y_))[: len(y)]
             X_mix = _concat(X, _take(self._replay_X_, replay))
             y_mix = np.concatenate([y, self._replay_y_[replay]])
             items, tuples = self._check_fitted_tuples(X_mix)
             target = (y_mix == self.pos_label_).astype(np.int64)
-            net = self._continued_net(_n_features(items), self._next_seed())
-            self._fit_tuples(items, tuples, target, net=net)
+            self._fit_tuples(items, tuples, target, continuing=True)
             if self.threshold == "auto" and len(np.unique(target)) == 2:
                 self._calibrate(self._similarity(items, tuples), target)
             self._set_replay(

@@ -13,7 +13,6 @@ from ..losses import REGRESSION_LOSSES
 from ..utils.validation import (
     check_targets,
 )
-from ._base import _n_features
 from ._tuple_base import _doc, _TupleBase
 
 
@@ -76,12 +75,12 @@ class SiamesePairRegressor(RegressorMixin, _TupleBase):
         projection_dim=None,
         loss="cosent",
         margin=None,
-        max_epochs=30,
-        batch_size=128,
-        lr=1e-3,
+        max_epochs="auto",
+        batch_size="auto",
+        lr="auto",
         optimizer=torch.optim.AdamW,
-        lr_schedule="cosine",
-        weight_decay=1e-4,
+        lr_schedule="auto",
+        weight_decay="auto",
         clip_grad_norm=None,
         early_stopping=False,
         validation_fraction=0.1,
@@ -140,18 +139,14 @@ class SiamesePairRegressor(RegressorMixin, _TupleBase):
         self : SiamesePairRegressor
             The fitted estimator.
         """
-        continuing = self.warm_start and hasattr(self, "net_")
-        with self._fit_state(fresh=not continuing):
+        with self._fitting() as continuing:
             items, tuples = self._check_tuples(X, reset=not continuing)
             y = check_targets(y, len(tuples), estimator=self)
             low, high = y.min(), y.max()
             target = (2 * (y - low) / (high - low) - 1).astype(np.float32)
             train, calib = self._holdout(target, stratify=False)
             valid = None if calib is None else (tuples[calib], target[calib])
-            net = None
-            if continuing:
-                net = self._continued_net(_n_features(items), self._next_seed())
-            self._fit_tuples(items, tuples[train], target[train], valid, net)
+            self._fit_tuples(items, tuples[train], target[train], valid, continuing)
             # the network fits its training pairs more closely than new ones:
             # map the similarity to the targets on held-out pairs
             calib = train if calib is None else calib

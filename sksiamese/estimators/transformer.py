@@ -5,8 +5,7 @@ from numbers import Integral
 import numpy as np
 import scipy.sparse as sp
 import torch
-from scipy.optimize import minimize_scalar
-from scipy.special import log_softmax, softmax
+from scipy.special import softmax
 from sklearn.base import (
     ClassifierMixin,
     ClassNamePrefixFeaturesOutMixin,
@@ -24,10 +23,8 @@ from ..miners import MINERS
 from ..utils.validation import check_class_labels, check_raw_items, check_rows
 from ._base import _ROUTED_PREFIXES, SiameseBase, _n_features
 from ._loss_side import _build_loss, _build_miner
+from ._prototypes import class_means, class_sums, fit_temperature, temperature_rows
 
-# Size of the (rows, classes) distance matrix on which the softmax temperature
-# is fitted (from 256 to 4,096 evenly spaced training rows)
-_TEMPERATURE_CELLS = 2**21
 # Rows kept per class for replay in partial_fit (and prototypes after it):
 # enough for a stable class mean and for class-balanced batches.
 _REPLAY_PER_CLASS = 32
@@ -51,29 +48,33 @@ class SiameseTransformer(
         Backbone shared by the twins. None builds an :class:`~sksiamese.modules.MLP`
         from ``hidden_layer_sizes``, ``embedding_dim``, ``dropout`` and
         ``batch_norm``. A class is instantiated with the ``module__*``
-        parameters (and ``n_features`` when its constructor takes it); an
-        instance is copied at each fit. A backbone that embeds raw items
-        itself, such as :class:`~sksiamese.modules.SentenceTransformerBackbone`,
-        takes a sequence of items (strings) instead of numeric rows; given as
-        an instance, it sets the training parameters left at their defaults
-        (``lr``, ``weight_decay``, ``lr_schedule``, ``max_epochs``,
-        ``batch_size``) to values suited to fine-tuning it.
+        parameters, ``n_features`` and those of ``hidden_layer_sizes``,
+        ``embedding_dim``, ``dropout`` and ``batch_norm`` that its
+        constructor takes (an explicit ``module__*`` wins); one of these set
+        away from its default that the backbone cannot take raises a
+        ``ValueError`` in ``fit``. An instance is copied at each fit. A
+        backbone that embeds raw items itself, such as
+        :class:`~sksiamese.modules.SentenceTransformerBackbone`, takes a
+        sequence of items (strings) instead of numeric rows; given as an
+        instance, its ``training_defaults()`` fill in the training parameters
+        left at "auto".
     hidden_layer_sizes : tuple of int, default=()
-        Hidden layers of the default MLP. The default, no hidden layer, is a
+        Hidden layers of the backbone. The default, no hidden layer, is a
         batch-normalised linear embedding trained through a non-linear
         projection head: on held-out classes it generalises better than a
         deeper embedding, which overfits the classes seen in training.
     embedding_dim : int, default=256
-        Size of the embedding of the default MLP (the output of ``transform``).
+        Size of the backbone's embedding (the output of ``transform``).
     dropout : float, default=0.1
-        Dropout after each hidden layer of the default MLP.
+        Dropout of the backbone (after each hidden layer of the MLP).
     batch_norm : bool, default=True
-        Batch normalisation in the default MLP.
+        Batch normalisation in the backbone.
     projection_dim : int or None, default=64
-        Output size of the projection head (``ReLU -> Linear``) of the default
-        MLP: the loss is computed on the projected embeddings, ``transform``
-        returns the embeddings before the head (as in SimCLR / SupCon), which
-        keep information the loss would discard. None: no head.
+        Output size of a projection head (``ReLU -> Linear``) on top of any
+        backbone, which only the loss sees: the loss is computed on the
+        projected embeddings, ``transform`` returns the embeddings before the
+        head (as in SimCLR / SupCon), which keep information the loss would
+        discard. None: no head.
     loss : {"contrastive", "triplet", "supcon"} or nn.Module, default="contrastive"
         Metric loss, or a module called as ``loss(embeddings, labels, indices)``
         (see :mod:`sksiamese.losses`), such as a pytorch-metric-learning loss;
@@ -98,20 +99,24 @@ class SiameseTransformer(
         those with a non-zero triplet loss), else 0.2.
     samples_per_class : int, default=8
         Rows of each class in a training batch.
-    max_epochs : int, default=30
-        Training epochs (one epoch draws about ``n_samples`` rows).
-    batch_size : int, default=128
-        Rows per training batch.
-    lr : float, default=1e-3
-        Learning rate.
+    max_epochs : int or "auto", default="auto"
+        Training epochs (one epoch draws about ``n_samples`` rows). "auto",
+        as for ``batch_size``, ``lr``, ``lr_schedule`` and ``weight_decay``:
+        the value of the backbone instance's ``training_defaults()`` when it
+        has one, else the standard value (here 30).
+    batch_size : int or "auto", default="auto"
+        Rows per training batch; "auto": 128 (or the backbone's).
+    lr : float or "auto", default="auto"
+        Learning rate; "auto": 1e-3 (or the backbone's).
     optimizer : torch optimizer class, default=torch.optim.AdamW
         Optimizer; ``optimizer__*`` parameters are routed to it.
-    lr_schedule : {"cosine", "warmup_linear"} or None, default="cosine"
+    lr_schedule : {"cosine", "warmup_linear", "auto"} or None, default="auto"
         Cosine annealing of the learning rate over ``max_epochs``;
         "warmup_linear": linear warm-up over the first 10 % of the training
-        steps, then linear decay to 0 (for pretrained backbones).
-    weight_decay : float, default=1e-4
-        Weight decay of the optimizer.
+        steps, then linear decay to 0 (for pretrained backbones); "auto":
+        "cosine" (or the backbone's).
+    weight_decay : float or "auto", default="auto"
+        Weight decay of the optimizer; "auto": 1e-4 (or the backbone's).
     clip_grad_norm : float or None, default=None
         Clip the gradient norm to this value (skorch ``GradientNormClipping``).
     early_stopping : bool, default=False
@@ -207,12 +212,12 @@ class SiameseTransformer(
         distance="cosine",
         miner="all",
         samples_per_class=8,
-        max_epochs=30,
-        batch_size=128,
-        lr=1e-3,
+        max_epochs="auto",
+        batch_size="auto",
+        lr="auto",
         optimizer=torch.optim.AdamW,
-        lr_schedule="cosine",
-        weight_decay=1e-4,
+        lr_schedule="auto",
+        weight_decay="auto",
         clip_grad_norm=None,
         early_stopping=False,
         validation_fraction=0.1,
@@ -291,9 +296,13 @@ class SiameseTransformer(
 
     def _check_batch_classes(self):
         """Every class-balanced batch needs rows of two classes (negatives)."""
-        if self.batch_size < 2 * self.samples_per_class:
+        batch_size = self._training_params_["batch_size"]
+        if batch_size < 2 * self.samples_per_class:
+            auto = ""
+            if isinstance(self.batch_size, str):
+                auto = " (what batch_size='auto' gives here)"
             raise ValueError(
-                f"batch_size={self.batch_size} holds rows of only one class "
+                f"batch_size={batch_size}{auto} holds rows of only one class "
                 f"(samples_per_class={self.samples_per_class}), so no batch would "
                 "have negatives to learn from; use batch_size >= 2 * "
                 "samples_per_class or a smaller samples_per_class."
@@ -315,9 +324,8 @@ class SiameseTransformer(
         self : SiameseTransformer
             The fitted estimator.
         """
-        continuing = self.warm_start and hasattr(self, "net_")
         # from scratch, the seed sequence restarts so that refits are repeatable
-        with self._fit_state(fresh=not continuing):
+        with self._fitting() as continuing:
             self._check_batch_classes()
             X, y = self._validate_X_y(X, y, reset=not continuing)
             classes, codes = np.unique(y, return_inverse=True)
@@ -329,7 +337,7 @@ class SiameseTransformer(
             else:
                 net = self._build_net(_n_features(X), seed, valid_ds)
             self._train(net, RowsDataset(X[train], codes[train]), seed, not continuing)
-            self._set_fitted(net, classes)
+            self.classes_ = classes
             self._set_prototypes(X, codes)
             self._set_replay(X, codes, np.random.RandomState(seed))
         return self
@@ -352,12 +360,6 @@ class SiameseTransformer(
                 "split; increase validation_fraction or disable early_stopping."
             )
         return train, valid
-
-    def _set_fitted(self, net, classes):
-        self.net_ = net
-        self.history_ = net.history
-        self.n_iter_ = len(net.history)
-        self.classes_ = classes
 
     def partial_fit(self, X, y, classes=None):
         """Continue training on new rows; new classes are allowed.
@@ -382,10 +384,10 @@ class SiameseTransformer(
         self : SiameseTransformer
             The updated estimator.
         """
-        first = not hasattr(self, "net_")
-        if first:
+        if not hasattr(self, "net_"):
             self._validate_params()
-        with self._fit_state(fresh=first):
+        with self._fitting(partial=True) as continuing:
+            first = not continuing
             self._check_batch_classes()
             # later calls may bring rows of a single (new or known) class
             X, y = self._validate_X_y(X, y, reset=first, min_classes=2 if first else 1)
@@ -405,7 +407,7 @@ class SiameseTransformer(
                 X_train = _vstack(self._replay_X_, X)
                 y_train = np.concatenate([old_codes, codes])
             self._train(net, RowsDataset(X_train, y_train), seed, initialize=first)
-            self._set_fitted(net, all_classes)
+            self.classes_ = all_classes
             self._set_replay(X_train, y_train, rng)
             self._set_prototypes(self._replay_X_, self._replay_y_)
         return self
@@ -461,7 +463,7 @@ class SiameseTransformer(
         emb = self._embed(X)
         prototypes = np.full((len(classes), emb.shape[1]), np.nan, dtype=np.float32)
         prototypes[np.searchsorted(classes, self.classes_)] = self.prototypes_
-        sums = _class_sums(emb, codes, len(labels))
+        sums = class_sums(emb, codes, len(labels))
         means = sums / np.bincount(codes)[:, None]
         prototypes[np.searchsorted(classes, labels)] = means
         # replayed rows of a replaced class go: the new support defines it
@@ -491,18 +493,12 @@ class SiameseTransformer(
         """Class means of the embeddings, and the softmax temperature."""
         emb = self._embed(X)
         n_classes = len(self.classes_)
-        counts = np.bincount(codes, minlength=n_classes).astype(np.float64)
-        sums = _class_sums(emb, codes, n_classes)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            # a class announced in partial_fit(classes=...) without rows has no
-            # prototype (NaN) and is never predicted
-            self.prototypes_ = (sums / counts[:, None]).astype(np.float32)
-        # one scalar: a thousand or so rows pin it down, and the full (n_rows,
-        # n_classes) distance matrix would not fit in memory for many classes
-        n_rows = int(np.clip(_TEMPERATURE_CELLS // n_classes, 256, 4096))
-        rows = np.unique(np.linspace(0, len(codes) - 1, n_rows).astype(int))
+        # a class announced in partial_fit(classes=...) without rows has no
+        # prototype (NaN) and is never predicted
+        self.prototypes_ = class_means(emb, codes, n_classes)
+        rows = temperature_rows(len(codes), n_classes)
         dist = self._prototype_distances(emb[rows])
-        self.temperature_ = _fit_temperature(dist, codes[rows])
+        self.temperature_ = fit_temperature(dist, codes[rows])
 
     # -- inference -------------------------------------------------------------------
 
@@ -625,37 +621,12 @@ class SiameseTransformer(
         return self.distance_.similarity(distances)
 
 
-def _class_sums(emb, codes, n_classes):
-    """Per-class sums of the embeddings, in float64.
-
-    One ``bincount`` per dimension: ~15x faster than ``np.add.at``.
-    """
-    return np.stack(
-        [
-            np.bincount(codes, weights=emb[:, j], minlength=n_classes)
-            for j in range(emb.shape[1])
-        ],
-        axis=1,
-    )
-
-
 def _vstack(a, b):
     if a.ndim == 1:  # raw items
         return np.concatenate([a, b])
     if sp.issparse(b):
         return sp.vstack([sp.csr_matrix(a), b], format="csr")
     return np.vstack([a, np.asarray(b)])
-
-
-def _fit_temperature(dist, codes):
-    finite = np.where(np.isfinite(dist), dist, 1e30)
-
-    def nll(log_t):
-        logp = log_softmax(-finite / np.exp(log_t), axis=1)
-        return -logp[np.arange(len(codes)), codes].mean()
-
-    result = minimize_scalar(nll, bounds=(-8.0, 4.0), method="bounded")
-    return float(np.exp(result.x))
 
 
 __all__ = ["SiameseTransformer"]

@@ -11,7 +11,6 @@ from sklearn.utils._param_validation import HasMethods, StrOptions
 from ..utils.validation import (
     check_class_labels,
 )
-from ._base import _n_features
 from ._tuple_base import _doc, _n_rows, _TupleBase
 
 
@@ -71,12 +70,12 @@ class SiameseTripletClassifier(ClassifierMixin, _TupleBase):
         loss="triplet",
         margin=None,
         distance="cosine",
-        max_epochs=30,
-        batch_size=128,
-        lr=1e-3,
+        max_epochs="auto",
+        batch_size="auto",
+        lr="auto",
         optimizer=torch.optim.AdamW,
-        lr_schedule="cosine",
-        weight_decay=1e-4,
+        lr_schedule="auto",
+        weight_decay="auto",
         clip_grad_norm=None,
         early_stopping=False,
         validation_fraction=0.1,
@@ -150,8 +149,7 @@ class SiameseTripletClassifier(ClassifierMixin, _TupleBase):
         self : SiameseTripletClassifier
             The fitted estimator.
         """
-        continuing = self.warm_start and hasattr(self, "net_")
-        with self._fit_state(fresh=not continuing):
+        with self._fitting() as continuing:
             items, tuples = self._check_tuples(X, reset=not continuing)
             ordered, _ = self._check_order(tuples, y)
             self.classes_ = np.array([0, 1])
@@ -159,10 +157,9 @@ class SiameseTripletClassifier(ClassifierMixin, _TupleBase):
             if self.early_stopping:
                 train, valid = self._holdout(np.ones(len(ordered)), stratify=False)
             valid = None if valid is None else (ordered[valid], np.ones(len(valid)))
-            net = None
-            if continuing:
-                net = self._continued_net(_n_features(items), self._next_seed())
-            self._fit_tuples(items, ordered[train], np.ones(len(train)), valid, net)
+            self._fit_tuples(
+                items, ordered[train], np.ones(len(train)), valid, continuing
+            )
         return self
 
     def decision_function(self, X):
