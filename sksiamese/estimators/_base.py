@@ -28,6 +28,7 @@ from torch import nn
 
 from .._data import RowsDataset
 from .._net import NonFiniteLossError, SiameseNet, WarmupLinearLR
+from .._threads import resolve_threads, torch_threads
 from ..distances import DISTANCES
 from ..modules import MLP
 from ..utils._version import InconsistentVersionWarning, current_version
@@ -97,6 +98,7 @@ class SiameseBase(BaseEstimator):
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "augment": [None, callable],
         "device": [str, torch.device],
+        "n_jobs": [None, Integral],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "callbacks": [None, list],
@@ -449,7 +451,8 @@ class SiameseBase(BaseEstimator):
             if initialize:
                 net.initialize()
             try:
-                net.partial_fit(dataset)
+                with torch_threads(self._n_threads(net)):
+                    net.partial_fit(dataset)
             except NonFiniteLossError as exc:
                 raise FloatingPointError(str(exc)) from None
         self.n_training_calls_ = getattr(self, "n_training_calls_", 0) + 1
@@ -524,11 +527,35 @@ class SiameseBase(BaseEstimator):
             return check_raw_items(X, type(self).__name__)
         return check_rows(self, X, reset=False)
 
+    def _n_threads(self, net):
+        """Torch's intra-op threads for ``net`` under ``n_jobs`` (see _threads)."""
+        if self.n_jobs == 0:
+            raise ValueError(
+                f"n_jobs={self.n_jobs!r}: use None (the size-based policy), a "
+                "positive number of threads, or -1 for one per core."
+            )
+        batch_size = getattr(self, "_training_params_", {}).get("batch_size", 128)
+        return resolve_threads(self.n_jobs, net.module_, batch_size)
+
+    def _forward_chunks(self, dataset):
+        """Yield float32 numpy outputs of the net on ``dataset``, batch by batch.
+
+        Each batch runs under the thread setting of ``n_jobs``; between batches
+        (while the caller holds the generator) the caller's setting is back.
+        """
+        check_is_fitted(self, "net_")
+        n_threads = self._n_threads(self.net_)
+        batches = iter(self.net_.forward_iter(dataset))
+        while True:
+            with torch_threads(n_threads):
+                chunk = next(batches, None)
+            if chunk is None:
+                return
+            yield chunk.numpy()
+
     def _iter_embed(self, X):
         """Yield float32 numpy embeddings of ``X`` batch by batch."""
-        check_is_fitted(self, "net_")
-        for chunk in self.net_.forward_iter(RowsDataset(X)):
-            yield chunk.numpy()
+        return self._forward_chunks(RowsDataset(X))
 
     def _embed(self, X):
         out = None

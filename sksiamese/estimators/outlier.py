@@ -203,6 +203,18 @@ class SiameseOutlierDetector(
         shape ``(2 * batch, n_features)``) after the corruption.
     device : str or torch.device, default="cpu"
         Device for training and inference.
+    n_jobs : int or None, default=None
+        Torch's intra-op threads while the estimator trains and embeds; the
+        caller's setting is restored when each call returns. None: one thread
+        for a small network (a training batch under about 50 million
+        floating-point operations, as for most tabular data), where more
+        threads only add synchronisation and slow down badly when the cores
+        are busy with other work; otherwise torch's current setting
+        (convolutions, pretrained text encoders). It never exceeds torch's
+        current setting, so the limits joblib, Dask and Ray give their
+        workers hold. A positive int sets that many threads, -1 one per core.
+        Threads change results only in the last bits of floating-point sums
+        (which training can amplify over epochs).
     random_state : int, RandomState instance or None, default=None
         Seeds weights, batches and corruption; an int makes fits repeatable.
         The global torch and numpy random states are not used.
@@ -373,6 +385,7 @@ class SiameseOutlierDetector(
         clip_grad_norm=None,
         augment=None,
         device="cpu",
+        n_jobs=None,
         random_state=None,
         verbose=0,
         callbacks=None,
@@ -399,6 +412,7 @@ class SiameseOutlierDetector(
         self.clip_grad_norm = clip_grad_norm
         self.augment = augment
         self.device = device
+        self.n_jobs = n_jobs
         self.random_state = random_state
         self.verbose = verbose
         self.callbacks = callbacks
@@ -491,10 +505,7 @@ class SiameseOutlierDetector(
     # -- inference -------------------------------------------------------------------
 
     def _iter_embed(self, X):
-        check_is_fitted(self, "net_")
-        dataset = _ScaledRows(X, self.mean_, self.scale_)
-        for chunk in self.net_.forward_iter(dataset):
-            yield chunk.numpy()
+        return self._forward_chunks(_ScaledRows(X, self.mean_, self.scale_))
 
     @property
     def distance_(self):

@@ -132,6 +132,18 @@ class SiameseTransformer(
         pass.
     device : str or torch.device, default="cpu"
         Device for training and inference, e.g. "cuda".
+    n_jobs : int or None, default=None
+        Torch's intra-op threads while the estimator trains and embeds; the
+        caller's setting is restored when each call returns. None: one thread
+        for a small network (a training batch under about 50 million
+        floating-point operations, as for most tabular data), where more
+        threads only add synchronisation and slow down badly when the cores
+        are busy with other work; otherwise torch's current setting
+        (convolutions, pretrained text encoders). It never exceeds torch's
+        current setting, so the limits joblib, Dask and Ray give their
+        workers hold. A positive int sets that many threads, -1 one per core.
+        Threads change results only in the last bits of floating-point sums
+        (which training can amplify over epochs).
     random_state : int, RandomState instance or None, default=None
         Seeds weights, batches and dropout; an int makes fits repeatable. The
         global torch and numpy random states are not used.
@@ -224,6 +236,7 @@ class SiameseTransformer(
         n_iter_no_change=5,
         augment=None,
         device="cpu",
+        n_jobs=None,
         random_state=None,
         verbose=0,
         callbacks=None,
@@ -253,6 +266,7 @@ class SiameseTransformer(
         self.n_iter_no_change = n_iter_no_change
         self.augment = augment
         self.device = device
+        self.n_jobs = n_jobs
         self.random_state = random_state
         self.verbose = verbose
         self.callbacks = callbacks

@@ -82,6 +82,7 @@ class SiameseTripletClassifier(ClassifierMixin, _TupleBase):
         n_iter_no_change=5,
         augment=None,
         device="cpu",
+        n_jobs=None,
         random_state=None,
         verbose=0,
         callbacks=None,
@@ -110,6 +111,7 @@ class SiameseTripletClassifier(ClassifierMixin, _TupleBase):
         self.n_iter_no_change = n_iter_no_change
         self.augment = augment
         self.device = device
+        self.n_jobs = n_jobs
         self.random_state = random_state
         self.verbose = verbose
         self.callbacks = callbacks
