@@ -93,8 +93,9 @@ def test_results_do_not_depend_on_the_thread_policy(two_threads, digits):
     X, y = digits
     pairs, same = make_pairs(X, y, n_pairs=300, random_state=0)
     fitted = {
-        n_jobs: SiamesePairClassifier(max_epochs=2, n_jobs=n_jobs, random_state=0)
-        .fit(pairs, same)
+        n_jobs: SiamesePairClassifier(max_epochs=2, n_jobs=n_jobs, random_state=0).fit(
+            pairs, same
+        )
         for n_jobs in (None, 1)
     }
     # the policy picks one thread here: the very same computation
