@@ -137,7 +137,10 @@ def plain_fit(est, X, y, epochs, seed):
     return times
 
 
-def bench_training(n_samples, n_features, n_classes, epochs, repeats, seed):
+def bench_training(
+    n_samples, n_features, n_classes, epochs, repeats, seed, est_params=None
+):
+    est_params = est_params or {}
     X, y = make_data(n_samples, n_features, n_classes, seed)
     # warm-up: the first optimizer step imports parts of torch lazily (~1 s)
     small = slice(0, min(n_samples, 1000))
@@ -161,7 +164,7 @@ def bench_training(n_samples, n_features, n_classes, epochs, repeats, seed):
         if CLOCK["epoch"] == "cpu_dur":
             callbacks = [("cpu_timer", _CpuEpochTimer())]
         est = SiameseTransformer(
-            max_epochs=epochs, random_state=seed + r, callbacks=callbacks
+            max_epochs=epochs, random_state=seed + r, callbacks=callbacks, **est_params
         )
         # alternate the order so that drifts in machine load hit both alike
         for run in (run_plain, run_ours) if r % 2 == 0 else (run_ours, run_plain):
@@ -212,9 +215,10 @@ def bench_training(n_samples, n_features, n_classes, epochs, repeats, seed):
     return format_table(headers, rows), setup, (ours / plain, ours_best / plain_best)
 
 
-def bench_transform(n_rows, n_features, n_classes, repeats, seed):
+def bench_transform(n_rows, n_features, n_classes, repeats, seed, est_params=None):
     X, y = make_data(5000, n_features, n_classes, seed)
-    model = SiameseTransformer(max_epochs=1, random_state=seed).fit(X, y)
+    model = SiameseTransformer(max_epochs=1, random_state=seed, **(est_params or {}))
+    model.fit(X, y)
     X = make_data(n_rows, n_features, n_classes, seed + 1)[0]
     module = model.net_.module_
     batch_size = model.net_.predict_batch_size

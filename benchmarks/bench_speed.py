@@ -1,0 +1,206 @@
+"""Speed where users run it: a busy machine, a small network, sparse features.
+
+Run: ``python benchmarks/bench_speed.py`` (writes benchmarks/results/bench_speed.md;
+``--quick`` is a smoke run that only prints). Every figure is a ratio of two
+timings taken in the same run, so the load of a shared machine hits both.
+
+Part 1, digits: ``StandardScaler -> SiameseTransformer -> KNeighborsClassifier(3)``
+over 5 stratified folds with the estimator's defaults; total fit time of the
+transformer step over scikit-learn's ``NeighborhoodComponentsAnalysis`` in the
+same conditions, on the machine as it is ("quiet") and with two busy
+processes that this script starts for that part and stops afterwards ("busy").
+``n_jobs=2`` is the thread setting before the ``n_jobs`` policy (torch's
+default of one thread per core, on this 2-core machine).
+
+Part 2, the skorch glue against a plain torch loop and a raw forward pass
+(``bench_overhead.py``'s measurements) at 1 and 2 threads.
+
+Part 3, sparse features: one training epoch of ``SiamesePairClassifier`` on
+STS-B's training pairs (labelled similar at score >= 4) with a character
+n-gram TF-IDF encoder (tens of thousands of sparse features) against the same
+pairs encoded as 256 dense truncated-SVD features; encoder fitting is not
+counted (skorch's per-epoch ``dur``, median over the epochs).
+"""
+
+import argparse
+import statistics
+import subprocess
+import sys
+import time
+
+import numpy as np
+import torch
+from _common import data_dir, format_table, machine, report
+from bench_overhead import bench_training, bench_transform
+from sklearn.datasets import load_digits
+from sklearn.decomposition import TruncatedSVD
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.frozen import FrozenEstimator
+from sklearn.model_selection import StratifiedKFold
+from sklearn.neighbors import KNeighborsClassifier, NeighborhoodComponentsAnalysis
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from sksiamese import SiamesePairClassifier, SiameseTransformer
+
+BUSY = "while True: pass"
+
+
+class _Busy:
+    """Two processes that keep two cores busy while the block runs."""
+
+    def __enter__(self):
+        self.procs = [subprocess.Popen([sys.executable, "-c", BUSY]) for _ in range(2)]
+        time.sleep(0.5)
+        return self
+
+    def __exit__(self, *exc):
+        for proc in self.procs:
+            proc.kill()
+            proc.wait()
+
+
+def digits_cv(make, X, y, seed):
+    accs, fit_time = [], 0.0
+    for train, test in StratifiedKFold(5, shuffle=True, random_state=seed).split(X, y):
+        scaler = StandardScaler().fit(X[train])
+        Xtr, Xte = scaler.transform(X[train]), scaler.transform(X[test])
+        step = make()
+        t0 = time.perf_counter()
+        step.fit(Xtr, y[train])
+        fit_time += time.perf_counter() - t0
+        knn = KNeighborsClassifier(3).fit(step.transform(Xtr), y[train])
+        accs.append(knn.score(step.transform(Xte), y[test]))
+    return float(np.mean(accs)), fit_time
+
+
+def part_digits(seed, quick):
+    X, y = load_digits(return_X_y=True)
+    if quick:
+        X, y = X[:400], y[:400]
+    methods = {
+        "sklearn NCA": lambda: NeighborhoodComponentsAnalysis(random_state=seed),
+        "SiameseTransformer()": lambda: SiameseTransformer(random_state=seed),
+        "SiameseTransformer(n_jobs=2)": lambda: SiameseTransformer(
+            random_state=seed, n_jobs=2
+        ),
+    }
+    rows, ratios = [], {}
+    for condition in ("quiet", "busy"):
+        times = {}
+        with _Busy() if condition == "busy" else _nothing():
+            for name, make in methods.items():
+                acc, fit_time = digits_cv(make, X, y, seed)
+                times[name] = fit_time
+                rows.append([condition, name, f"{acc:.4f}", f"{fit_time:.2f}"])
+        for name in methods:
+            ratio = times[name] / times["sklearn NCA"]
+            ratios[(condition, name)] = ratio
+            for row in rows:
+                if row[0] == condition and row[1] == name:
+                    row.append(f"{ratio:.2f}")
+    headers = ["machine", "transformer", "5-fold KNN(3) acc", "fit time (s)", "/ NCA"]
+    return format_table(headers, rows), ratios
+
+
+class _nothing:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def part_overhead(seed, quick):
+    rows = []
+    n_samples, epochs, repeats = (2000, 2, 1) if quick else (20000, 5, 3)
+    n_rows = 20000 if quick else 200000
+    before = torch.get_num_threads()
+    try:
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            params = {"n_jobs": threads}
+            _, _, train = bench_training(
+                n_samples, 64, 20, epochs, repeats, seed, est_params=params
+            )
+            _, _, infer = bench_transform(n_rows, 64, 20, 5, seed, est_params=params)
+            rows.append(
+                [threads, f"{train[0]:.3f}", f"{train[1]:.3f}", f"{infer[0]:.3f}"]
+            )
+    finally:
+        torch.set_num_threads(before)
+    headers = [
+        "threads",
+        "fit epoch / plain loop (median)",
+        "(best)",
+        "transform rows/s / raw forward",
+    ]
+    return format_table(headers, rows)
+
+
+def _stsb(path, limit):
+    with open(path / "stsb" / "sts-train.csv", encoding="utf-8") as f:
+        rows = [line.rstrip("\n").split("\t")[:7] for line in f][:limit]
+    pairs = np.array([[r[5], r[6]] for r in rows], dtype=object)
+    same = np.array([float(r[4]) >= 4 for r in rows], dtype=int)
+    return pairs, same
+
+
+def part_sparse(seed, quick, path):
+    pairs, same = _stsb(path, 800 if quick else None)
+    sentences = list(pairs.ravel())
+    tfidf = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4)).fit(sentences)
+    svd = make_pipeline(tfidf, TruncatedSVD(256, random_state=seed)).fit(sentences)
+    epochs = 2 if quick else 3
+    rows, durs = [], {}
+    for name, encoder in (("char TF-IDF (sparse)", tfidf), ("TF-IDF + SVD 256", svd)):
+        model = SiamesePairClassifier(
+            encoder=FrozenEstimator(encoder), max_epochs=epochs, random_state=seed
+        ).fit(pairs, same)
+        dur = statistics.median(model.history_[:, "dur"])
+        durs[name] = dur
+        rows.append([name, encoder.transform(sentences[:1]).shape[1], f"{dur:.2f}"])
+    ratio = durs["char TF-IDF (sparse)"] / durs["TF-IDF + SVD 256"]
+    headers = ["encoder", "features", "s / epoch"]
+    return format_table(headers, rows), ratio, len(pairs)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a small smoke run")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--data", default=None, help="the shared data folder")
+    args = parser.parse_args()
+    digits, ratios = part_digits(args.seed, args.quick)
+    overhead = part_overhead(args.seed, args.quick)
+    sparse, sparse_ratio, n_pairs = part_sparse(
+        args.seed, args.quick, data_dir(args.data)
+    )
+    text = "\n\n".join(
+        [
+            "# bench_speed",
+            "## Digits, 5 folds: fit time over NCA's",
+            digits,
+            "Targets: <= 0.5 x NCA quiet, <= 1.0 x busy (two busy processes "
+            "started by this script), at accuracy >= 0.979. Defaults: "
+            f"{ratios[('quiet', 'SiameseTransformer()')]:.2f} quiet, "
+            f"{ratios[('busy', 'SiameseTransformer()')]:.2f} busy.",
+            "## Training loop and transform against plain torch",
+            overhead,
+            "Targets: fit <= 1.10 x the plain loop, transform >= 0.9 x the raw "
+            "forward.",
+            f"## Sparse features: STS-B training pairs ({n_pairs})",
+            sparse,
+            f"Sparse epoch / dense 256-feature epoch: {sparse_ratio:.1f} "
+            "(target <= 1.5).",
+            f"seed {args.seed}; {machine()}",
+        ]
+    )
+    if args.quick:
+        print(text)
+    else:
+        report("bench_speed", text)
+
+
+if __name__ == "__main__":
+    main()
