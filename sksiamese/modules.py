@@ -44,7 +44,19 @@ class _Backbone(nn.Module):
         return F.normalize(out, dim=1) if self.normalize else out
 
     def project(self, embeddings):
-        """Map embeddings to the space the loss sees (identity without a head)."""
+        """Map embeddings to the space the loss sees (identity without a head).
+
+        Parameters
+        ----------
+        embeddings : torch.Tensor of shape (n, embedding_dim)
+            Output of ``forward``.
+
+        Returns
+        -------
+        projected : torch.Tensor of shape (n, projection_dim)
+            The projection head's output, or ``embeddings`` itself when the
+            backbone has no head (``projection_dim=None``).
+        """
         return embeddings if self.head is None else self.head(embeddings)
 
 
@@ -454,6 +466,21 @@ class SentenceTransformerBackbone(nn.Module):
         return dict(_FINE_TUNING_DEFAULTS)
 
     def train(self, mode=True):
+        """Set training mode, as :meth:`torch.nn.Module.train` does.
+
+        A frozen model stays in evaluation mode (no dropout), so frozen
+        weights embed as they do at inference.
+
+        Parameters
+        ----------
+        mode : bool, default=True
+            Training mode (True) or evaluation mode (False).
+
+        Returns
+        -------
+        self : SentenceTransformerBackbone
+            The backbone.
+        """
         super().train(mode)
         if self.freeze:
             # frozen weights keep their inference behaviour (no dropout)

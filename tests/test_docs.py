@@ -3,8 +3,12 @@ covers every public name, and every public docstring has a runnable example."""
 
 import importlib
 import inspect
+import re
+import warnings
 
 import pytest
+from numpydoc.docscrape import NumpyDocString
+from numpydoc.validate import validate
 
 import sksiamese
 
@@ -45,6 +49,45 @@ def _public_objects():
 
 PUBLIC = _public_objects()
 
+# torch.nn.Module hooks a subclass overrides without changing their meaning
+# (torch documents them); every other public method is sksiamese's own API
+_TORCH_HOOKS = {"extra_repr"}
+
+
+def _public_methods():
+    """``(documented path, function)`` of the public methods (and property
+    getters) that sksiamese's public classes define themselves."""
+    found = []
+    for path, obj in PUBLIC:
+        if not inspect.isclass(obj):
+            continue
+        for name in dir(obj):
+            if name.startswith("_") or name in _TORCH_HOOKS:
+                continue
+            if re.fullmatch(r"set_\w+_request", name):  # scikit-learn's routing
+                continue
+            member = inspect.getattr_static(obj, name)
+            func = getattr(member, "__func__", member)
+            if isinstance(func, property):
+                func = func.fget
+            if not callable(func):
+                continue
+            if getattr(func, "__module__", "").startswith("sksiamese"):
+                found.append((f"{path}.{name}", func))
+    return found
+
+
+METHODS = _public_methods()
+ESTIMATORS = [
+    path
+    for path, obj in PUBLIC
+    if path.count(".") == 1 and hasattr(obj, "fit") and hasattr(obj, "get_params")
+]
+# numpydoc's checks of a parameter list: every parameter documented (PR01),
+# none unknown (PR02), in the signature's order (PR03), each with a type
+# (PR04) and a description (PR07); a docstring at all (GL08)
+_PARAMETER_CHECKS = {"GL08", "PR01", "PR02", "PR03", "PR04", "PR07"}
+
 
 def test_public_names_found():
     names = [path for path, _ in PUBLIC]
@@ -61,6 +104,71 @@ def test_docstring_has_a_doctest_example(path, obj):
     assert len(examples) == 2, f"{path} has no Examples section"
     # pytest --doctest-modules runs these lines
     assert ">>> " in examples[1], f"{path}: its Examples section runs nothing"
+
+
+def test_methods_found():
+    paths = [path for path, _ in METHODS]
+    assert "sksiamese.SiamesePairClassifier.calibrate_threshold" in paths
+    assert "sksiamese.SiameseOutlierDetector.score_samples" in paths
+    # inherited from scikit-learn or torch: their docs are theirs
+    assert "sksiamese.SiamesePairRegressor.score" not in paths
+    assert set(ESTIMATORS) >= {
+        "sksiamese.SiamesePairClassifier",
+        "sksiamese.SiamesePairRegressor",
+        "sksiamese.SiameseTripletClassifier",
+        "sksiamese.SiameseTransformer",
+        "sksiamese.SiameseOutlierDetector",
+        "sksiamese.EmbeddingIndex",
+    }
+
+
+DOCUMENTED = PUBLIC + METHODS
+
+
+@pytest.mark.parametrize(
+    ("path", "obj"), DOCUMENTED, ids=[path for path, _ in DOCUMENTED]
+)
+def test_docstring_is_rendered_text(path, obj):
+    # what help() and the API pages show: no doubled braces left over from a
+    # str.format template, and no unfilled "{shared}"-style placeholder
+    doc = inspect.getdoc(obj) or ""
+    assert "{{" not in doc, (
+        f"{path}: doubled brace in {doc[doc.index('{{') - 60 :][:120]!r}"
+    )
+    assert "}}" not in doc, f"{path}: doubled brace"
+    placeholders = re.findall(r"\{[A-Za-z_]\w*\}", doc)
+    assert not placeholders, f"{path}: unfilled placeholders {placeholders}"
+
+
+@pytest.mark.parametrize(
+    ("path", "obj"), DOCUMENTED, ids=[path for path, _ in DOCUMENTED]
+)
+def test_docstring_sections_parse(path, obj):
+    # numpydoc warns about unknown or repeated sections and malformed lines
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        parsed = NumpyDocString(inspect.getdoc(obj) or "")
+    assert parsed["Summary"], f"{path} has no summary line"
+
+
+@pytest.mark.parametrize("path", ESTIMATORS)
+def test_estimator_parameters_match_the_signature(path):
+    errors = [
+        f"{code}: {message}"
+        for code, message in validate(path)["errors"]
+        if code in _PARAMETER_CHECKS
+    ]
+    assert not errors, f"{path}: " + "; ".join(errors)
+
+
+@pytest.mark.parametrize(("path", "obj"), METHODS, ids=[path for path, _ in METHODS])
+def test_every_public_method_documents_its_parameters(path, obj):
+    errors = [
+        f"{code}: {message}"
+        for code, message in validate(path)["errors"]
+        if code in _PARAMETER_CHECKS
+    ]
+    assert not errors, f"{path}: " + "; ".join(errors)
 
 
 def test_docs_build_without_warnings(docs_build):

@@ -92,11 +92,37 @@ class SiameseBase(BaseEstimator):
         }
 
     def get_params(self, deep=True):
+        """Get the hyper-parameters, routed ``module__*`` / ``optimizer__*`` included.
+
+        Parameters
+        ----------
+        deep : bool, default=True
+            Also return the parameters of contained estimators (such as an
+            ``encoder``), as ``<name>__<parameter>``.
+
+        Returns
+        -------
+        params : dict
+            Parameter names mapped to their values.
+        """
         params = super().get_params(deep=deep)
         params.update(self._routed_params())
         return params
 
     def set_params(self, **params):
+        """Set hyper-parameters, routed ``module__*`` / ``optimizer__*`` included.
+
+        Parameters
+        ----------
+        **params : dict
+            Parameter names mapped to their new values; ``module__*`` and
+            ``optimizer__*`` names are routed to skorch at the next ``fit``.
+
+        Returns
+        -------
+        self : estimator
+            The estimator.
+        """
         routed = {k: v for k, v in params.items() if k.startswith(_ROUTED_PREFIXES)}
         for key, value in routed.items():
             setattr(self, key, value)

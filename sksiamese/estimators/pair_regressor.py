@@ -26,16 +26,19 @@ class SiamesePairRegressor(RegressorMixin, _TupleBase):
     is R² and the rank order (Spearman's correlation) is that of the cosine.
 
     Parameters
-    ----------{shared}
-    loss : {{"cosent", "mse"}} or torch.nn.Module, default="cosent"
+    ----------
+    {network}
+    loss : {"cosent", "mse"} or torch.nn.Module, default="cosent"
         "cosent": ranking loss on all ordered pairs of pairs of a batch (only
         the order of the targets matters); "mse": squared error between the
         cosine and the targets rescaled to [-1, 1].
     margin : float, default=None
         Scale of the CoSENT loss (20 when None).
+    {training}
 
     Attributes
-    ----------{attributes}
+    ----------
+    {attributes}
     scale_ : LinearRegression
         Maps the cosine similarity to the scale of the targets.
 
