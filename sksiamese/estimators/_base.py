@@ -3,6 +3,8 @@ batched embedding."""
 
 import copy
 import inspect
+import re
+import sys
 from contextlib import contextmanager
 from numbers import Integral, Real
 
@@ -20,6 +22,7 @@ from skorch.callbacks import (
     EarlyStopping,
     GradientNormClipping,
     LRScheduler,
+    PrintLog,
     ProgressBar,
 )
 from skorch.helper import predefined_split
@@ -259,6 +262,8 @@ class SiameseBase(BaseEstimator):
             if valid_dataset is None
             else predefined_split(valid_dataset),
             callbacks=callbacks,
+            # skorch's own way to replace a default callback
+            callbacks__print_log=_PrintLog(),
             device=self.device,
             verbose=self.verbose,
             seed=seed,
@@ -382,6 +387,21 @@ class SiameseBase(BaseEstimator):
 
 def _silent(*args, **kwargs):
     pass
+
+
+_ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
+
+
+class _PrintLog(PrintLog):
+    """skorch's epoch table, without its colour codes when stdout is not a
+    terminal (a file, a pipe, a notebook), where they show as ``^[[36m``."""
+
+    def format_row(self, row, key, color):
+        formatted = super().format_row(row, key, color)
+        stream = sys.stdout
+        if isinstance(formatted, str) and not getattr(stream, "isatty", bool)():
+            formatted = _ANSI_ESCAPE.sub("", formatted)
+        return formatted
 
 
 def _n_features(X):
