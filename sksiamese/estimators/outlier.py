@@ -32,6 +32,10 @@ from ._base import SiameseBase
 _ANOMALY = -1
 # n_neighbors='auto': the largest neighbourhood holds 1/24 of the reference rows
 _AUTO_SHARE = 24
+# contamination='auto': a score is minus the largest standardised log distance
+# (median 0, interquartile range 1 per scale); beyond median + 2 IQR is past
+# Tukey's fence Q3 + 1.5 IQR of a symmetric distribution, at any training size
+_AUTO_OFFSET = -2.0
 
 
 class _ScaledRows(RowsDataset):
@@ -123,10 +127,8 @@ class SiameseOutlierDetector(
         the scores use the embeddings before the head. None: no head.
     corruption : float in [0, 1), default=0.3
         Share of the features replaced in each view (SCARF's corruption
-        rate). On ADBench (9 sets without shuttle, 3 seeds) 0.3 gives a
-        mean ROC AUC of 0.933 against 0.921 for SCARF's 0.6, most of the
-        gain on optdigits (0.769 against 0.666); rows whose features do not
-        go together are seen about as well at either rate (see Notes).
+        rate). The default is milder than SCARF's 0.6: each view keeps more
+        of its row (the user guide compares the two rates).
     temperature : float, default=0.5
         Temperature of the NT-Xent loss.
     max_samples : int, default=4096
@@ -142,11 +144,9 @@ class SiameseOutlierDetector(
         neighbourhood cannot hide its members (masking, see Notes), so the
         default suits unlabelled training data that hold up to about 4 %
         anomalies of one kind. On training data known to be clean (novelty
-        detection), a small value such as 8 sees finer, local anomalies. On
-        ADBench's 10 classical sets (``benchmarks/bench_adbench.py``, mean
-        ROC AUC over 3 seeds), "auto" gives 0.937 when fitting on all rows,
-        anomalies included (8: 0.797), and 8 gives 0.979 when fitting on
-        normal rows only ("auto": 0.975).
+        detection), a small value such as 8 sees finer, local anomalies, but
+        on training data that hold groups of anomalies it lets them hide
+        each other.
     input_weight : float, default=1.0
         Weight of the standardised input features next to the embedding in
         the distances of the scores. The embedding is divided by its root
@@ -159,11 +159,17 @@ class SiameseOutlierDetector(
         stays sparse).
     contamination : "auto" or float in (0, 0.5], default="auto"
         Expected share of outliers in the training data, which sets
-        ``offset_``: a float makes ``offset_`` that percentile of the
-        training scores, as in :class:`~sklearn.ensemble.IsolationForest`.
-        "auto" uses Tukey's fence on the training scores,
-        ``offset_ = Q1 - 1.5 * (Q3 - Q1)``: only rows scoring unusually low
-        for the training data are outliers.
+        ``offset_``. A float makes ``offset_`` that percentile of the
+        training scores, as in :class:`~sklearn.ensemble.IsolationForest`,
+        so ``fit_predict`` flags that share of the training rows. "auto"
+        assumes no share: ``offset_ = -2``, so a row is an outlier when, at
+        some neighbourhood size, its log distance lies more than two
+        interquartile ranges above the training rows' median (Tukey's fence
+        ``Q3 + 1.5 * IQR`` for a symmetric distribution). The share flagged
+        is then however many rows stand out that far; like
+        IsolationForest's "auto" (a fixed offset of its own score), it can
+        be more or less than the true share (the user guide has measured
+        rates).
     max_epochs : int, default=20
         Training epochs (passes over the training rows).
     batch_size : int, default=256
@@ -224,7 +230,8 @@ class SiameseOutlierDetector(
         Distances below it count as it (a millionth of the median distance
         at the largest scale), so duplicates get finite log distances.
     offset_ : float
-        ``decision_function = score_samples - offset_``.
+        ``decision_function = score_samples - offset_``; -2 with
+        ``contamination="auto"``.
     history_ : skorch.History
         Per-epoch training record.
     n_iter_ : int
@@ -246,61 +253,47 @@ class SiameseOutlierDetector(
     local structure, but anomalies in the training data often come in groups
     (a faulty batch, a rare class), and a member of a group of m rows finds
     its own kind among its k < m nearest neighbours and looks normal
-    (masking: plain 5-nearest-neighbour distances get ROC AUC 0.34 on
-    ADBench's musk set and 0.63 on shuttle). A k larger than the group
+    (masking). A k larger than the group
     reaches past it. Each scale's log distance is standardised by its median
     and interquartile range over the training rows, and a row's score is
     minus the largest of these: a row is as anomalous as it looks at its
     most telling scale, so isolated anomalies show at small k and grouped
-    ones at large k, with no scale to tune per data set. Single scales lose
-    one kind or the other: in ``benchmarks/bench_adbench.py``, k = 1/24 of
-    the rows alone ranks vowels' isolated anomalies worse, and 5 neighbours
-    alone miss musk's group; the maximum over scales keeps both (the
-    ``Siamese`` column). The idea follows multi-scale neighbour scores such
+    ones at large k, with no scale to tune per data set. A single scale
+    loses one kind or the other: a large one blurs isolated anomalies next
+    to the normal rows, a small one lets a group mask itself; the maximum
+    over scales keeps both. The idea follows multi-scale neighbour scores such
     as LOCI (Papadimitriou et al., 2003) and distance-to-measure
     (Chazal et al., 2011).
 
     Why not the cosine distance the contrastive loss uses: a ReLU network is
     close to positively homogeneous far from the data, so rows with extreme
     values along one direction get embeddings of one direction and larger
-    norm. Cosine neighbours then put such anomalies next to each other (on
-    ADBench's cardio, thyroid and WBC sets, cosine kNN ranks anomalies as
-    *more* normal: ROC AUC 0.1-0.35). Euclidean distances keep the norm.
+    norm. Cosine neighbours then put such anomalies next to each other and
+    rank them as *more* normal than the normal rows. Euclidean distances
+    keep the norm.
 
     Why the input features too: the embedding learns which features go
     together, but it can also blur differences that plain distances see.
-    Measured on both, the score follows the better of the two: mean ROC AUC
-    over 9 of the ADBench sets of ``benchmarks/bench_adbench.py`` (without
-    shuttle; 3 seeds, all rows as reference) is 0.933 with both, 0.933 on
-    the embedding alone (``input_weight=0``) and 0.912 on the standardised
-    features alone; over the 25 sets of
-    ``benchmarks/bench_anomaly_unseen.py`` (generated with other seeds) it
-    is 0.932, 0.914 and 0.926.
+    Measured on both, the score follows the better of the two on most data.
 
     Where plain distances do better: anomalies whose values are each
-    ordinary but come from different rows (ADBench's "dependency" anomalies,
-    drawn from the product of the marginals) are placed among the normal
-    rows by the embedding more often than by plain distances. Over the 5
-    such sets of ``benchmarks/bench_anomaly_unseen.py`` the defaults get a
-    mean ROC AUC of 0.912, against 0.949 for 5-nearest-neighbour distances
-    on the standardised features and 0.957 for
-    :class:`~sklearn.neighbors.LocalOutlierFactor`. Measured as in the
-    paragraph above, on these 5 sets the embedding alone gets 0.815, the
-    standardised features alone 0.914 and both 0.898. The gap does not come
-    from the corrupted views resembling such rows: the embedding alone gets
-    0.81-0.83 with any ``corruption`` from 0.1 to 0.6, and both together
-    0.895-0.898. On anomalies that form groups or whole rare classes the
-    embedding is what wins (rare classes of bundled data: 0.852 against
-    0.771 for kNN distance). When the anomalies sought are isolated points
+    ordinary but come from different rows (ADBench's "dependency"
+    anomalies, drawn from the product of the marginals) are placed among
+    the normal rows by the embedding more often than by plain distances, at
+    any ``corruption`` rate; 5-nearest-neighbour distances on standardised
+    features or :class:`~sklearn.neighbors.LocalOutlierFactor` rank them
+    better. On anomalies that form groups or whole rare classes the
+    embedding is what wins. When the anomalies sought are isolated points
     and the training data are clean, ``n_neighbors=8`` or a larger
     ``input_weight`` moves the scores toward plain nearest-neighbour
-    distances.
+    distances. The user guide's "Anomaly detection" section has the
+    measurements behind these statements.
 
     A row is never compared with itself: the nearest reference row, when at
     (numerically) zero distance, is left out, so a training row is scored as
     a new row would be (leave-one-out); its duplicates still count as
-    neighbours. ``offset_`` comes from these scores of
-    the training rows, so ``fit_predict`` flags the ``contamination`` share
+    neighbours. With a float ``contamination``, ``offset_`` comes from
+    these scores of the training rows, so ``fit_predict`` flags that share
     of the training data, and ``predict`` about that share of new data from
     the same distribution.
 
@@ -490,11 +483,10 @@ class SiameseOutlierDetector(
         self.log_distance_center_ = median
         spread = q3 - q1
         self.log_distance_spread_ = np.where(spread > 1e-12, spread, 1.0)
-        scores = self._standardised_max(log_dist)
         if self.contamination == "auto":
-            q1, q3 = np.percentile(scores, [25, 75])
-            self.offset_ = float(q1 - 1.5 * (q3 - q1))
+            self.offset_ = _AUTO_OFFSET
         else:
+            scores = self._standardised_max(log_dist)
             self.offset_ = float(np.percentile(scores, 100.0 * self.contamination))
 
     def _check_y(self, X, y):
