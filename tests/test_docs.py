@@ -3,6 +3,7 @@ covers every public name, and every public docstring has a runnable example."""
 
 import importlib
 import inspect
+import pkgutil
 import re
 import warnings
 
@@ -169,6 +170,54 @@ def test_every_public_method_documents_its_parameters(path, obj):
         if code in _PARAMETER_CHECKS
     ]
     assert not errors, f"{path}: " + "; ".join(errors)
+
+
+# a measured figure: a three-decimal score, or a metric followed by a number
+_FIGURE = re.compile(
+    r"(?<![\w.])\d\.\d{3}\b|ROC AUC (of )?\d|Spearman (of )?\d|accuracy (of )?\d"
+)
+
+
+def _all_docstrings():
+    """``(path, docstring)`` of every module of the package and of the
+    classes, functions and methods each defines, private ones included."""
+    found = []
+    for info in pkgutil.walk_packages(sksiamese.__path__, "sksiamese."):
+        module = importlib.import_module(info.name)
+        found.append((info.name, module.__doc__))
+        for name, obj in vars(module).items():
+            if getattr(obj, "__module__", None) != info.name:
+                continue
+            if inspect.isfunction(obj):
+                found.append((f"{info.name}.{name}", obj.__doc__))
+            elif inspect.isclass(obj):
+                found.append((f"{info.name}.{name}", obj.__doc__))
+                for attr, member in vars(obj).items():
+                    member = getattr(member, "__func__", member)
+                    if isinstance(member, property):
+                        member = member.fget
+                    if callable(member) and member.__doc__:
+                        found.append((f"{info.name}.{name}.{attr}", member.__doc__))
+    return [(path, inspect.cleandoc(doc)) for path, doc in found if doc]
+
+
+def test_docstrings_state_behaviour_not_benchmark_figures():
+    # measured figures churn with every benchmark run: they live in
+    # benchmarks/results/ and the user guide, which name the script that
+    # produced them; docstrings say what a setting does and trades off
+    found = []
+    for path, doc in _all_docstrings():
+        prose = doc.split("\nExamples\n--------\n")[0]
+        prose = "\n".join(
+            line
+            for line in prose.splitlines()
+            if not line.lstrip().startswith((">>>", "..."))
+        )
+        for match in _FIGURE.finditer(prose):
+            context = prose[max(0, match.start() - 60) : match.end() + 20]
+            found.append(f"{path}: ...{' '.join(context.split())}...")
+    assert len(_all_docstrings()) > 100
+    assert not found, "\n".join(found)
 
 
 def test_docs_build_without_warnings(docs_build):
