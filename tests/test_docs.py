@@ -2,16 +2,21 @@
 covers every public name, and every public docstring has a runnable example."""
 
 import importlib
+import importlib.util
 import inspect
+import os
 import pkgutil
 import re
 import warnings
+from pathlib import Path
 
 import pytest
 from numpydoc.docscrape import NumpyDocString
 from numpydoc.validate import validate
 
 import sksiamese
+
+ROOT = Path(__file__).resolve().parents[1]
 
 # modules whose public names the API reference documents under their own path
 _SUBMODULES = [
@@ -237,3 +242,37 @@ def test_user_guide_and_gallery_are_linked(docs_build):
         assert page in index
     gallery = (docs_build.html / "auto_examples" / "index.html").read_text()
     assert "inspecting_a_model.html" in gallery
+
+
+# what each example needs beyond the package and scikit-learn's bundled data
+# (without it the example says so and draws nothing)
+_EXAMPLE_NEEDS = {
+    "face_verification": ["olivetti_faces.npz"],
+    "similar_question_search": ["stsb/sts-train.csv", "module:sentence_transformers"],
+    "stsb_text_pairs": ["stsb/sts-train.csv"],
+}
+
+
+def _example_can_run(stem):
+    data = Path(os.environ.get("SKSIAMESE_DATA", ROOT.parent / "shared" / "data"))
+    for need in _EXAMPLE_NEEDS.get(stem, []):
+        if need.startswith("module:"):
+            if importlib.util.find_spec(need[len("module:") :]) is None:
+                return False
+        elif not (data / need).exists():
+            return False
+    return True
+
+
+@pytest.mark.parametrize(
+    "stem", sorted(p.stem for p in (ROOT / "examples").glob("*.py"))
+)
+def test_every_example_draws_its_result(stem, docs_build):
+    # a gallery page without a figure gets sphinx-gallery's placeholder
+    # thumbnail: every example shows its result as a figure, in quick mode too
+    if not _example_can_run(stem):
+        pytest.skip(f"{stem}: its data is not available here")
+    images = sorted(
+        p.name for p in (docs_build.html / "_images").glob("sphx_glr_*.png")
+    )
+    assert f"sphx_glr_{stem}_001.png" in images, images
