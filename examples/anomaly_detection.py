@@ -11,7 +11,10 @@ good parts only (novelty detection, as an ``IsolationForest`` would be) and
 scores held-out good parts and defects. The script prints ROC AUC beside
 ``IsolationForest`` and ``LocalOutlierFactor(novelty=True)``, the share of
 each group flagged by ``predict`` with ``contamination=0.05``, and a text
-histogram of the scores of both groups.
+histogram of the scores of both groups. The figure shows the same scores as
+histograms, for the Siamese detector and for ``IsolationForest``, with each
+model's ``offset_``, and the test images the Siamese detector finds most
+unusual.
 
 The detector learns an embedding without labels: two corrupted views of each
 row (a share of the pixels replaced by the same pixels of other rows) must
@@ -21,6 +24,7 @@ map close together, and away from the other rows of the batch. Set
 
 import os
 
+import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.datasets import load_digits
 from sklearn.ensemble import IsolationForest
@@ -79,3 +83,30 @@ for i, (lo, hi) in enumerate(zip(edges[:-1], edges[1:])):
     n_good = int((inside & (is_defect == 0)).sum())
     n_bad = int((inside & (is_defect == 1)).sum())
     print(f"{lo:8.2f} .. {hi:7.2f} {marker} {'#' * n_good:<{width}} {'*' * n_bad}")
+
+# %%
+# The scores at a glance
+# ----------------------
+# Left: where the good parts and the defects fall on each model's score, with
+# the ``offset_`` below which ``predict`` flags a row. Right: the eight test
+# images the Siamese detector scores lowest (red title: a real defect).
+
+fig = plt.figure(figsize=(11, 4.2), layout="constrained")
+grid = fig.add_gridspec(2, 8)
+for row, name in enumerate(["SiameseOutlierDetector", "IsolationForest"]):
+    ax = fig.add_subplot(grid[row, :4])
+    model_score = models[name].score_samples(X_test)
+    edges = np.linspace(model_score.min(), model_score.max(), 31)
+    ax.hist(model_score[is_defect == 0], bins=edges, alpha=0.6, label="good parts")
+    ax.hist(model_score[is_defect == 1], bins=edges, alpha=0.6, label="defects")
+    ax.axvline(models[name].offset_, color="black", linestyle="--", label="offset_")
+    ax.set_title(f"{name}: score_samples (higher = more normal)", fontsize=10)
+    ax.set_ylabel("test rows")
+    ax.legend(fontsize=8)
+for rank, k in enumerate(np.argsort(score)[:8]):
+    ax = fig.add_subplot(grid[rank // 4, 4 + rank % 4])
+    ax.imshow(X_test[k].reshape(8, 8), cmap="gray_r")
+    ax.set_title(f"{score[k]:.1f}", color="tab:red" if is_defect[k] else "tab:green")
+    ax.set_axis_off()
+fig.suptitle("Held-out good parts (digit 1) and defects (other digits)")
+plt.show()

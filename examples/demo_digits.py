@@ -22,6 +22,10 @@ download) and prints one table with two parts:
     Euclidean distance between standardised pixels, and
     :meth:`~sksiamese.SiameseTransformer.pair_score` in the embedding.
 
+The figure shows part (b): the ROC curves of the three pair scores
+(:class:`~sksiamese.plotting.VerificationCurveDisplay`), and a 2-D map of
+the embedding of the unseen digits (:class:`~sksiamese.plotting.EmbeddingDisplay`).
+
 ``SiameseTransformer`` runs with its default hyper-parameters (only
 ``random_state`` is set), so the numbers show what the defaults give.
 Set the environment variable ``SKSIAMESE_QUICK=1`` for a smoke run of a few
@@ -32,6 +36,7 @@ meaningful.
 import os
 import time
 
+import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.datasets import load_digits
 from sklearn.metrics import roc_auc_score
@@ -41,6 +46,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from sksiamese import SiameseTransformer
+from sksiamese.plotting import EmbeddingDisplay, VerificationCurveDisplay
 
 QUICK = os.environ.get("SKSIAMESE_QUICK", "") not in ("", "0")
 N_FOLDS = 2 if QUICK else 5
@@ -107,7 +113,23 @@ def verification_rows(X, y):
         ),
     }
     rows = [[name, f"{roc_auc_score(same, s):.4f}"] for name, s in scores.items()]
+    plot_verification(scores, same, siamese, Z_new, y[unseen])
     return rows, fit_time, len(same), int(same.sum())
+
+
+def plot_verification(scores, same, siamese, Z_new, y_new):
+    """Part (b) as a figure: ROC curves, and the embedding of digits 6-9."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.8), layout="constrained")
+    for name, score in scores.items():
+        VerificationCurveDisplay.from_predictions(
+            same, score, ax=left, name=name.split(",")[0].split(" (")[0]
+        )
+    # one legend entry per curve and one for the EER points
+    handles = dict(zip(*reversed(left.get_legend_handles_labels())))
+    left.legend(handles.values(), handles.keys(), loc="lower right", fontsize=8)
+    left.set_title("Same digit or not? Pairs of the unseen digits 6-9")
+    EmbeddingDisplay.from_estimator(siamese, Z_new, y_new, ax=right, random_state=0)
+    right.set_title("Embedding (PCA) of the unseen digits 6-9")
 
 
 def format_table(headers, rows):
@@ -140,6 +162,7 @@ def main():
     )
     print(format_table(["pair score", "ROC AUC"], rows))
     print(f"\nTotal time: {time.perf_counter() - start:.1f} s")
+    plt.show()
 
 
 if __name__ == "__main__":

@@ -21,6 +21,10 @@ saw:
    lets the right people in and keeps impostors out;
 4. the enrolled gallery also answers "who is this?" with ``predict``.
 
+The figures show the gate's scores (genuine against impostor claims, with
+the threshold, and their DET curve) and the gallery: the enrolled photos of
+the new employees, and the closest enrolled photos to a few live ones.
+
 The data are read from ``SKSIAMESE_DATA`` (default ``../shared/data`` next to
 the project); without ``olivetti_faces.npz`` the example says so and stops.
 ``SKSIAMESE_QUICK=1`` is a smoke run of a few seconds (numbers not
@@ -32,12 +36,14 @@ import sys
 import time
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from sksiamese import EmbeddingIndex, SiameseTransformer
 from sksiamese.metrics import equal_error_rate
+from sksiamese.plotting import PairDistanceDisplay, VerificationCurveDisplay
 
 QUICK = os.environ.get("SKSIAMESE_QUICK", "") not in ("", "0")
 try:
@@ -131,6 +137,23 @@ print(
 )
 
 # %%
+# The gate's claims at a glance
+# -----------------------------: cosine distance (1 - similarity) of each
+# live photo to the stored photo of the claimed identity, and the DET curve
+# (false accepts against false rejects as the threshold moves).
+fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2), layout="constrained")
+PairDistanceDisplay.from_predictions(
+    genuine,
+    1 - score,
+    threshold=1 - threshold,
+    ax=left,
+    name="Claims at the gate (similar = genuine, dissimilar = impostor)",
+)
+VerificationCurveDisplay.from_predictions(genuine, score, curve="det", ax=right)
+right.set_title("DET curve of the claims")
+plt.show()
+
+# %%
 # Who is this? Identification against the enrolled gallery
 # --------------------------------------------------------
 # ``predict`` chooses among everyone the model knows: the 24 training people
@@ -162,4 +185,42 @@ print(
     "Identification among the new employees only: "
     f"{np.mean(gallery.predict(X[live]) == person[live]):.3f} correct"
 )
+
+# %%
+# The gallery: who the live photos are matched to
+# -----------------------------------------------
+# Top row: the one enrolled photo of each new employee. Below: live photos
+# (left) and their three closest enrolled photos, with the cosine distance;
+# green for the right person, red for someone else.
+# sphinx_gallery_thumbnail_number = 2
+
+
+def show(ax, row, title="", color="black"):
+    ax.imshow(row.reshape(32, 32), cmap="gray")
+    ax.set_title(title, fontsize=9, color=color)
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+shown = live[:: max(1, len(live) // 4)][:4]
+distances, neighbours = gallery.kneighbors(X[shown])
+fig, axes = plt.subplots(
+    1 + len(shown),
+    len(new_staff),
+    figsize=(11, 1.25 * (1 + len(shown))),
+    layout="constrained",
+)
+for ax, k in zip(axes[0], stored):
+    show(ax, X[k], f"person {person[k]}")
+for r, (k, dist, found) in enumerate(zip(shown, distances, neighbours), 1):
+    show(axes[r, 0], X[k], "live photo")
+    for c, (d, j) in enumerate(zip(dist, found), 2):
+        same_person = person[stored][j] == person[k]
+        color = "tab:green" if same_person else "tab:red"
+        show(axes[r, c], X[stored][j], f"{d:.2f}", color)
+    for ax in axes[r, [1, *range(2 + len(dist), len(new_staff))]]:
+        ax.set_axis_off()
+fig.suptitle("Enrolled photos (top) and the closest matches of live photos")
+plt.show()
+
 print(f"\nTotal time: {time.perf_counter() - start:.1f} s")

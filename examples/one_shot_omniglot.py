@@ -20,6 +20,9 @@ Steps:
 3. measure 20-way one-shot accuracy over many random episodes with
    :func:`~sksiamese.evaluation.one_shot_accuracy`, against raw pixels.
 
+The figure shows the enrolled characters and, for a few drawings of them,
+the closest enrolled characters in the embedding.
+
 The data are read from the folder in ``SKSIAMESE_DATA`` (default
 ``../shared/data`` next to the project; see its README). Without
 ``omniglot.npz`` the example falls back to scikit-learn's bundled digits:
@@ -32,6 +35,7 @@ import os
 import time
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -159,6 +163,36 @@ index = EmbeddingIndex(model, n_neighbors=3, metric="euclidean")
 index.fit(X_new[support], new_labels[support])
 accuracy = np.mean(index.predict(X_new[queries]) == new_labels[queries])
 print(f"{len(chosen)}-way one-shot with EmbeddingIndex: {accuracy:.3f}")
+
+# %%
+# The enrolled characters and what queries are matched to
+# -------------------------------------------------------
+# Top row: the one enrolled drawing of each new character. Below: drawings
+# by other people (blue) and, to their right, their three nearest enrolled
+# characters with the distance; green for the right character, red for
+# another.
+
+side = shape[1:]
+shown = queries[:: max(1, len(queries) // 8)][:8]
+distances, neighbours = index.kneighbors(X_new[shown])
+# 20 columns: the enrolled row, then groups of (query, 3 matches, a gap)
+fig, axes = plt.subplots(3, 20, figsize=(12, 2.6), layout="constrained", squeeze=False)
+for ax in axes.ravel():
+    ax.set_axis_off()
+for ax, k in zip(axes[0], support):
+    ax.imshow(X_new[k].reshape(side), cmap="gray_r")
+for g, (k, dist, found) in enumerate(zip(shown, distances, neighbours)):
+    row, col = axes[1 + g // 4], 5 * (g % 4)
+    row[col].imshow(X_new[k].reshape(side), cmap="Blues")
+    row[col].set_title("query", fontsize=8)
+    for c, (d, j) in enumerate(zip(dist, found), col + 1):
+        right = y_new[support[j]] == y_new[k]
+        row[c].imshow(X_new[support[j]].reshape(side), cmap="gray_r")
+        row[c].set_title(
+            f"{d:.2f}", fontsize=8, color="tab:green" if right else "tab:red"
+        )
+fig.suptitle(f"{dataset}: the enrolled new characters (top) and nearest matches")
+plt.show()
 
 # %%
 # One-shot accuracy over many random episodes

@@ -45,6 +45,11 @@ as the client (the estimators travel pickled), and the data is sent from
 the client with each task: for large training sets, load them on the
 workers instead (e.g. ``dask_ml`` or a Dask array read from storage).
 
+The figure shows both parts: the cross-validated accuracy of each
+candidate, sequential and on Dask (the same bars: the same scores), the
+wall time of each search, and the rows per second of the embedding on the
+workers.
+
 ``benchmarks/bench_scaleout.py`` measures the speed-up of a 12-candidate
 search and the throughput of ``transform`` on a million rows.
 ``SKSIAMESE_QUICK=1`` makes this script a smoke run of about a minute (most
@@ -82,18 +87,20 @@ def grid_searches(X, y):
     )
     start = time.perf_counter()
     sequential = search.fit(X, y).cv_results_["mean_test_score"]
-    print(f"sequential grid search: {time.perf_counter() - start:.1f} s")
+    seconds = {"sequential": time.perf_counter() - start}
+    print(f"sequential grid search: {seconds['sequential']:.1f} s")
 
     # n_jobs=-1: as many fits at a time as the workers have threads
     search.set_params(n_jobs=-1)
     start = time.perf_counter()
     with joblib.parallel_backend("dask"):
         on_dask = search.fit(X, y).cv_results_["mean_test_score"]
-    print(f"grid search on Dask: {time.perf_counter() - start:.1f} s")
+    seconds["Dask, 2 workers"] = time.perf_counter() - start
+    print(f"grid search on Dask: {seconds['Dask, 2 workers']:.1f} s")
     for params, score in zip(search.cv_results_["params"], on_dask):
         print(f"  CV accuracy of {params}: {score:.3f}")
     print("same scores as the sequential run:", np.array_equal(sequential, on_dask))
-    return search, sequential
+    return search, sequential, on_dask, seconds
 
 
 def embed_on_dask(model, n_features):
@@ -118,6 +125,7 @@ def embed_on_dask(model, n_features):
         f"map_blocks: {N_ROWS:,} rows embedded in {seconds:.1f} s "
         f"({N_ROWS / seconds:,.0f} rows/s)"
     )
+    rates = {"map_blocks": N_ROWS / seconds}
 
     frame = dd.from_dask_array(big, columns=[f"pixel{i}" for i in range(n_features)])
     columns = list(model.get_feature_names_out())
@@ -130,11 +138,39 @@ def embed_on_dask(model, n_features):
     meta = pd.DataFrame({c: pd.Series(dtype=np.float32) for c in columns})
     start = time.perf_counter()
     frame_mean = frame.map_partitions(embed_partition, meta=meta).mean().compute()
+    seconds = time.perf_counter() - start
     print(
-        f"map_partitions: {N_ROWS:,} rows in {time.perf_counter() - start:.1f} s; "
+        f"map_partitions: {N_ROWS:,} rows in {seconds:.1f} s; "
         "same embeddings as map_blocks:",
         np.allclose(frame_mean.to_numpy(), mean, atol=1e-4),
     )
+    rates["map_partitions"] = N_ROWS / seconds
+    return rates
+
+
+def plot_results(search, sequential, on_dask, seconds, rates):
+    """Both parts at a glance: the same scores, the times, the throughput."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(
+        1, 3, figsize=(12, 3.8), layout="constrained", width_ratios=[2, 1, 1]
+    )
+    names = [f"{p['loss']}\nmargin {p['margin']}" for p in search.cv_results_["params"]]
+    where = np.arange(len(names))
+    axes[0].bar(where - 0.2, sequential, 0.4, label="sequential")
+    axes[0].bar(where + 0.2, on_dask, 0.4, label="on Dask")
+    axes[0].set_xticks(where, names)
+    axes[0].set_ylim(min(sequential.min(), on_dask.min()) - 0.05, 1)
+    axes[0].set_ylabel("CV accuracy")
+    axes[0].set_title("(a) Grid search: the same scores either way")
+    axes[0].legend(loc="upper left")
+    axes[1].bar(list(seconds), list(seconds.values()), color=["tab:blue", "tab:orange"])
+    axes[1].set_ylabel("seconds")
+    axes[1].set_title("(a) Wall time of the search")
+    axes[2].bar(list(rates), list(rates.values()), color="tab:green")
+    axes[2].set_ylabel("rows per second")
+    axes[2].set_title(f"(b) Embedding {N_ROWS:,} rows")
+    plt.show()
 
 
 def grid_search_on_ray(search, X, y, sequential):
@@ -176,8 +212,9 @@ def main():
     ):
         threads = sorted(client.run(torch.get_num_threads).values())
         print(f"Dask workers: {len(threads)}, torch threads per worker: {threads}")
-        search, sequential = grid_searches(X, y)
-        embed_on_dask(search.best_estimator_, X.shape[1])
+        search, sequential, on_dask, seconds = grid_searches(X, y)
+        rates = embed_on_dask(search.best_estimator_, X.shape[1])
+    plot_results(search, sequential, on_dask, seconds, rates)
     if QUICK:
         print("Ray: skipped in a quick run")
     else:

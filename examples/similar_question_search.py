@@ -31,7 +31,8 @@ duplicate's first sentence is a query, whose planted answer is its pair's
 second sentence. The script prints how often that answer is the first hit
 (recall@1) or among the first five (recall@5), for the pretrained model as it
 is and after fine-tuning, then the three closest stored sentences for a few
-new questions.
+new questions. The figure shows both: the recall of the two models, and the
+sentences retrieved for each new question with their cosine similarity.
 
 The data are read from ``--data DIR``, else the ``SKSIAMESE_DATA`` environment
 variable, else ``../shared/data`` next to the project (``stsb/sts-*.csv``);
@@ -45,6 +46,7 @@ import os
 import time
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from sklearn.neighbors import NearestNeighbors
@@ -140,21 +142,51 @@ def main(argv=None):
     tuned = index.kneighbors(test_pairs[queries, 0], return_distance=False)
 
     print(f"\n{'model':<36}{'recall@1':>10}{'recall@5':>10}")
+    recalls = {}
     for name, found in [
         ("all-MiniLM-L6-v2, pretrained", zero_shot),
         (f"fine-tuned, mnrl ({fit_time:.0f} s)", tuned),
     ]:
-        print(
-            f"{name:<36}{recall(found[:, :1], answers):>10.3f}"
-            f"{recall(found, answers):>10.3f}"
-        )
+        recalls[name] = (recall(found[:, :1], answers), recall(found, answers))
+        print(f"{name:<36}{recalls[name][0]:>10.3f}{recalls[name][1]:>10.3f}")
 
     distances, neighbours = index.kneighbors(NEW_QUESTIONS, n_neighbors=3)
     for question, dist, found in zip(NEW_QUESTIONS, distances, neighbours):
         print(f"\n{question}")
         for d, i in zip(dist, found):
             print(f"  {1 - d:.2f}  {stored[i]}")
+    plot_search(recalls, distances, neighbours, stored)
     print(f"\nTotal time: {time.perf_counter() - start:.0f} s")
+
+
+def plot_search(recalls, distances, neighbours, stored):
+    """Recall of both models, and the sentences found for the new questions."""
+    fig = plt.figure(figsize=(12, 5), layout="constrained")
+    grid = fig.add_gridspec(len(NEW_QUESTIONS), 2, width_ratios=[1, 2.2])
+    ax = fig.add_subplot(grid[:, 0])
+    where = np.arange(2)
+    for shift, (name, values) in zip([-0.2, 0.2], recalls.items()):
+        bars = ax.bar(where + shift, values, 0.4, label=name)
+        ax.bar_label(bars, fmt="%.2f", fontsize=8)
+    ax.set_xticks(where, ["recall@1", "recall@5"])
+    ax.set_ylim(0, 1.3)
+    ax.set_title("Test queries: planted answer found")
+    ax.legend(loc="upper center", fontsize=8)
+    for row, (question, dist, found) in enumerate(
+        zip(NEW_QUESTIONS, distances, neighbours)
+    ):
+        ax = fig.add_subplot(grid[row, 1])
+        labels = [_shorten(stored[i]) for i in found]
+        ax.barh(np.arange(len(found))[::-1], 1 - dist, color="tab:orange")
+        ax.set_yticks(np.arange(len(found))[::-1], labels, fontsize=8)
+        ax.set_xlim(0, 1)
+        ax.set_title(f"\u201c{question}\u201d", fontsize=9, loc="left")
+    ax.set_xlabel("cosine similarity to the new question (fine-tuned model)")
+    plt.show()
+
+
+def _shorten(text, width=60):
+    return text if len(text) <= width else text[: width - 1] + "\u2026"
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ import math
 
 import torch
 from skorch import NeuralNet
-from skorch.callbacks import Callback
 from torch import nn
 
 from ._criteria import ProjectionHead
@@ -43,38 +42,6 @@ def _in_mode(module, training):
 
 class NonFiniteLossError(FloatingPointError):
     """Raised when a training loss becomes NaN or infinite."""
-
-
-class WarmupLinearLR(Callback):
-    """Linear warm-up of the learning rate, then linear decay to 0, per batch.
-
-    The rate rises from ``lr / n_warmup`` to ``lr`` over the first
-    ``warmup_fraction`` of the training steps of ``max_epochs`` epochs, then
-    falls linearly to 0: the schedule used to fine-tune pretrained
-    transformers, whose weights large early updates would wreck.
-    """
-
-    def __init__(self, max_epochs, warmup_fraction=0.1):
-        self.max_epochs = max_epochs
-        self.warmup_fraction = warmup_fraction
-
-    def on_train_begin(self, net, X=None, y=None, **kwargs):
-        per_epoch = len(net.get_iterator(X, training=True))
-        self.n_steps_ = max(1, per_epoch * self.max_epochs)
-        self.n_warmup_ = max(1, int(self.warmup_fraction * self.n_steps_))
-        self.step_ = 0
-
-    def on_batch_begin(self, net, batch=None, training=False, **kwargs):
-        if not training:
-            return
-        step, n_warmup = self.step_, self.n_warmup_
-        if step < n_warmup:
-            factor = (step + 1) / n_warmup
-        else:
-            factor = max(0.0, (self.n_steps_ - step) / (self.n_steps_ - n_warmup))
-        for group in net.optimizer_.param_groups:
-            group["lr"] = net.lr * factor
-        self.step_ += 1
 
 
 class SiameseNet(NeuralNet):

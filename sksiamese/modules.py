@@ -434,6 +434,21 @@ class SentenceTransformerBackbone(nn.Module):
         return dict(_FINE_TUNING_DEFAULTS)
 
     def train(self, mode=True):
+        """Set training mode, as :meth:`torch.nn.Module.train` does.
+
+        A frozen model stays in evaluation mode (no dropout), so frozen
+        weights embed as they do at inference.
+
+        Parameters
+        ----------
+        mode : bool, default=True
+            Training mode (True) or evaluation mode (False).
+
+        Returns
+        -------
+        self : SentenceTransformerBackbone
+            The backbone.
+        """
         super().train(mode)
         if self.freeze:
             # frozen weights keep their inference behaviour (no dropout)

@@ -26,8 +26,9 @@ from skorch.callbacks import (
 from skorch.helper import predefined_split
 from torch import nn
 
+from .._callbacks import PlainPrintLog, WarmupLinearLR
 from .._data import RowsDataset
-from .._net import NonFiniteLossError, SiameseNet, WarmupLinearLR
+from .._net import NonFiniteLossError, SiameseNet
 from .._threads import resolve_threads, torch_threads
 from ..distances import DISTANCES
 from ..modules import MLP
@@ -125,11 +126,38 @@ class SiameseBase(BaseEstimator):
         }
 
     def get_params(self, deep=True):
+        """Get the hyper-parameters, routed ``module__*`` / ``optimizer__*`` included.
+
+        Parameters
+        ----------
+        deep : bool, default=True
+            Also return the parameters of contained estimators (such as an
+            ``encoder``), as ``<name>__<parameter>``.
+
+        Returns
+        -------
+        params : dict
+            Parameter names mapped to their values.
+        """
         params = super().get_params(deep=deep)
         params.update(self._routed_params())
         return params
 
     def set_params(self, **params):
+        """Set hyper-parameters, routed ones (``module__*`` ...) included.
+
+        Parameters
+        ----------
+        **params : dict
+            Parameter names mapped to their new values; routed names (``module__*``,
+            ``optimizer__*``, ``loss__*``, ``miner__*``) take effect at the next
+            ``fit``.
+
+        Returns
+        -------
+        self : estimator
+            The estimator.
+        """
         routed = {
             k: v for k, v in params.items() if k.startswith(self._routed_prefixes)
         }
@@ -344,6 +372,8 @@ class SiameseBase(BaseEstimator):
             if valid_dataset is None
             else predefined_split(valid_dataset),
             callbacks=callbacks,
+            # skorch's own way to replace a default callback
+            callbacks__print_log=PlainPrintLog(),
             device=self.device,
             verbose=self.verbose,
             seed=seed,

@@ -16,6 +16,10 @@ from sklearn.metrics.pairwise import euclidean_distances
 
 # n_neighbors='auto': the largest neighbourhood holds 1/24 of the reference rows
 _AUTO_SHARE = 24
+# contamination='auto': a score is minus the largest standardised log distance
+# (median 0, interquartile range 1 per scale); beyond median + 2 IQR is past
+# Tukey's fence Q3 + 1.5 IQR of a symmetric distribution, at any training size
+_AUTO_OFFSET = -2.0
 
 
 class _NeighborScoring:
@@ -52,12 +56,10 @@ class _NeighborScoring:
         self.log_distance_center_ = median
         spread = q3 - q1
         self.log_distance_spread_ = np.where(spread > 1e-12, spread, 1.0)
-        scores = self._standardised_max(log_dist)
         if self.contamination == "auto":
-            # Tukey's lower fence: only unusually low training scores
-            q1, q3 = np.percentile(scores, [25, 75])
-            self.offset_ = float(q1 - 1.5 * (q3 - q1))
+            self.offset_ = _AUTO_OFFSET
         else:
+            scores = self._standardised_max(log_dist)
             self.offset_ = float(np.percentile(scores, 100.0 * self.contamination))
 
     def _scaled_input(self, X, center):

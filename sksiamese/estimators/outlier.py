@@ -143,7 +143,8 @@ class SiameseOutlierDetector(
         the head. None: no head.
     corruption : float in [0, 1), default=0.3
         Share of the features replaced in each view (SCARF's corruption
-        rate; SCARF itself uses 0.6).
+        rate). The default is milder than SCARF's 0.6: each view keeps more
+        of its row (the user guide compares the two rates).
     temperature : float, default=0.5
         Temperature of the NT-Xent loss
         (:class:`~sksiamese.losses.SupConLoss`).
@@ -160,7 +161,9 @@ class SiameseOutlierDetector(
         neighbourhood cannot hide its members (masking, see Notes), so the
         default suits unlabelled training data that hold up to about 4 %
         anomalies of one kind. On training data known to be clean (novelty
-        detection), a small value such as 8 sees finer, local anomalies.
+        detection), a small value such as 8 sees finer, local anomalies, but
+        on training data that hold groups of anomalies it lets them hide
+        each other.
     input_weight : float, default=1.0
         Weight of the standardised input features next to the embedding in
         the distances of the scores. The embedding is divided by its root
@@ -173,11 +176,17 @@ class SiameseOutlierDetector(
         stays sparse).
     contamination : "auto" or float in (0, 0.5], default="auto"
         Expected share of outliers in the training data, which sets
-        ``offset_``: a float makes ``offset_`` that percentile of the
-        training scores, as in :class:`~sklearn.ensemble.IsolationForest`.
-        "auto" uses Tukey's fence on the training scores,
-        ``offset_ = Q1 - 1.5 * (Q3 - Q1)``: only rows scoring unusually low
-        for the training data are outliers.
+        ``offset_``. A float makes ``offset_`` that percentile of the
+        training scores, as in :class:`~sklearn.ensemble.IsolationForest`,
+        so ``fit_predict`` flags that share of the training rows. "auto"
+        assumes no share: ``offset_ = -2``, so a row is an outlier when, at
+        some neighbourhood size, its log distance lies more than two
+        interquartile ranges above the training rows' median (Tukey's fence
+        ``Q3 + 1.5 * IQR`` for a symmetric distribution). The share flagged
+        is then however many rows stand out that far; like
+        IsolationForest's "auto" (a fixed offset of its own score), it can
+        be more or less than the true share (the user guide has measured
+        rates).
     max_epochs : int or "auto", default="auto"
         Training epochs (passes over the training rows). "auto", as for
         ``batch_size``, ``lr``, ``lr_schedule`` and ``weight_decay``: the
@@ -260,7 +269,8 @@ class SiameseOutlierDetector(
         Distances below it count as it (a millionth of the median distance
         at the largest scale), so duplicates get finite log distances.
     offset_ : float
-        ``decision_function = score_samples - offset_``.
+        ``decision_function = score_samples - offset_``; -2 with
+        ``contamination="auto"``.
     history_ : skorch.History
         Per-epoch training record.
     n_iter_ : int
@@ -282,46 +292,47 @@ class SiameseOutlierDetector(
     local structure, but anomalies in the training data often come in groups
     (a faulty batch, a rare class), and a member of a group of m rows finds
     its own kind among its k < m nearest neighbours and looks normal
-    (masking: plain 5-nearest-neighbour distances miss the anomalies of
-    ADBench's musk and shuttle sets). A k larger than the group reaches
-    past it. Each scale's log distance is standardised by its median
+    (masking). A k larger than the group
+    reaches past it. Each scale's log distance is standardised by its median
     and interquartile range over the training rows, and a row's score is
     minus the largest of these: a row is as anomalous as it looks at its
     most telling scale, so isolated anomalies show at small k and grouped
-    ones at large k, with no scale to tune per data set. Single scales lose
-    one kind or the other: in ``benchmarks/bench_adbench.py``, k = 1/24 of
-    the rows alone ranks vowels' isolated anomalies worse, and 5 neighbours
-    alone miss musk's group. The idea follows multi-scale neighbour scores such
+    ones at large k, with no scale to tune per data set. A single scale
+    loses one kind or the other: a large one blurs isolated anomalies next
+    to the normal rows, a small one lets a group mask itself; the maximum
+    over scales keeps both. The idea follows multi-scale neighbour scores such
     as LOCI (Papadimitriou et al., 2003) and distance-to-measure
     (Chazal et al., 2011).
 
     Why not the cosine distance the contrastive loss uses: a ReLU network is
     close to positively homogeneous far from the data, so rows with extreme
     values along one direction get embeddings of one direction and larger
-    norm. Cosine neighbours then put such anomalies next to each other, as
-    more normal than the rest. Euclidean distances keep the norm.
+    norm. Cosine neighbours then put such anomalies next to each other and
+    rank them as *more* normal than the normal rows. Euclidean distances
+    keep the norm.
 
     Why the input features too: the embedding learns which features go
     together, but it can also blur differences that plain distances see.
-    Measured on both, the score follows the better of the two.
+    Measured on both, the score follows the better of the two on most data.
 
     Where plain distances do better: anomalies whose values are each
-    ordinary but come from different rows (ADBench's "dependency" anomalies,
-    drawn from the product of the marginals) are placed among the normal
-    rows by the embedding more often than by plain distances, at any
-    ``corruption``. On anomalies that form groups or whole rare classes the
+    ordinary but come from different rows (ADBench's "dependency"
+    anomalies, drawn from the product of the marginals) are placed among
+    the normal rows by the embedding more often than by plain distances, at
+    any ``corruption`` rate; 5-nearest-neighbour distances on standardised
+    features or :class:`~sklearn.neighbors.LocalOutlierFactor` rank them
+    better. On anomalies that form groups or whole rare classes the
     embedding is what wins. When the anomalies sought are isolated points
     and the training data are clean, ``n_neighbors=8`` or a larger
     ``input_weight`` moves the scores toward plain nearest-neighbour
-    distances. The measured figures are in the user guide and
-    ``benchmarks/results/`` (``bench_adbench.md``,
-    ``bench_anomaly_unseen.md``).
+    distances. The user guide's "Anomaly detection" section has the
+    measurements behind these statements.
 
     A row is never compared with itself: the nearest reference row, when at
     (numerically) zero distance, is left out, so a training row is scored as
     a new row would be (leave-one-out); its duplicates still count as
-    neighbours. ``offset_`` comes from these scores of
-    the training rows, so ``fit_predict`` flags the ``contamination`` share
+    neighbours. With a float ``contamination``, ``offset_`` comes from
+    these scores of the training rows, so ``fit_predict`` flags that share
     of the training data, and ``predict`` about that share of new data from
     the same distribution.
 

@@ -35,8 +35,9 @@ class SiamesePairClassifier(ClassifierMixin, _TupleBase):
     pairs.
 
     Parameters
-    ----------{shared}
-    loss : {{"contrastive", "mnrl"}} or torch.nn.Module, default="contrastive"
+    ----------
+    {network}
+    loss : {"contrastive", "mnrl"} or torch.nn.Module, default="contrastive"
         Loss on the pairs of a batch, called as ``loss(embeddings, None,
         (a1, p, a2, n))`` with the rows of similar ``(a1, p)`` and dissimilar
         ``(a2, n)`` pairs in the stacked batch. "mnrl": the multiple-negatives
@@ -52,7 +53,7 @@ class SiamesePairClassifier(ClassifierMixin, _TupleBase):
         None: its scale of the cosine similarities (20 by default) is
         ``loss__scale``. With a loss instance, the margin is set on its
         copy.
-    distance : {{"euclidean", "cosine"}} or distance module, default="cosine"
+    distance : {"euclidean", "cosine"} or distance module, default="cosine"
         Distance between embeddings.
     in_batch_negatives : bool, default=False
         Also push each similar pair's first item away from the closest second
@@ -66,9 +67,11 @@ class SiamesePairClassifier(ClassifierMixin, _TupleBase):
         Similarity at and above which a pair is predicted similar. "auto"
         learns the accuracy-maximising threshold on the held-out pairs; see
         also :meth:`calibrate_threshold`.
+    {training}
 
     Attributes
-    ----------{attributes}
+    ----------
+    {attributes}
     classes_ : ndarray of shape (2,)
         The two labels.
     pos_label_ : label

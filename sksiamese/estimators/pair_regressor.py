@@ -23,10 +23,14 @@ class SiamesePairRegressor(RegressorMixin, _TupleBase):
     the CoSENT ranking loss; ``predict`` maps the cosine similarity linearly to
     the scale of the targets (fitted on held-out training pairs), so ``score``
     is R² and the rank order (Spearman's correlation) is that of the cosine.
+    By default the predictions are clipped to the range of the training
+    targets (``clip_predictions``): a linear map of the cosine can otherwise
+    leave a bounded scale such as STS's 0-5.
 
     Parameters
-    ----------{shared}
-    loss : {{"cosent", "mse"}} or torch.nn.Module, default="cosent"
+    ----------
+    {network}
+    loss : {"cosent", "mse"} or torch.nn.Module, default="cosent"
         "cosent": ranking loss on all ordered pairs of pairs of a batch (only
         the order of the targets matters); "mse": squared error between the
         cosine and the targets rescaled to [-1, 1].
@@ -35,11 +39,23 @@ class SiamesePairRegressor(RegressorMixin, _TupleBase):
         and "mse" have no margin, so it must stay None with them (a
         ValueError otherwise); the scale of CoSENT's cosine differences (20
         by default) is ``loss__scale``.
+    clip_predictions : bool, default=True
+        Clip ``predict`` to ``[y_min_, y_max_]``, the range of the training
+        targets, as :class:`~sklearn.isotonic.IsotonicRegression` does with
+        ``out_of_bounds="clip"``. Clipping keeps predictions on the scale
+        of the targets and never reverses their order (Spearman's
+        correlation changes only through ties at the bounds). False: the
+        linear map alone, which can predict beyond the training range.
+    {training}
 
     Attributes
-    ----------{attributes}
+    ----------
+    {attributes}
     scale_ : LinearRegression
         Maps the cosine similarity to the scale of the targets.
+    y_min_, y_max_ : float
+        Smallest and largest training target: the range ``predict`` is
+        clipped to.
 
     Examples
     --------
@@ -61,6 +77,7 @@ class SiamesePairRegressor(RegressorMixin, _TupleBase):
     _parameter_constraints = {
         **_TupleBase._parameter_constraints,
         "loss": [StrOptions(set(REGRESSION_LOSSES)), HasMethods(["forward"])],
+        "clip_predictions": ["boolean"],
     }
 
     def __init__(
@@ -75,6 +92,7 @@ class SiamesePairRegressor(RegressorMixin, _TupleBase):
         projection_dim=None,
         loss="cosent",
         margin=None,
+        clip_predictions=True,
         max_epochs="auto",
         batch_size="auto",
         lr="auto",
@@ -103,6 +121,7 @@ class SiamesePairRegressor(RegressorMixin, _TupleBase):
         self.projection_dim = projection_dim
         self.loss = loss
         self.margin = margin
+        self.clip_predictions = clip_predictions
         self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.lr = lr
@@ -145,6 +164,7 @@ class SiamesePairRegressor(RegressorMixin, _TupleBase):
             items, tuples = self._check_tuples(X, reset=not continuing)
             y = check_targets(y, len(tuples), estimator=self)
             low, high = y.min(), y.max()
+            self.y_min_, self.y_max_ = float(low), float(high)
             target = (2 * (y - low) / (high - low) - 1).astype(np.float32)
             train, calib = self._holdout(target, stratify=False)
             valid = None if calib is None else (tuples[calib], target[calib])
@@ -210,10 +230,15 @@ class SiamesePairRegressor(RegressorMixin, _TupleBase):
 
         Returns
         -------
-        y_pred : ndarray of shape (n_pairs,)
+        y_pred : ndarray of shape (n_pairs,), dtype float64
+            Within ``[y_min_, y_max_]`` unless ``clip_predictions=False``.
         """
         similarity = self.similarity(X)
-        return self.scale_.predict(similarity[:, None])
+        # on the float64 scale of the targets, so the clip bounds hold exactly
+        y_pred = self.scale_.predict(similarity[:, None].astype(np.float64))
+        if self.clip_predictions:
+            y_pred = np.clip(y_pred, self.y_min_, self.y_max_)
+        return y_pred
 
 
 SiamesePairRegressor.__doc__ = _doc(

@@ -22,18 +22,21 @@ class SiameseTripletClassifier(ClassifierMixin, _TupleBase):
     ``d(anchor, third) - d(anchor, second)``.
 
     Parameters
-    ----------{shared}
+    ----------
+    {network}
     loss : "triplet" or torch.nn.Module, default="triplet"
         Called as ``loss(embeddings, None, (a, p, n))`` with the rows of each
         triplet in the stacked batch.
     margin : float, default=None
         Margin of the triplet loss (0.2 when None), the same as
         ``loss__margin``; with a loss instance, it is set on its copy.
-    distance : {{"euclidean", "cosine"}} or distance module, default="cosine"
+    distance : {"euclidean", "cosine"} or distance module, default="cosine"
         Distance between embeddings.
+    {training}
 
     Attributes
-    ----------{attributes}
+    ----------
+    {attributes}
     classes_ : ndarray of shape (2,)
         ``[0, 1]``.
 

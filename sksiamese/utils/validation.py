@@ -167,6 +167,8 @@ are not numbers in the non-numeric columns ['colour'] ...
             reset=reset,
         )
     except (TypeError, ValueError) as exc:
+        if "Found array with dim" in str(exc):
+            raise ValueError(f"{exc} {_tuples_hint(estimator)}") from exc
         error = _conversion_error(estimator, X, exc)
         if error is None:
             raise
@@ -174,6 +176,23 @@ are not numbers in the non-numeric columns ['colour'] ...
     if isinstance(y, str) and y == "no_validation":
         return check_float32_range(out)
     return check_float32_range(out[0]), out[1]
+
+
+def _tuples_hint(estimator):
+    """Which estimator takes the pairs or triplets given as rows."""
+    if hasattr(estimator, "_arity"):  # a pair or triplet estimator's embed
+        return (
+            f"{_name(estimator)}.embed takes single items, of shape (n_items, "
+            "n_features); score pairs or triplets with predict, "
+            "decision_function or similarity."
+        )
+    return (
+        f"{_name(estimator)} takes rows of shape (n_samples, n_features). For "
+        "pairs of rows, of shape (n_pairs, 2, n_features), use "
+        "SiamesePairClassifier (similar / dissimilar labels) or "
+        "SiamesePairRegressor (graded similarity); for triplets, of shape "
+        "(n_triplets, 3, n_features), SiameseTripletClassifier."
+    )
 
 
 def check_raw_items(X, name):
