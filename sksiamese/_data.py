@@ -63,6 +63,15 @@ def is_raw_items(X):
     return isinstance(X, np.ndarray) and X.dtype == object
 
 
+def vstack_rows(a, b):
+    """Rows of ``a`` then rows of ``b``: dense, CSR or raw items (1-D)."""
+    if a.ndim == 1:  # raw items
+        return np.concatenate([a, b])
+    if sp.issparse(b):
+        return sp.vstack([sp.csr_matrix(a), b], format="csr")
+    return np.vstack([a, np.asarray(b)])
+
+
 class TupleDataset(torch.utils.data.Dataset):
     """Tuples of rows of ``items`` (dense array or CSR matrix).
 

@@ -20,7 +20,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from .distances import get_distance
-from .miners import _build_named, all_pairs, all_triplets
+from .miners import all_pairs, all_triplets
+from .utils._named import build_named
 
 __all__ = [
     "CoSENTLoss",
@@ -518,7 +519,7 @@ def get_loss(loss, distance="euclidean", **params):
     """
     if isinstance(loss, str):
         known = {**LOSSES, **REGRESSION_LOSSES, **PAIR_LOSSES}
-        return _build_named(known, loss, "loss", {"distance": distance, **params})
+        return build_named(known, loss, "loss", {"distance": distance, **params})
     if not callable(loss):
         raise TypeError(f"loss must be a name or a torch.nn.Module, got {loss!r}.")
     if params:

@@ -14,12 +14,11 @@ with this signature, such as a pytorch-metric-learning miner, can be passed
 to :class:`~sksiamese.SiameseTransformer` as ``miner``.
 """
 
-import inspect
-
 import torch
 from torch import nn
 
 from .distances import get_distance
+from .utils._named import build_named
 
 __all__ = ["AllMiner", "BatchHardMiner", "SemiHardMiner", "get_miner"]
 
@@ -228,23 +227,6 @@ class SemiHardMiner(_Miner):
 MINERS = {"all": AllMiner, "hard": BatchHardMiner, "semihard": SemiHardMiner}
 
 
-def _build_named(registry, name, kind, params):
-    """``registry[name](**params)``, with a clear error for unknown parameters."""
-    if name not in registry:
-        raise ValueError(
-            f"Unknown {kind} {name!r}; valid names are {sorted(registry)}."
-        )
-    cls = registry[name]
-    accepted = sorted(inspect.signature(cls).parameters)
-    unknown = sorted(set(params) - set(accepted))
-    if unknown:
-        raise ValueError(
-            f"{cls.__name__} ({kind} {name!r}) has no parameter "
-            f"{', '.join(map(repr, unknown))}; its parameters are {accepted}."
-        )
-    return cls(**params)
-
-
 def get_miner(miner, distance="euclidean", **params):
     """Return a miner from its name, or pass a miner instance through.
 
@@ -273,7 +255,7 @@ def get_miner(miner, distance="euclidean", **params):
     if miner is None:
         miner = "all"
     if isinstance(miner, str):
-        return _build_named(MINERS, miner, "miner", {"distance": distance, **params})
+        return build_named(MINERS, miner, "miner", {"distance": distance, **params})
     if not callable(miner):
         raise TypeError(f"miner must be a name, a callable or None, got {miner!r}.")
     if params:

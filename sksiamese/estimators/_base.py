@@ -3,7 +3,6 @@ the opening and the end of a fit, batched embedding."""
 
 import copy
 import inspect
-import warnings
 from contextlib import contextmanager
 from numbers import Integral, Real
 
@@ -32,8 +31,8 @@ from .._net import NonFiniteLossError, SiameseNet
 from .._threads import resolve_threads, torch_threads
 from ..distances import DISTANCES
 from ..modules import MLP
-from ..utils._version import InconsistentVersionWarning, current_version
 from ..utils.validation import check_raw_items, check_rows
+from ._pickling import _NetPickling
 
 _ROUTED_PREFIXES = ("module__", "optimizer__")
 _MAX_SEED = 2**31 - 1
@@ -43,14 +42,8 @@ _BACKBONE_PARAMS = ("hidden_layer_sizes", "embedding_dim", "dropout", "batch_nor
 _TRAINING_PARAMS = ("lr", "weight_decay", "lr_schedule", "max_epochs", "batch_size")
 _AUTO = StrOptions({"auto"})
 
-# Layout of ``net_`` in a pickled estimator: plain values and numpy arrays, so
-# that pickle and skops files hold no torch object. v1 was written by
-# sksiamese.persistence.dump before the estimators always saved this layout.
-_NET_STATE = "sksiamese.net_state.v2"
-_NET_STATE_V1 = "sksiamese.portable_net.v1"
 
-
-class SiameseBase(BaseEstimator):
+class SiameseBase(_NetPickling, BaseEstimator):
     """Hyper-parameter handling and skorch plumbing shared by the estimators.
 
     Subclasses declare their ``__init__`` with explicit keyword arguments (as
@@ -166,75 +159,6 @@ class SiameseBase(BaseEstimator):
         return super().set_params(
             **{k: v for k, v in params.items() if k not in routed}
         )
-
-    # -- pickling: the net as numpy arrays (see sksiamese.persistence) -----------
-
-    def __getstate__(self):
-        state = dict(super().__getstate__())
-        state["_sksiamese_version"] = current_version()
-        net = state.get("net_")
-        if net is not None and not isinstance(net, dict):
-            state["net_"] = _net_state(net)
-            # the net's history: rebuilt with it by __setstate__
-            state.pop("history_", None)
-        return state
-
-    def __setstate__(self, state):
-        state = dict(state)
-        saved = state.pop("_sksiamese_version", "unknown")
-        if saved != current_version():
-            warnings.warn(
-                InconsistentVersionWarning(
-                    type(self).__name__, current_version(), saved
-                ),
-                stacklevel=2,
-            )
-        super().__setstate__(state)
-        net = state.get("net_")
-        if isinstance(net, dict) and net.get("format") in (_NET_STATE, _NET_STATE_V1):
-            self.net_ = self._restore_net(net)
-            self.history_ = self.net_.history
-
-    def _restore_net(self, saved):
-        """Rebuild the skorch net from its parameters, then load the weights."""
-        from skorch.history import History
-
-        device = self.device
-        if _cuda_missing(device):
-            # as skorch does with its own pickles: a GPU model still loads
-            warnings.warn(
-                f"{type(self).__name__} was saved with device={str(device)!r}, "
-                "which is not available here: its network is loaded on the CPU. "
-                "Call set_params(device='cpu') before fitting it again here.",
-                UserWarning,
-                stacklevel=3,
-            )
-            self.device = "cpu"
-        if not hasattr(self, "_training_params_"):  # saved before it was kept
-            self._training_params_ = self._resolve_training()
-        try:
-            net = self._build_net(saved["n_features"], saved["seed"])
-            with self._torch_seeded(saved["seed"]):
-                net.initialize()
-        finally:
-            self.device = device
-        if saved["format"] == _NET_STATE_V1:
-            # the module alone; the loss side keeps its initial state
-            parts = {"module": saved["weights"]}
-        else:
-            parts = {"module": saved["module"], "criterion": saved["criterion"]}
-        for part, arrays in parts.items():
-            weights = {k: torch.from_numpy(np.array(w)) for k, w in arrays.items()}
-            try:
-                getattr(net, f"{part}_").load_state_dict(weights)
-            except RuntimeError as exc:
-                raise ValueError(
-                    f"The saved weights do not fit the network "
-                    f"{type(self).__name__} builds from its parameters (saved by "
-                    f"another version of sksiamese or of the backbone?): {exc}"
-                ) from None
-        net.history = History(saved["history"])
-        return net
 
     # -- building blocks ---------------------------------------------------------
 
@@ -602,32 +526,6 @@ def _silent(*args, **kwargs):
     pass
 
 
-def _net_state(net):
-    """What ``_restore_net`` needs to rebuild ``net``: plain values and arrays."""
-    return {
-        "format": _NET_STATE,
-        # None for a backbone of raw items
-        "n_features": net.n_features,
-        "seed": int(net.seed),
-        "module": _numpy_state(net.module_),
-        # the criterion's own parameters (e.g. a projection head); often none
-        "criterion": _numpy_state(net.criterion_),
-        "history": [dict(epoch) for epoch in net.history],
-    }
-
-
-def _numpy_state(module):
-    out = {}
-    for key, value in module.state_dict().items():
-        value = value.detach().cpu()
-        try:
-            out[key] = value.numpy()
-        except TypeError:
-            # a dtype numpy lacks (bfloat16): load_state_dict casts it back
-            out[key] = value.float().numpy()
-    return out
-
-
 def _same(value, default):
     """Whether a parameter is left at its default (tuples compare as tuples,
     so ``[]`` or an array equal to the default count as it)."""
@@ -663,16 +561,6 @@ def _unreachable(name, value, default, module):
 def _n_features(X):
     """Features per row; None for raw items that the backbone embeds."""
     return None if X.ndim == 1 else X.shape[1]
-
-
-def _cuda_missing(device):
-    """Whether ``device`` is a CUDA device this machine lacks."""
-    device = torch.device(device)
-    if device.type != "cuda":
-        return False
-    return not torch.cuda.is_available() or (
-        (device.index or 0) >= torch.cuda.device_count()
-    )
 
 
 def _check_device(device):

@@ -2,8 +2,12 @@
 and the temperature of the softmax over the distances to them."""
 
 import numpy as np
+import torch
 from scipy.optimize import minimize_scalar
-from scipy.special import log_softmax
+from scipy.special import log_softmax, softmax
+
+from .._data import vstack_rows
+from ..utils.validation import check_class_labels
 
 # Size of the (rows, classes) distance matrix on which the softmax temperature
 # is fitted (from 256 to 4,096 evenly spaced training rows)
@@ -61,3 +65,136 @@ def fit_temperature(dist, codes):
 
     result = minimize_scalar(nll, bounds=(-8.0, 4.0), method="bounded")
     return float(np.exp(result.x))
+
+
+class _PrototypeClassifier:
+    """Classification by the nearest class prototype, for SiameseTransformer.
+
+    The estimator provides ``_embed`` / ``_iter_embed``, ``_check_X``,
+    ``distance_``, ``classes_`` and the validation used by ``enroll``.
+    """
+
+    def enroll(self, X, y):
+        """Add or replace class prototypes from support rows, without training.
+
+        The gallery route to classes never seen in ``fit``: each label in
+        ``y`` gets the mean embedding of its rows as prototype (replacing the
+        prototype of a known label), so ``predict`` and ``predict_proba`` can
+        return it. One row per class is enough (one-shot). The rows also
+        enter the replay memory, so a later ``partial_fit`` keeps them. The
+        pure scikit-learn alternative is ``make_pipeline(FrozenEstimator(
+        fitted), KNeighborsClassifier(1)).fit(X_support, y_support)``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Support rows.
+        y : array-like of shape (n_samples,)
+            Their labels, new or known.
+
+        Returns
+        -------
+        self : SiameseTransformer
+            The estimator with the new prototypes.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import load_digits
+        >>> from sksiamese import SiameseTransformer
+        >>> X, y = load_digits(return_X_y=True)
+        >>> model = SiameseTransformer(max_epochs=5, random_state=0)
+        >>> model = model.fit(X[y < 5], y[y < 5])
+        >>> model = model.enroll(X[y >= 5][:5], y[y >= 5][:5])  # one row each
+        >>> model.classes_
+        array([0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
+        >>> model.predict(X[y == 7][:50]).tolist().count(7) > 25
+        True
+        """
+        X = self._check_X(X)
+        y = check_class_labels(y, X.shape[0], min_classes=1, estimator=self)
+        labels, codes = np.unique(y, return_inverse=True)
+        numeric = labels.dtype.kind in "biuf", self.classes_.dtype.kind in "biuf"
+        if numeric[0] != numeric[1]:
+            # numpy would silently turn both into strings: 1 and "1" would merge
+            raise ValueError(
+                f"Labels of enroll ({labels.dtype}) cannot be compared with the "
+                f"fitted classes_ ({self.classes_.dtype}); use labels of the same "
+                "kind."
+            )
+        classes = np.union1d(self.classes_, labels)
+        emb = self._embed(X)
+        prototypes = np.full((len(classes), emb.shape[1]), np.nan, dtype=np.float32)
+        prototypes[np.searchsorted(classes, self.classes_)] = self.prototypes_
+        sums = class_sums(emb, codes, len(labels))
+        means = sums / np.bincount(codes)[:, None]
+        prototypes[np.searchsorted(classes, labels)] = means
+        # replayed rows of a replaced class go: the new support defines it
+        old = self.classes_[self._replay_y_]
+        kept = ~np.isin(old, labels)
+        self._set_replay(
+            vstack_rows(self._replay_X_[kept], X),
+            np.searchsorted(classes, np.concatenate([old[kept], y])),
+            np.random.RandomState(self._next_seed()),
+        )
+        self.classes_, self.prototypes_ = classes, prototypes
+        return self
+
+    def _set_prototypes(self, X, codes):
+        """Class means of the embeddings, and the softmax temperature."""
+        emb = self._embed(X)
+        n_classes = len(self.classes_)
+        # a class announced in partial_fit(classes=...) without rows has no
+        # prototype (NaN) and is never predicted
+        self.prototypes_ = class_means(emb, codes, n_classes)
+        rows = temperature_rows(len(codes), n_classes)
+        dist = self._prototype_distances(emb[rows])
+        self.temperature_ = fit_temperature(dist, codes[rows])
+
+    def _prototype_distances(self, emb):
+        distance = self.distance_
+        with torch.no_grad():
+            d = distance.pairwise(
+                torch.from_numpy(emb), torch.from_numpy(self.prototypes_)
+            ).numpy()
+        return np.where(np.isnan(d), np.inf, d)
+
+    def _iter_prototype_distances(self, X):
+        X = self._check_X(X)
+        for emb in self._iter_embed(X):
+            yield self._prototype_distances(emb)
+
+    def predict(self, X):
+        """Label of the nearest class prototype.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Rows to classify.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+            Predicted class labels.
+        """
+        idx = np.concatenate([d.argmin(1) for d in self._iter_prototype_distances(X)])
+        return self.classes_[idx]
+
+    def predict_proba(self, X):
+        """Class probabilities: softmax of ``-distance / temperature_``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Rows to classify.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Probabilities in the order of ``classes_``.
+        """
+        return np.concatenate(
+            [
+                softmax(-d / self.temperature_, axis=1)
+                for d in self._iter_prototype_distances(X)
+            ]
+        )

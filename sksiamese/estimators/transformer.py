@@ -5,7 +5,6 @@ from numbers import Integral
 import numpy as np
 import scipy.sparse as sp
 import torch
-from scipy.special import softmax
 from sklearn.base import (
     ClassifierMixin,
     ClassNamePrefixFeaturesOutMixin,
@@ -16,14 +15,14 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
 from .._criteria import MetricCriterion
-from .._data import RowsDataset
+from .._data import RowsDataset, vstack_rows
 from ..distances import get_distance
 from ..losses import LOSSES
 from ..miners import MINERS
 from ..utils.validation import check_class_labels, check_raw_items, check_rows
 from ._base import _ROUTED_PREFIXES, SiameseBase, _n_features
 from ._loss_side import _build_loss, _build_miner
-from ._prototypes import class_means, class_sums, fit_temperature, temperature_rows
+from ._prototypes import _PrototypeClassifier
 
 # Rows kept per class for replay in partial_fit (and prototypes after it):
 # enough for a stable class mean and for class-balanced batches.
@@ -31,7 +30,11 @@ _REPLAY_PER_CLASS = 32
 
 
 class SiameseTransformer(
-    ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClassifierMixin, SiameseBase
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+    ClassifierMixin,
+    _PrototypeClassifier,
+    SiameseBase,
 ):
     """Siamese (shared-weight) network that learns an embedding from class labels.
 
@@ -418,77 +421,12 @@ class SiameseTransformer(
             else:
                 net = self._continued_net(_n_features(X), seed)
                 old_codes = np.searchsorted(all_classes, self.classes_[self._replay_y_])
-                X_train = _vstack(self._replay_X_, X)
+                X_train = vstack_rows(self._replay_X_, X)
                 y_train = np.concatenate([old_codes, codes])
             self._train(net, RowsDataset(X_train, y_train), seed, initialize=first)
             self.classes_ = all_classes
             self._set_replay(X_train, y_train, rng)
             self._set_prototypes(self._replay_X_, self._replay_y_)
-        return self
-
-    def enroll(self, X, y):
-        """Add or replace class prototypes from support rows, without training.
-
-        The gallery route to classes never seen in ``fit``: each label in
-        ``y`` gets the mean embedding of its rows as prototype (replacing the
-        prototype of a known label), so ``predict`` and ``predict_proba`` can
-        return it. One row per class is enough (one-shot). The rows also
-        enter the replay memory, so a later ``partial_fit`` keeps them. The
-        pure scikit-learn alternative is ``make_pipeline(FrozenEstimator(
-        fitted), KNeighborsClassifier(1)).fit(X_support, y_support)``.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Support rows.
-        y : array-like of shape (n_samples,)
-            Their labels, new or known.
-
-        Returns
-        -------
-        self : SiameseTransformer
-            The estimator with the new prototypes.
-
-        Examples
-        --------
-        >>> from sklearn.datasets import load_digits
-        >>> from sksiamese import SiameseTransformer
-        >>> X, y = load_digits(return_X_y=True)
-        >>> model = SiameseTransformer(max_epochs=5, random_state=0)
-        >>> model = model.fit(X[y < 5], y[y < 5])
-        >>> model = model.enroll(X[y >= 5][:5], y[y >= 5][:5])  # one row each
-        >>> model.classes_
-        array([0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
-        >>> model.predict(X[y == 7][:50]).tolist().count(7) > 25
-        True
-        """
-        X = self._check_X(X)
-        y = check_class_labels(y, X.shape[0], min_classes=1, estimator=self)
-        labels, codes = np.unique(y, return_inverse=True)
-        numeric = labels.dtype.kind in "biuf", self.classes_.dtype.kind in "biuf"
-        if numeric[0] != numeric[1]:
-            # numpy would silently turn both into strings: 1 and "1" would merge
-            raise ValueError(
-                f"Labels of enroll ({labels.dtype}) cannot be compared with the "
-                f"fitted classes_ ({self.classes_.dtype}); use labels of the same "
-                "kind."
-            )
-        classes = np.union1d(self.classes_, labels)
-        emb = self._embed(X)
-        prototypes = np.full((len(classes), emb.shape[1]), np.nan, dtype=np.float32)
-        prototypes[np.searchsorted(classes, self.classes_)] = self.prototypes_
-        sums = class_sums(emb, codes, len(labels))
-        means = sums / np.bincount(codes)[:, None]
-        prototypes[np.searchsorted(classes, labels)] = means
-        # replayed rows of a replaced class go: the new support defines it
-        old = self.classes_[self._replay_y_]
-        kept = ~np.isin(old, labels)
-        self._set_replay(
-            _vstack(self._replay_X_[kept], X),
-            np.searchsorted(classes, np.concatenate([old[kept], y])),
-            np.random.RandomState(self._next_seed()),
-        )
-        self.classes_, self.prototypes_ = classes, prototypes
         return self
 
     def _set_replay(self, X, codes, rng):
@@ -502,17 +440,6 @@ class SiameseTransformer(
         rows = X[keep]
         self._replay_X_ = rows.toarray() if sp.issparse(rows) else np.asarray(rows)
         self._replay_y_ = codes[keep]
-
-    def _set_prototypes(self, X, codes):
-        """Class means of the embeddings, and the softmax temperature."""
-        emb = self._embed(X)
-        n_classes = len(self.classes_)
-        # a class announced in partial_fit(classes=...) without rows has no
-        # prototype (NaN) and is never predicted
-        self.prototypes_ = class_means(emb, codes, n_classes)
-        rows = temperature_rows(len(codes), n_classes)
-        dist = self._prototype_distances(emb[rows])
-        self.temperature_ = fit_temperature(dist, codes[rows])
 
     # -- inference -------------------------------------------------------------------
 
@@ -534,55 +461,6 @@ class SiameseTransformer(
     @property
     def _n_features_out(self):
         return self.prototypes_.shape[1]
-
-    def _prototype_distances(self, emb):
-        distance = self.distance_
-        with torch.no_grad():
-            d = distance.pairwise(
-                torch.from_numpy(emb), torch.from_numpy(self.prototypes_)
-            ).numpy()
-        return np.where(np.isnan(d), np.inf, d)
-
-    def _iter_prototype_distances(self, X):
-        X = self._check_X(X)
-        for emb in self._iter_embed(X):
-            yield self._prototype_distances(emb)
-
-    def predict(self, X):
-        """Label of the nearest class prototype.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Rows to classify.
-
-        Returns
-        -------
-        y_pred : ndarray of shape (n_samples,)
-            Predicted class labels.
-        """
-        idx = np.concatenate([d.argmin(1) for d in self._iter_prototype_distances(X)])
-        return self.classes_[idx]
-
-    def predict_proba(self, X):
-        """Class probabilities: softmax of ``-distance / temperature_``.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Rows to classify.
-
-        Returns
-        -------
-        proba : ndarray of shape (n_samples, n_classes)
-            Probabilities in the order of ``classes_``.
-        """
-        return np.concatenate(
-            [
-                softmax(-d / self.temperature_, axis=1)
-                for d in self._iter_prototype_distances(X)
-            ]
-        )
 
     def pair_distance(self, X1, X2):
         """Distance between the embeddings of rows ``X1[i]`` and ``X2[i]``.
@@ -633,14 +511,6 @@ class SiameseTransformer(
         """
         distances = self.pair_distance(X1, X2)  # checks that self is fitted
         return self.distance_.similarity(distances)
-
-
-def _vstack(a, b):
-    if a.ndim == 1:  # raw items
-        return np.concatenate([a, b])
-    if sp.issparse(b):
-        return sp.vstack([sp.csr_matrix(a), b], format="csr")
-    return np.vstack([a, np.asarray(b)])
 
 
 __all__ = ["SiameseTransformer"]
