@@ -195,17 +195,26 @@ def test_pos_label_flips_the_meaning_of_the_labels(digit_pairs):
         SiamesePairClassifier(pos_label=7).fit(X, y)
 
 
-def test_predict_proba_is_calibrated(digit_pairs, fitted_digits):
-    (X, y), _ = digit_pairs
-    proba = fitted_digits.predict_proba(X[:1000])
+def test_predict_proba_is_calibrated():
+    X, y = load_digits(return_X_y=True)
+    X = X / 16
+    items = np.random.RandomState(0).permutation(np.flatnonzero(y <= 5))
+    train, new = items[:600], items[600:]
+    X_pairs, y_pairs = make_pairs(X[train], y[train], n_pairs=2000, random_state=0)
+    clf = SiamesePairClassifier(max_epochs=10, random_state=0).fit(X_pairs, y_pairs)
+    # calibrated for pairs of items it was not trained on, as its
+    # calibration pairs are
+    X_new, y_new = make_pairs(X[new], y[new], n_pairs=1000, random_state=1)
+    proba = clf.predict_proba(X_new)
     np.testing.assert_allclose(proba.sum(1), 1.0, rtol=1e-6)
     p = proba[:, 1]
-    # calibrated: in each quarter by predicted probability, the mean
-    # probability matches the share of similar pairs
+    # in each quarter by predicted probability, the mean probability matches
+    # the share of similar pairs (measured: within 0.02; calibrated on pairs
+    # sharing items with the training pairs, 0.08 off)
     for part in np.array_split(np.argsort(p), 4):
-        assert abs(p[part].mean() - y[:1000][part].mean()) < 0.1
+        assert abs(p[part].mean() - y_new[part].mean()) < 0.05
     # and monotone in the similarity
-    sim = fitted_digits.similarity(X[:1000])
+    sim = clf.similarity(X_new)
     assert np.all(np.diff(p[np.argsort(sim)]) >= -1e-12)
 
 

@@ -32,7 +32,8 @@ class SiamesePairClassifier(ClassifierMixin, _TupleBase):
     new pair is computed from the distance between its two embeddings.
     ``predict`` compares it with a threshold learned on held-out training
     pairs, ``predict_proba`` is a logistic calibration of it fitted on the same
-    pairs.
+    pairs; these share no item with the pairs the network trains on (see
+    ``validation_fraction``), so the threshold suits new items.
 
     Parameters
     ----------{shared}
@@ -196,7 +197,7 @@ class SiamesePairClassifier(ClassifierMixin, _TupleBase):
         return (y == self.pos_label_).astype(np.int64)
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
+    def fit(self, X, y=None, groups=None):
         """Train on labelled pairs.
 
         Parameters
@@ -211,6 +212,12 @@ class SiamesePairClassifier(ClassifierMixin, _TupleBase):
             calibrate the threshold are then completed by dissimilar pairs
             made of each one's first item and another pair's second item,
             which assumes, like the loss, that distinct pairs are unrelated.
+        groups : array-like of shape (n_pairs, 2), default=None
+            Ids of the two items of each pair (e.g. the indices returned by
+            :func:`~sksiamese.pairs.make_pairs`): the pairs that learn the
+            threshold and the calibration share no item with the training
+            pairs (see ``validation_fraction``). None: identical rows, or
+            equal raw items, are the same item.
 
         Returns
         -------
@@ -224,7 +231,8 @@ class SiamesePairClassifier(ClassifierMixin, _TupleBase):
                 target = y = self._all_similar(tuples, reset=not continuing)
             else:
                 target = self._check_y(tuples, y, reset=not continuing)
-            train, calib = self._holdout(target, stratify=True)
+            ids = self._item_ids(X, items, groups)
+            train, calib = self._holdout(target, stratify=True, ids=ids)
             valid = None if calib is None else (tuples[calib], target[calib])
             self._fit_tuples(items, tuples[train], target[train], valid, continuing)
             if calib is None or (
