@@ -132,7 +132,11 @@ def test_text_pairs_learn_synonyms_tfidf_cannot_see():
     X_test, y_test = _synonym_sentences(600, seed=1)
     tfidf_auc = roc_auc_score(y_test, _tfidf_cosine(X, X_test))
     model = SiamesePairClassifier(encoder=TfidfVectorizer(), random_state=0)
-    auc = roc_auc_score(y_test, model.fit(X, y).decision_function(X_test))
+    # paraphrases share fewer words than non-paraphrases here, so the input
+    # ranks them upside down, as inverted labels would: fit says so
+    with pytest.warns(UserWarning, match="farther apart in the input"):
+        model.fit(X, y)
+    auc = roc_auc_score(y_test, model.decision_function(X_test))
     # the encoder output is sparse; the rows are densified batch by batch
     assert sp.issparse(model.encoder_.transform(X_test[:2, 0]))
     # measured: TF-IDF cosine 0.38 (non-paraphrases overlap more), model 0.99
@@ -140,6 +144,7 @@ def test_text_pairs_learn_synonyms_tfidf_cannot_see():
     assert auc > 0.9
 
 
+@pytest.mark.filterwarnings("ignore:The pairs labelled:UserWarning")
 def test_dataframe_of_text_columns_matches_array():
     X, y = _synonym_sentences(300, seed=0)
     frame = pd.DataFrame({"question1": X[:, 0], "question2": X[:, 1]})
@@ -193,6 +198,37 @@ def test_pos_label_flips_the_meaning_of_the_labels(digit_pairs):
     assert roc_auc_score(flipped, clf.predict_proba(X)[:, 1]) > 0.9
     with pytest.raises(ValueError, match="pos_label"):
         SiamesePairClassifier(pos_label=7).fit(X, y)
+
+
+def test_fit_warns_when_similar_pairs_are_the_far_ones(digit_pairs):
+    import warnings
+
+    (X, y), _ = digit_pairs
+    X, y = X[:600], y[:600]
+    quick = {"max_epochs": 1, "random_state": 0}
+    # 1 = dissimilar (Hadsell et al.'s convention) with the default pos_label
+    with pytest.warns(UserWarning, match=r"pos_label=1 .*pass pos_label=0"):
+        SiamesePairClassifier(**quick).fit(X, 1 - y)
+    labels = np.where(y == 1, "same", "different")
+    with pytest.warns(UserWarning, match="pos_label='same'"):
+        SiamesePairClassifier(pos_label="different", **quick).fit(X, labels)
+    rng = np.random.RandomState(0)
+    noise = rng.normal(size=(600, 2, 16))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        # the right convention, and pos_label naming the inverted one
+        SiamesePairClassifier(**quick).fit(X, y)
+        SiamesePairClassifier(pos_label=0, **quick).fit(X, 1 - y)
+        # labels the input says nothing about (ROC AUC about 0.5)
+        SiamesePairClassifier(**quick).fit(noise, rng.randint(2, size=600))
+        # 15 pairs: too few to tell
+        SiamesePairClassifier(**quick).fit(X[:15], 1 - y[:15])
+    # with an encoder, its output is the input's geometry
+    texts = np.array([["ab cd", "ab cd"], ["ab cd", "xy zw"]] * 20, dtype=object)
+    with pytest.warns(UserWarning, match="ROC AUC 0.00 over 40 pairs"):
+        SiamesePairClassifier(encoder=TfidfVectorizer(), **quick).fit(
+            texts, np.tile([0, 1], 20)
+        )
 
 
 def test_predict_proba_is_calibrated():
@@ -461,6 +497,7 @@ def test_item_disjoint_cv_with_pair_classifier(digit_pairs):
     assert scores.min() > 0.8
 
 
+@pytest.mark.filterwarnings("ignore:The pairs labelled:UserWarning")
 def test_prefitted_encoder_stays_frozen():
     X, y = _synonym_sentences(200, seed=0)
     vectorizer = TfidfVectorizer().fit(["w0a w1a", "f1 f2"])  # a tiny vocabulary

@@ -1,14 +1,17 @@
 """SiamesePairClassifier: verification of labelled pairs."""
 
+import warnings
 from numbers import Real
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 from sklearn.base import (
     ClassifierMixin,
     _fit_context,
 )
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
 from sklearn.utils._param_validation import HasMethods, StrOptions
 from sklearn.utils.validation import (
     check_is_fitted,
@@ -23,6 +26,17 @@ from ._tuple_base import _concat, _doc, _take, _TupleBase
 
 # Earlier pairs kept for replay in SiamesePairClassifier.partial_fit.
 _REPLAY_PAIRS = 2000
+
+# The label-convention guard of fit: warn when the pairs labelled "similar"
+# rank below the others by the input's own similarity, with an ROC AUC under
+# _GUARD_AUC (they are farther apart than a dissimilar pair about twice as
+# often as closer) that is also _GUARD_Z standard errors below the 0.5 of
+# labels unrelated to the input (so that chance cannot trigger it on few
+# pairs), measured on at least _GUARD_MIN_PAIRS pairs (at most _GUARD_SAMPLE).
+_GUARD_AUC = 0.35
+_GUARD_Z = 3.0
+_GUARD_MIN_PAIRS = 20
+_GUARD_SAMPLE = 5000
 
 
 class SiamesePairClassifier(ClassifierMixin, _TupleBase):
@@ -62,7 +76,17 @@ class SiamesePairClassifier(ClassifierMixin, _TupleBase):
         questions; leave it off when many pairs come from a few classes.
     pos_label : label or None, default=None
         The label meaning "similar"; None takes the greater of the two labels
-        (1, True, "same" > "different" ...).
+        (1, True, "same" > "different" ...). Some data use the opposite
+        convention (1 = dissimilar, as in Hadsell et al.'s contrastive loss):
+        ``fit`` warns when the pairs labelled ``pos_label`` are clearly
+        farther apart in the input than the others, i.e. when the ROC AUC of
+        the input's own similarity for these labels (the better of the cosine
+        similarity and minus the Euclidean distance, of the numeric rows or
+        of the ``encoder``'s output) is below 0.35 and 3 standard errors
+        below the 0.5 of labels unrelated to the input, over at least 20
+        pairs. Pairs that the input ranks upside down on purpose (synonyms
+        that share no characters, with a character encoder) warn as well.
+        Not checked for backbones that embed raw items.
     threshold : "auto" or float, default="auto"
         Similarity at and above which a pair is predicted similar. "auto"
         learns the accuracy-maximising threshold on the held-out pairs; see
@@ -232,6 +256,8 @@ class SiamesePairClassifier(ClassifierMixin, _TupleBase):
             else:
                 target = self._check_y(tuples, y, reset=not continuing)
             ids = self._item_ids(X, items, groups)
+            if not positive_only and not self._takes_raw_items():
+                self._check_label_convention(items, tuples, target)
             train, calib = self._holdout(target, stratify=True, ids=ids)
             valid = None if calib is None else (tuples[calib], target[calib])
             self._fit_tuples(items, tuples[train], target[train], valid, continuing)
@@ -251,6 +277,40 @@ class SiamesePairClassifier(ClassifierMixin, _TupleBase):
             self._calibrate(self._similarity(items, calib_tuples), calib_target)
             self._set_replay(X, y, np.random.RandomState(self._next_seed()))
         return self
+
+    def _check_label_convention(self, items, tuples, target):
+        """Warn when the "similar" pairs are clearly the farther ones in the
+        input (see ``pos_label``)."""
+        n_pos = int(target.sum())
+        if min(n_pos, len(target) - n_pos) == 0 or len(target) < _GUARD_MIN_PAIRS:
+            return
+        if len(target) > _GUARD_SAMPLE:
+            keep = np.random.RandomState(0).permutation(len(target))[:_GUARD_SAMPLE]
+            tuples, target = tuples[keep], target[keep]
+            n_pos = int(target.sum())
+        n_neg = len(target) - n_pos
+        auc = max(
+            roc_auc_score(target, score)
+            for score in _input_similarities(items[tuples[:, 0]], items[tuples[:, 1]])
+        )
+        # standard error of the ROC AUC of a score unrelated to the labels
+        # (the Mann-Whitney statistic under the null)
+        se = np.sqrt((n_pos + n_neg + 1) / (12 * n_pos * n_neg))
+        if auc < _GUARD_AUC and auc < 0.5 - _GUARD_Z * se:
+            # numpy scalars as plain Python values, as the user writes them
+            pos = np.asarray(self.pos_label_).item()
+            other = self.classes_[self.classes_ != self.pos_label_][0].item()
+            warnings.warn(
+                f"The pairs labelled pos_label={pos!r} (similar) are farther "
+                "apart in the input than the other pairs: the input's own "
+                f"similarity ranks them below the others (ROC AUC {auc:.2f} "
+                f"over {len(target)} pairs). If {pos!r} means 'dissimilar' in "
+                "your data (1 = dissimilar, as in Hadsell et al.'s contrastive "
+                f"loss), pass pos_label={other!r}; otherwise the network learns "
+                "to bring these pairs together, and this warning can be ignored.",
+                UserWarning,
+                stacklevel=4,  # the caller of fit, under _fit_context
+            )
 
     def _all_similar(self, tuples, reset):
         """Labels for positive-only pairs (``y=None``)."""
@@ -475,6 +535,20 @@ class SiamesePairClassifier(ClassifierMixin, _TupleBase):
             target, score, strategy, beta=beta, target_far=target_far
         )
         return self
+
+
+def _input_similarities(a, b):
+    """Cosine similarity and minus the Euclidean distance of paired rows
+    (dense or CSR)."""
+    if sp.issparse(a):
+        dot = np.asarray(a.multiply(b).sum(1)).ravel()
+        aa = np.asarray(a.multiply(a).sum(1)).ravel()
+        bb = np.asarray(b.multiply(b).sum(1)).ravel()
+    else:
+        a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+        dot, aa, bb = (a * b).sum(1), (a * a).sum(1), (b * b).sum(1)
+    cosine = dot / np.maximum(np.sqrt(aa * bb), 1e-12)
+    return cosine, -np.sqrt(np.maximum(aa + bb - 2 * dot, 0))
 
 
 SiamesePairClassifier.__doc__ = _doc(
