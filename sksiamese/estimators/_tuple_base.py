@@ -23,6 +23,7 @@ from .._holdout import _item_disjoint_holdout
 from ..distances import get_distance
 from ..pairs import _pair_items
 from ..utils.validation import (
+    _warn_if_unscaled,
     check_rows,
     check_tuples,
 )
@@ -99,6 +100,8 @@ class _TupleBase(SiameseBase):
         elif self.encoder is None:
             X = check_tuples(self, X, k, reset=reset)
             items = X.reshape(-1, X.shape[2])
+            if reset:
+                _warn_if_unscaled(self, items)
         else:
             X = _as_item_tuples(X, k, cls, name)
             flat = list(X.ravel())
