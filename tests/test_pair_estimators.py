@@ -16,6 +16,7 @@ from sklearn.model_selection import (
     TunedThresholdClassifierCV,
     cross_val_score,
 )
+from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import InvalidParameterError
 
 from sksiamese import (
@@ -333,7 +334,47 @@ def test_fixed_threshold_is_used():
         SiamesePairClassifier(threshold="best").fit(X, y)
 
 
-def test_partial_fit_learns_feedback_without_forgetting(digit_pairs):
+def test_partial_fit_fixes_reported_mistakes_and_keeps_accuracy():
+    X, y = load_digits(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    order = np.random.RandomState(0).permutation(len(y))
+    seen, pool, test = order[:900], order[900:1350], order[1350:]
+    X_pairs, y_pairs = make_pairs(X[seen], y[seen], n_pairs=2000, random_state=0)
+    clf = SiamesePairClassifier(random_state=0).fit(X_pairs, y_pairs)
+    X_pool, y_pool = make_pairs(X[pool], y[pool], n_pairs=2000, random_state=100)
+    X_test, y_test = make_pairs(X[test], y[test], n_pairs=2000, random_state=200)
+    before = clf.score(X_test, y_test)
+    # the feedback loop: users report 20 pairs it got wrong
+    wrong = np.flatnonzero(clf.predict(X_pool) != y_pool)[:20]
+    assert len(wrong) == 20
+
+    clf.partial_fit(X_pool[wrong], y_pool[wrong])
+
+    # measured (seed 0): all 20 fixed, held-out accuracy 0.948 -> 0.942 (over
+    # 8 seeds: 158 of 160 fixed, accuracy -0.008 to +0.014; with the
+    # threshold re-learned on the feedback and as many replayed pairs, as
+    # before, 0.948 -> 0.575)
+    assert (clf.predict(X_pool[wrong]) == y_pool[wrong]).mean() >= 0.8
+    assert clf.score(X_test, y_test) > before - 0.015
+    # the threshold came from the held-out pairs of fit and the feedback
+    assert len(clf._calib_target_) > 50
+
+
+@pytest.mark.filterwarnings("ignore:The pairs labelled:UserWarning")
+def test_partial_fit_with_an_encoder_recalibrates_on_raw_held_out_items():
+    X, y = _synonym_sentences(400, seed=0)
+    clf = SiamesePairClassifier(encoder=TfidfVectorizer(), max_epochs=3)
+    clf.set_params(random_state=0).fit(X, y)
+    # kept as raw sentences, encoded again when needed
+    assert clf._calib_items_.dtype == object
+    assert isinstance(clf._calib_items_[0], str)
+    before = clf.threshold_
+    clf.partial_fit(X[:5], y[:5])
+    assert clf.threshold_ != before
+    assert np.isfinite(clf.predict_proba(X[:5])).all()
+
+
+def test_partial_fit_learns_pairs_of_new_classes(digit_pairs):
     (X_old, y_old), (X_new, y_new) = digit_pairs
     clf = SiamesePairClassifier(random_state=0).fit(X_old, y_old)
     X_old_test, y_old_test = X_old[2000:], y_old[2000:]
@@ -346,9 +387,9 @@ def test_partial_fit_learns_feedback_without_forgetting(digit_pairs):
 
     old_after = clf.score(X_old_test, y_old_test)
     new_after = clf.score(X_new_test, y_new_test)
-    # measured: new 0.83 -> 0.95; old 0.88 -> 0.88
+    # measured: new 0.71 -> 0.96; old 0.997 -> 0.992
     assert new_after > new_before + 0.05
-    assert old_after > old_before - 0.05
+    assert old_after > old_before - 0.02
 
 
 def test_in_batch_negatives_train(digit_pairs):

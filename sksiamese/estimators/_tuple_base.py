@@ -127,12 +127,17 @@ class _TupleBase(SiameseBase):
 
     # -- fitting -----------------------------------------------------------------
 
-    def _fit_tuples(self, items, tuples, y, valid=None, continuing=False):
+    def _fit_tuples(
+        self, items, tuples, y, valid=None, continuing=False, max_epochs=None
+    ):
         """Train on ``tuples[...]`` with targets ``y``; ``valid``: held-out
-        ``(tuples, y)`` for early stopping; ``continuing``: from ``net_``."""
+        ``(tuples, y)`` for early stopping; ``continuing``: from ``net_``;
+        ``max_epochs``: instead of the resolved one, when continuing."""
         seed = self._next_seed()
         if continuing:
             net = self._continued_net(_n_features(items), seed)
+            if max_epochs is not None:
+                net.max_epochs = max_epochs
         else:
             valid_ds = None
             if valid is not None and self.early_stopping:
