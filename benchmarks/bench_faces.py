@@ -68,6 +68,9 @@ def make_models(seed, quick):
     )
     conv = SiameseTransformer(
         module=ConvNet,
+        # the pooling of the recorded results (ConvNet's default before
+        # flattening became it)
+        module__pooling="avg",
         module__input_shape=(1, SIZE, SIZE),
         module__channels=(32, 64, 128),
         module__embedding_dim=128,

@@ -70,6 +70,9 @@ def reference_pairs(person, forged):
 def make_model(epochs, seed):
     return SiameseTransformer(
         module=ConvNet,
+        # the pooling of the recorded results (ConvNet's default before
+        # flattening became it)
+        module__pooling="avg",
         module__input_shape=(1, *SHAPE),
         module__channels=(32, 64, 128),
         module__embedding_dim=128,

@@ -143,9 +143,9 @@ class ConvNet(_Backbone):
     estimators keep taking 2-D arrays and work in scikit-learn pipelines. Each
     entry of ``channels`` adds a block ``Conv2d(3x3, padding=1) ->
     [BatchNorm2d] -> ReLU -> MaxPool2d(2)``; the feature maps are then
-    averaged over space, passed through ``[Dropout] -> Linear`` to the
-    embedding (batch-normalised when ``batch_norm``), optionally
-    L2-normalised.
+    flattened (or averaged over space, see ``pooling``), passed through
+    ``[Dropout] -> Linear`` to the embedding (batch-normalised when
+    ``batch_norm``), optionally L2-normalised.
 
     Parameters
     ----------
@@ -166,13 +166,17 @@ class ConvNet(_Backbone):
         Batch normalisation after each convolution and the embedding.
     normalize : bool, default=False
         L2-normalise the output (embeddings on the unit sphere).
-    pooling : {"avg", "flatten"}, default="avg"
-        How the last feature maps become a vector: "avg" averages them over
-        space (global average pooling: the embedding ignores where in the
-        image a pattern appears), "flatten" keeps every position, so the
-        embedding knows the layout of the image, at the price of a larger
-        embedding layer. Layout matters for handwritten characters and
-        aligned faces.
+    pooling : {"flatten", "avg"}, default="flatten"
+        How the last feature maps become a vector: "flatten" keeps every
+        position, so the embedding knows the layout of the image, at the
+        price of a larger embedding layer (``channels[-1]`` times the
+        ``(height / 2**len(channels)) * (width / 2**len(channels))``
+        positions, rounded up, as inputs). "avg" averages them over space
+        (global average pooling: the embedding ignores where in the image a
+        pattern appears), for images whose objects are not aligned, or large
+        images where a flattened map would be too big. Layout matters for
+        handwritten characters and aligned faces, where
+        flattening embeds new classes better.
 
     Examples
     --------
@@ -201,7 +205,7 @@ class ConvNet(_Backbone):
         dropout=0.1,
         batch_norm=True,
         normalize=False,
-        pooling="avg",
+        pooling="flatten",
     ):
         super().__init__()
         self.input_shape = _check_input_shape(input_shape, n_features)

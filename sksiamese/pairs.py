@@ -20,6 +20,7 @@ from sklearn.utils import (
 )
 from sklearn.utils.multiclass import type_of_target
 
+from ._holdout import _MAX_ATTEMPTS, _hold_out_items, _n_test_items, _split_ok
 from .utils.validation import check_labels
 
 __all__ = [
@@ -28,10 +29,6 @@ __all__ = [
     "make_triplets",
     "pair_train_test_split",
 ]
-
-# Random item assignments tried before giving up on folds that each hold both
-# classes; small data sets need a few, hopeless ones fail fast enough.
-_MAX_ATTEMPTS = 20
 
 
 def _check_n(n, name, default):
@@ -319,32 +316,35 @@ def _factorize(values):
         )
 
 
-def _pair_items(X, groups):
-    """Item id of both members of each pair, as ``(n_pairs, 2)`` int codes."""
+def _pair_items(X, groups, arity=2):
+    """Item id of each member of each pair (or ``arity``-tuple), as
+    ``(n_tuples, arity)`` int codes."""
+    name = "pairs" if arity == 2 else "tuples"
     if groups is not None:
         groups = np.asarray(groups)
-        if groups.ndim != 2 or groups.shape[1] != 2:
+        if groups.ndim != 2 or groups.shape[1] != arity:
             raise ValueError(
-                "groups must have shape (n_pairs, 2): the ids of the two items of "
-                f"each pair (e.g. the indices returned by make_pairs), got shape "
-                f"{groups.shape}."
+                f"groups must have shape (n_{name}, {arity}): the ids of the "
+                f"{arity} items of each of the {name} (e.g. the indices returned "
+                f"by make_pairs), got shape {groups.shape}."
             )
-        return _factorize(groups.reshape(-1)).reshape(-1, 2)
+        return _factorize(groups.reshape(-1)).reshape(-1, arity)
     if sp.issparse(X):
         raise ValueError(
-            "Cannot derive the items of sparse pairs; pass groups of shape "
-            "(n_pairs, 2)."
+            f"Cannot derive the items of sparse {name}; pass groups of shape "
+            f"(n_{name}, {arity})."
         )
     X = np.asarray(X)
-    if X.ndim < 2 or X.shape[1] != 2:
+    if X.ndim < 2 or X.shape[1] != arity:
         raise ValueError(
-            "Without groups, X must hold pairs: shape (n_pairs, 2, ...) for rows "
-            f"or (n_pairs, 2) for raw items, got shape {X.shape}. Pass groups of "
-            "shape (n_pairs, 2) with the item ids of each pair."
+            f"Without groups, X must hold {name}: shape (n_{name}, {arity}, ...) "
+            f"for rows or (n_{name}, {arity}) for raw items, got shape {X.shape}. "
+            f"Pass groups of shape (n_{name}, {arity}) with the item ids of each "
+            "of them."
         )
-    # row k * 2 + m is member m of pair k
-    members = X.reshape(2 * len(X), -1) if X.ndim > 2 else X.reshape(-1)
-    return _factorize(members).reshape(-1, 2)
+    # row k * arity + m is member m of tuple k
+    members = X.reshape(arity * len(X), -1) if X.ndim > 2 else X.reshape(-1)
+    return _factorize(members).reshape(-1, arity)
 
 
 def _binary_target(y):
@@ -352,15 +352,6 @@ def _binary_target(y):
         return None
     y = column_or_1d(y)
     return y if type_of_target(y) == "binary" else None
-
-
-def _split_ok(train, test, y):
-    """Whether both sides are non-empty and, for a binary ``y``, hold both classes."""
-    if not train.any() or not test.any():
-        return False
-    if y is None:
-        return True
-    return len(np.unique(y[train])) == 2 and len(np.unique(y[test])) == 2
 
 
 class ItemDisjointKFold(BaseCrossValidator):
@@ -572,25 +563,19 @@ def pair_train_test_split(X_pairs, y, test_size=0.25, groups=None, random_state=
     n_items = int(items.max()) + 1 if items.size else 0
     if n_items < 2:
         raise ValueError(f"Need at least 2 distinct items, got {n_items}.")
-    # holding out a share q of the items keeps ~q**2 of the pairs for testing
-    # and ~(1 - q)**2 for training; solve q**2 / (q**2 + (1 - q)**2) = test_size
-    share = np.sqrt(test_size) / (np.sqrt(test_size) + np.sqrt(1 - test_size))
-    n_test_items = int(np.clip(np.round(share * n_items), 1, n_items - 1))
+    n_test_items = _n_test_items(test_size, n_items)
     y_binary = _binary_target(y)
-    rng = check_random_state(random_state)
-    for _ in range(_MAX_ATTEMPTS):
-        held_out = np.zeros(n_items, dtype=bool)
-        held_out[rng.permutation(n_items)[:n_test_items]] = True
-        inside = held_out[items]
-        train, test = ~inside.any(1), inside.all(1)
-        if _split_ok(train, test, y_binary):
-            train, test = np.flatnonzero(train), np.flatnonzero(test)
-            return (
-                _safe_indexing(X_pairs, train),
-                _safe_indexing(X_pairs, test),
-                _safe_indexing(y, train),
-                _safe_indexing(y, test),
-            )
+    split = _hold_out_items(
+        items, n_test_items, y_binary, check_random_state(random_state)
+    )
+    if split is not None:
+        train, test = split
+        return (
+            _safe_indexing(X_pairs, train),
+            _safe_indexing(X_pairs, test),
+            _safe_indexing(y, train),
+            _safe_indexing(y, test),
+        )
     raise ValueError(
         f"Could not hold out {n_test_items} of the {n_items} items so that both "
         "sets have pairs"

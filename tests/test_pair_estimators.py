@@ -16,6 +16,7 @@ from sklearn.model_selection import (
     TunedThresholdClassifierCV,
     cross_val_score,
 )
+from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import InvalidParameterError
 
 from sksiamese import (
@@ -132,7 +133,11 @@ def test_text_pairs_learn_synonyms_tfidf_cannot_see():
     X_test, y_test = _synonym_sentences(600, seed=1)
     tfidf_auc = roc_auc_score(y_test, _tfidf_cosine(X, X_test))
     model = SiamesePairClassifier(encoder=TfidfVectorizer(), random_state=0)
-    auc = roc_auc_score(y_test, model.fit(X, y).decision_function(X_test))
+    # paraphrases share fewer words than non-paraphrases here, so the input
+    # ranks them upside down, as inverted labels would: fit says so
+    with pytest.warns(UserWarning, match="farther apart in the input"):
+        model.fit(X, y)
+    auc = roc_auc_score(y_test, model.decision_function(X_test))
     # the encoder output is sparse; the rows are densified batch by batch
     assert sp.issparse(model.encoder_.transform(X_test[:2, 0]))
     # measured: TF-IDF cosine 0.38 (non-paraphrases overlap more), model 0.99
@@ -140,6 +145,7 @@ def test_text_pairs_learn_synonyms_tfidf_cannot_see():
     assert auc > 0.9
 
 
+@pytest.mark.filterwarnings("ignore:The pairs labelled:UserWarning")
 def test_dataframe_of_text_columns_matches_array():
     X, y = _synonym_sentences(300, seed=0)
     frame = pd.DataFrame({"question1": X[:, 0], "question2": X[:, 1]})
@@ -195,17 +201,57 @@ def test_pos_label_flips_the_meaning_of_the_labels(digit_pairs):
         SiamesePairClassifier(pos_label=7).fit(X, y)
 
 
-def test_predict_proba_is_calibrated(digit_pairs, fitted_digits):
+def test_fit_warns_when_similar_pairs_are_the_far_ones(digit_pairs):
+    import warnings
+
     (X, y), _ = digit_pairs
-    proba = fitted_digits.predict_proba(X[:1000])
+    X, y = X[:600], y[:600]
+    quick = {"max_epochs": 1, "random_state": 0}
+    # 1 = dissimilar (Hadsell et al.'s convention) with the default pos_label
+    with pytest.warns(UserWarning, match=r"pos_label=1 .*pass pos_label=0"):
+        SiamesePairClassifier(**quick).fit(X, 1 - y)
+    labels = np.where(y == 1, "same", "different")
+    with pytest.warns(UserWarning, match="pos_label='same'"):
+        SiamesePairClassifier(pos_label="different", **quick).fit(X, labels)
+    rng = np.random.RandomState(0)
+    noise = rng.normal(size=(600, 2, 16))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        # the right convention, and pos_label naming the inverted one
+        SiamesePairClassifier(**quick).fit(X, y)
+        SiamesePairClassifier(pos_label=0, **quick).fit(X, 1 - y)
+        # labels the input says nothing about (ROC AUC about 0.5)
+        SiamesePairClassifier(**quick).fit(noise, rng.randint(2, size=600))
+        # 15 pairs: too few to tell
+        SiamesePairClassifier(**quick).fit(X[:15], 1 - y[:15])
+    # with an encoder, its output is the input's geometry
+    texts = np.array([["ab cd", "ab cd"], ["ab cd", "xy zw"]] * 20, dtype=object)
+    with pytest.warns(UserWarning, match="ROC AUC 0.00 over 40 pairs"):
+        SiamesePairClassifier(encoder=TfidfVectorizer(), **quick).fit(
+            texts, np.tile([0, 1], 20)
+        )
+
+
+def test_predict_proba_is_calibrated():
+    X, y = load_digits(return_X_y=True)
+    X = X / 16
+    items = np.random.RandomState(0).permutation(np.flatnonzero(y <= 5))
+    train, new = items[:600], items[600:]
+    X_pairs, y_pairs = make_pairs(X[train], y[train], n_pairs=2000, random_state=0)
+    clf = SiamesePairClassifier(max_epochs=10, random_state=0).fit(X_pairs, y_pairs)
+    # calibrated for pairs of items it was not trained on, as its
+    # calibration pairs are
+    X_new, y_new = make_pairs(X[new], y[new], n_pairs=1000, random_state=1)
+    proba = clf.predict_proba(X_new)
     np.testing.assert_allclose(proba.sum(1), 1.0, rtol=1e-6)
     p = proba[:, 1]
-    # calibrated: in each quarter by predicted probability, the mean
-    # probability matches the share of similar pairs
+    # in each quarter by predicted probability, the mean probability matches
+    # the share of similar pairs (measured: within 0.02; calibrated on pairs
+    # sharing items with the training pairs, 0.08 off)
     for part in np.array_split(np.argsort(p), 4):
-        assert abs(p[part].mean() - y[:1000][part].mean()) < 0.1
+        assert abs(p[part].mean() - y_new[part].mean()) < 0.05
     # and monotone in the similarity
-    sim = fitted_digits.similarity(X[:1000])
+    sim = clf.similarity(X_new)
     assert np.all(np.diff(p[np.argsort(sim)]) >= -1e-12)
 
 
@@ -288,7 +334,47 @@ def test_fixed_threshold_is_used():
         SiamesePairClassifier(threshold="best").fit(X, y)
 
 
-def test_partial_fit_learns_feedback_without_forgetting(digit_pairs):
+def test_partial_fit_fixes_reported_mistakes_and_keeps_accuracy():
+    X, y = load_digits(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    order = np.random.RandomState(0).permutation(len(y))
+    seen, pool, test = order[:900], order[900:1350], order[1350:]
+    X_pairs, y_pairs = make_pairs(X[seen], y[seen], n_pairs=2000, random_state=0)
+    clf = SiamesePairClassifier(random_state=0).fit(X_pairs, y_pairs)
+    X_pool, y_pool = make_pairs(X[pool], y[pool], n_pairs=2000, random_state=100)
+    X_test, y_test = make_pairs(X[test], y[test], n_pairs=2000, random_state=200)
+    before = clf.score(X_test, y_test)
+    # the feedback loop: users report 20 pairs it got wrong
+    wrong = np.flatnonzero(clf.predict(X_pool) != y_pool)[:20]
+    assert len(wrong) == 20
+
+    clf.partial_fit(X_pool[wrong], y_pool[wrong])
+
+    # measured (seed 0): all 20 fixed, held-out accuracy 0.948 -> 0.942 (over
+    # 8 seeds: 158 of 160 fixed, accuracy -0.008 to +0.014; with the
+    # threshold re-learned on the feedback and as many replayed pairs, as
+    # before, 0.948 -> 0.575)
+    assert (clf.predict(X_pool[wrong]) == y_pool[wrong]).mean() >= 0.8
+    assert clf.score(X_test, y_test) > before - 0.015
+    # the threshold came from the held-out pairs of fit and the feedback
+    assert len(clf._calib_target_) > 50
+
+
+@pytest.mark.filterwarnings("ignore:The pairs labelled:UserWarning")
+def test_partial_fit_with_an_encoder_recalibrates_on_raw_held_out_items():
+    X, y = _synonym_sentences(400, seed=0)
+    clf = SiamesePairClassifier(encoder=TfidfVectorizer(), max_epochs=3)
+    clf.set_params(random_state=0).fit(X, y)
+    # kept as raw sentences, encoded again when needed
+    assert clf._calib_items_.dtype == object
+    assert isinstance(clf._calib_items_[0], str)
+    before = clf.threshold_
+    clf.partial_fit(X[:5], y[:5])
+    assert clf.threshold_ != before
+    assert np.isfinite(clf.predict_proba(X[:5])).all()
+
+
+def test_partial_fit_learns_pairs_of_new_classes(digit_pairs):
     (X_old, y_old), (X_new, y_new) = digit_pairs
     clf = SiamesePairClassifier(random_state=0).fit(X_old, y_old)
     X_old_test, y_old_test = X_old[2000:], y_old[2000:]
@@ -301,9 +387,9 @@ def test_partial_fit_learns_feedback_without_forgetting(digit_pairs):
 
     old_after = clf.score(X_old_test, y_old_test)
     new_after = clf.score(X_new_test, y_new_test)
-    # measured: new 0.83 -> 0.95; old 0.88 -> 0.88
+    # measured: new 0.71 -> 0.96; old 0.997 -> 0.992
     assert new_after > new_before + 0.05
-    assert old_after > old_before - 0.05
+    assert old_after > old_before - 0.02
 
 
 def test_in_batch_negatives_train(digit_pairs):
@@ -452,6 +538,7 @@ def test_item_disjoint_cv_with_pair_classifier(digit_pairs):
     assert scores.min() > 0.8
 
 
+@pytest.mark.filterwarnings("ignore:The pairs labelled:UserWarning")
 def test_prefitted_encoder_stays_frozen():
     X, y = _synonym_sentences(200, seed=0)
     vectorizer = TfidfVectorizer().fit(["w0a w1a", "f1 f2"])  # a tiny vocabulary

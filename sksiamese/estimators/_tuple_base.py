@@ -19,8 +19,11 @@ from sklearn.utils.validation import (
 
 from .._criteria import TupleCriterion
 from .._data import TupleDataset
+from .._holdout import _item_disjoint_holdout
 from ..distances import get_distance
+from ..pairs import _pair_items
 from ..utils.validation import (
+    _warn_if_unscaled,
     check_rows,
     check_tuples,
 )
@@ -29,6 +32,10 @@ from ._loss_side import _build_loss
 
 # Tuples embedded at a time at inference: bounds memory whatever the input.
 _CHUNK = 8192
+# Fewest held-out tuples an item-disjoint hold-out may leave: below, a
+# threshold learned on them is noise, and in a densely linked pair graph the
+# tuples it drops (those straddling the split) cost small data most.
+_MIN_DISJOINT = 20
 
 
 class _TupleBase(SiameseBase):
@@ -93,6 +100,8 @@ class _TupleBase(SiameseBase):
         elif self.encoder is None:
             X = check_tuples(self, X, k, reset=reset)
             items = X.reshape(-1, X.shape[2])
+            if reset:
+                _warn_if_unscaled(self, items)
         else:
             X = _as_item_tuples(X, k, cls, name)
             flat = list(X.ravel())
@@ -118,12 +127,17 @@ class _TupleBase(SiameseBase):
 
     # -- fitting -----------------------------------------------------------------
 
-    def _fit_tuples(self, items, tuples, y, valid=None, continuing=False):
+    def _fit_tuples(
+        self, items, tuples, y, valid=None, continuing=False, max_epochs=None
+    ):
         """Train on ``tuples[...]`` with targets ``y``; ``valid``: held-out
-        ``(tuples, y)`` for early stopping; ``continuing``: from ``net_``."""
+        ``(tuples, y)`` for early stopping; ``continuing``: from ``net_``;
+        ``max_epochs``: instead of the resolved one, when continuing."""
         seed = self._next_seed()
         if continuing:
             net = self._continued_net(_n_features(items), seed)
+            if max_epochs is not None:
+                net.max_epochs = max_epochs
         else:
             valid_ds = None
             if valid is not None and self.early_stopping:
@@ -132,21 +146,72 @@ class _TupleBase(SiameseBase):
         self._train(net, TupleDataset(items, tuples, y), seed, not continuing)
         return self
 
-    def _holdout(self, y, stratify):
-        """Split tuple indices into training and calibration / validation."""
+    def _item_ids(self, X, items, groups):
+        """Item codes ``(n_tuples, k)`` of each member of each tuple, or None
+        when raw items cannot be told apart (unhashable, e.g. dicts).
+
+        From ``groups`` when given, else by value: identical numeric rows, or
+        equal raw items, are the same item.
+        """
+        k = self._arity
+        if groups is not None:
+            groups = np.asarray(groups)
+            if len(groups) != len(items) // k:
+                raise ValueError(
+                    f"groups holds {len(groups)} rows for {len(items) // k} "
+                    f"{self._tuple_name}; pass one row of {k} item ids per tuple."
+                )
+            return _pair_items(None, groups, arity=k)
+        if self.encoder is not None and not self._takes_raw_items():
+            # the raw items, not their encoding: the encoder may map two
+            # distinct items to one vector
+            X = _as_item_tuples(X, k, type(self).__name__, self._tuple_name)
+        else:
+            X = items.reshape(-1, k, *items.shape[1:])
+        try:
+            return _pair_items(X, None, arity=k)
+        except TypeError:
+            return None
+
+    def _holdout(self, y, stratify, ids=None):
+        """Split tuple indices into training and held-out (calibration and
+        early-stopping validation) parts; set ``holdout_``.
+
+        With item codes ``ids`` the held-out tuples share no item with the
+        training tuples ("item-disjoint"), when that leaves at least
+        ``_MIN_DISJOINT`` of them; else a random share of the tuples is held
+        out ("random"), stratified by ``y`` with ``stratify``; tiny data hold
+        nothing out (None, and ``train`` is every tuple).
+        """
         index = np.arange(len(y))
         n_valid = int(np.ceil(self.validation_fraction * len(y)))
+        self.holdout_ = None
         if n_valid < 2 or len(y) - n_valid < 2:
             return index, None
+        rng = np.random.RandomState(self._next_seed())
+        two_classes = stratify and len(np.unique(y)) == 2
+        if ids is not None:
+            split = _item_disjoint_holdout(
+                ids,
+                self.validation_fraction,
+                y if two_classes else None,
+                rng,
+                min_test=_MIN_DISJOINT,
+            )
+            if split is not None:
+                self.holdout_ = "item-disjoint"
+                return split
         try:
-            return train_test_split(
+            split = train_test_split(
                 index,
                 test_size=n_valid,
-                stratify=y if stratify else None,
-                random_state=self._next_seed(),
+                stratify=y if two_classes else None,
+                random_state=rng,
             )
         except ValueError:  # a class too small to stratify
             return index, None
+        self.holdout_ = "random"
+        return split
 
     # -- inference -----------------------------------------------------------------
 
@@ -267,7 +332,17 @@ _TRAINING_DOC = """\
         Stop when the loss on the held-out tuples has not improved for
         ``n_iter_no_change`` epochs, restoring the best weights.
     validation_fraction : float, default=0.1
-        Share of the tuples held out ({holdout}).
+        Share of the tuples held out ({holdout}), to judge the model on
+        items it was not trained on: no item of a held-out tuple occurs in a
+        training tuple. Items are the same when their numeric rows are
+        identical, their raw items equal, or their ids in ``fit``'s
+        ``groups`` equal. Groups of tuples linked by shared items are held
+        out whole; when one group holds most tuples (densely linked pairs of
+        few items), a random share of the items is held out and the tuples
+        that straddle the split are left out of both parts (about 38 % of
+        them at 0.1). When that leaves fewer than 20 held-out tuples (small
+        data), or raw items cannot be compared, a random share of the tuples
+        is held out instead; under 2 tuples, none. ``holdout_`` says which.
     n_iter_no_change : int, default=5
         Patience of early stopping, in epochs.
     augment : callable or None, default=None
@@ -311,6 +386,9 @@ _SHARED_ATTRIBUTES = """\
         The fitted encoder (only with ``encoder``).
     history_ : skorch.History
         Per-epoch training record.
+    holdout_ : {"item-disjoint", "random"} or None
+        How the held-out tuples were chosen (see ``validation_fraction``);
+        None when none were.
     n_iter_ : int
         Number of epochs trained.
     n_features_in_ : int

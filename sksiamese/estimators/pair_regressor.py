@@ -145,7 +145,7 @@ class SiamesePairRegressor(RegressorMixin, _TupleBase):
     distance = "cosine"
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
+    def fit(self, X, y, groups=None):
         """Train on pairs with graded similarity targets.
 
         Parameters
@@ -154,6 +154,11 @@ class SiamesePairRegressor(RegressorMixin, _TupleBase):
             Pairs of numeric rows, or of raw items with ``encoder``.
         y : array-like of shape (n_pairs,)
             Similarity targets (higher = more similar), any scale.
+        groups : array-like of shape (n_pairs, 2), default=None
+            Ids of the two items of each pair: the pairs that fit ``scale_``
+            share no item with the training pairs (see
+            ``validation_fraction``). None: identical rows, or equal raw
+            items, are the same item.
 
         Returns
         -------
@@ -166,7 +171,8 @@ class SiamesePairRegressor(RegressorMixin, _TupleBase):
             low, high = y.min(), y.max()
             self.y_min_, self.y_max_ = float(low), float(high)
             target = (2 * (y - low) / (high - low) - 1).astype(np.float32)
-            train, calib = self._holdout(target, stratify=False)
+            ids = self._item_ids(X, items, groups)
+            train, calib = self._holdout(target, stratify=False, ids=ids)
             valid = None if calib is None else (tuples[calib], target[calib])
             self._fit_tuples(items, tuples[train], target[train], valid, continuing)
             # the network fits its training pairs more closely than new ones:

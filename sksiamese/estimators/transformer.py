@@ -19,7 +19,12 @@ from .._data import RowsDataset, vstack_rows
 from ..distances import get_distance
 from ..losses import LOSSES
 from ..miners import MINERS
-from ..utils.validation import check_class_labels, check_raw_items, check_rows
+from ..utils.validation import (
+    _warn_if_unscaled,
+    check_class_labels,
+    check_raw_items,
+    check_rows,
+)
 from ._base import _ROUTED_PREFIXES, SiameseBase, _n_features
 from ._loss_side import _build_loss, _build_miner
 from ._prototypes import _PrototypeClassifier
@@ -308,6 +313,8 @@ class SiameseTransformer(
             X = check_raw_items(X, type(self).__name__)
         else:
             X, y = check_rows(self, X, y, reset=reset)
+            if reset:
+                _warn_if_unscaled(self, X)
         y = check_class_labels(y, X.shape[0], min_classes=min_classes, estimator=self)
         return X, y
 

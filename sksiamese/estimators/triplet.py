@@ -137,7 +137,7 @@ class SiameseTripletClassifier(ClassifierMixin, _TupleBase):
         return ordered, y
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
+    def fit(self, X, y=None, groups=None):
         """Train on triplets.
 
         Parameters
@@ -148,6 +148,11 @@ class SiameseTripletClassifier(ClassifierMixin, _TupleBase):
         y : array-like of shape (n_triplets,), default=None
             1 where the second item is the positive, 0 where the third is;
             None means all 1.
+        groups : array-like of shape (n_triplets, 3), default=None
+            Ids of the three items of each triplet: with ``early_stopping``,
+            the validation triplets share no item with the training triplets
+            (see ``validation_fraction``). None: identical rows, or equal raw
+            items, are the same item.
 
         Returns
         -------
@@ -159,8 +164,12 @@ class SiameseTripletClassifier(ClassifierMixin, _TupleBase):
             ordered, _ = self._check_order(tuples, y)
             self.classes_ = np.array([0, 1])
             train, valid = np.arange(len(ordered)), None
+            self.holdout_ = None
             if self.early_stopping:
-                train, valid = self._holdout(np.ones(len(ordered)), stratify=False)
+                ids = self._item_ids(X, items, groups)
+                train, valid = self._holdout(
+                    np.ones(len(ordered)), stratify=False, ids=ids
+                )
             valid = None if valid is None else (ordered[valid], np.ones(len(valid)))
             self._fit_tuples(
                 items, ordered[train], np.ones(len(train)), valid, continuing
