@@ -1,17 +1,14 @@
 """SiamesePairClassifier: verification of labelled pairs."""
 
-import warnings
 from numbers import Real
 
 import numpy as np
-import scipy.sparse as sp
 import torch
 from sklearn.base import (
     ClassifierMixin,
     _fit_context,
 )
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import roc_auc_score
 from sklearn.utils._param_validation import HasMethods, StrOptions
 from sklearn.utils.validation import (
     check_is_fitted,
@@ -22,6 +19,7 @@ from ..metrics import select_threshold
 from ..utils.validation import (
     check_class_labels,
 )
+from ._label_guard import warn_if_labels_inverted
 from ._tuple_base import _as_item_tuples, _concat, _doc, _take, _TupleBase
 
 # Earlier training pairs kept for replay in SiamesePairClassifier.partial_fit
@@ -33,17 +31,6 @@ _REPLAY_PAIRS = 2000
 # the held-out pairs: 1 replayed pair each cost 0.049 of held-out accuracy,
 # 20 each 0.001 (worst 0.015), 50 each none (+0.002, worst -0.008)).
 _FEEDBACK_REPLAY = 50
-
-# The label-convention guard of fit: warn when the pairs labelled "similar"
-# rank below the others by the input's own similarity, with an ROC AUC under
-# _GUARD_AUC (they are farther apart than a dissimilar pair about twice as
-# often as closer) that is also _GUARD_Z standard errors below the 0.5 of
-# labels unrelated to the input (so that chance cannot trigger it on few
-# pairs), measured on at least _GUARD_MIN_PAIRS pairs (at most _GUARD_SAMPLE).
-_GUARD_AUC = 0.35
-_GUARD_Z = 3.0
-_GUARD_MIN_PAIRS = 20
-_GUARD_SAMPLE = 5000
 
 
 class SiamesePairClassifier(ClassifierMixin, _TupleBase):
@@ -296,36 +283,10 @@ class SiamesePairClassifier(ClassifierMixin, _TupleBase):
     def _check_label_convention(self, items, tuples, target):
         """Warn when the "similar" pairs are clearly the farther ones in the
         input (see ``pos_label``)."""
-        n_pos = int(target.sum())
-        if min(n_pos, len(target) - n_pos) == 0 or len(target) < _GUARD_MIN_PAIRS:
-            return
-        if len(target) > _GUARD_SAMPLE:
-            keep = np.random.RandomState(0).permutation(len(target))[:_GUARD_SAMPLE]
-            tuples, target = tuples[keep], target[keep]
-            n_pos = int(target.sum())
-        n_neg = len(target) - n_pos
-        auc = max(
-            roc_auc_score(target, score)
-            for score in _input_similarities(items[tuples[:, 0]], items[tuples[:, 1]])
+        negative = self.classes_[self.classes_ != self.pos_label_][0]
+        warn_if_labels_inverted(
+            items, tuples, target, self.pos_label_, negative, stacklevel=5
         )
-        # standard error of the ROC AUC of a score unrelated to the labels
-        # (the Mann-Whitney statistic under the null)
-        se = np.sqrt((n_pos + n_neg + 1) / (12 * n_pos * n_neg))
-        if auc < _GUARD_AUC and auc < 0.5 - _GUARD_Z * se:
-            # numpy scalars as plain Python values, as the user writes them
-            pos = np.asarray(self.pos_label_).item()
-            other = self.classes_[self.classes_ != self.pos_label_][0].item()
-            warnings.warn(
-                f"The pairs labelled pos_label={pos!r} (similar) are farther "
-                "apart in the input than the other pairs: the input's own "
-                f"similarity ranks them below the others (ROC AUC {auc:.2f} "
-                f"over {len(target)} pairs). If {pos!r} means 'dissimilar' in "
-                "your data (1 = dissimilar, as in Hadsell et al.'s contrastive "
-                f"loss), pass pos_label={other!r}; otherwise the network learns "
-                "to bring these pairs together, and this warning can be ignored.",
-                UserWarning,
-                stacklevel=4,  # the caller of fit, under _fit_context
-            )
 
     def _all_similar(self, tuples, reset):
         """Labels for positive-only pairs (``y=None``)."""
@@ -587,20 +548,6 @@ class SiamesePairClassifier(ClassifierMixin, _TupleBase):
             target, score, strategy, beta=beta, target_far=target_far
         )
         return self
-
-
-def _input_similarities(a, b):
-    """Cosine similarity and minus the Euclidean distance of paired rows
-    (dense or CSR)."""
-    if sp.issparse(a):
-        dot = np.asarray(a.multiply(b).sum(1)).ravel()
-        aa = np.asarray(a.multiply(a).sum(1)).ravel()
-        bb = np.asarray(b.multiply(b).sum(1)).ravel()
-    else:
-        a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-        dot, aa, bb = (a * b).sum(1), (a * a).sum(1), (b * b).sum(1)
-    cosine = dot / np.maximum(np.sqrt(aa * bb), 1e-12)
-    return cosine, -np.sqrt(np.maximum(aa + bb - 2 * dot, 0))
 
 
 SiamesePairClassifier.__doc__ = _doc(
