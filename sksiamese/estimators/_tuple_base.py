@@ -27,7 +27,7 @@ from ..utils.validation import (
     check_rows,
     check_tuples,
 )
-from ._base import _ROUTED_PREFIXES, SiameseBase, _n_features
+from ._base import _ROUTED_PREFIXES, SiameseBase, _n_features, _with_n_jobs_doc
 from ._loss_side import _build_loss
 
 # Tuples embedded at a time at inference: bounds memory whatever the input.
@@ -349,18 +349,7 @@ _TRAINING_DOC = """\
         Applied to each training batch of stacked items (a float32 tensor).
     device : str or torch.device, default="cpu"
         Device for training and inference.
-    n_jobs : int or None, default=None
-        Torch's intra-op threads while the estimator trains and embeds; the
-        caller's setting is restored when each call returns. None: one thread
-        for a small network (a training batch under about 50 million
-        floating-point operations, as for most tabular data), where more
-        threads only add synchronisation and slow down badly when the cores
-        are busy with other work; otherwise torch's current setting
-        (convolutions, pretrained text encoders). It never exceeds torch's
-        current setting, so the limits joblib, Dask and Ray give their
-        workers hold. A positive int sets that many threads, -1 one per core.
-        Threads change results only in the last bits of floating-point sums
-        (which training can amplify over epochs).
+    {n_jobs}
     random_state : int, RandomState instance or None, default=None
         Seeds weights, batches and dropout; an int makes fits repeatable.
     verbose : int, default=0
@@ -410,7 +399,7 @@ def _doc(text, k, holdout):
             raise ValueError(f"the docstring must hold the line {line!r} once")
         block = block.replace("{k}", str(k)).replace("{holdout}", holdout)
         text = text.replace(line, block + "\n")
-    return text
+    return _with_n_jobs_doc(text)
 
 
 # -- helpers ------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from .._criteria import ViewsCriterion
 from ..distances import EuclideanDistance
 from ..losses import SupConLoss
 from ..utils.validation import check_labels, check_rows
-from ._base import SiameseBase
+from ._base import SiameseBase, _with_n_jobs_doc
 from ._neighbor_scores import _NeighborScoring
 from ._views import _mean_scale, _ScaledRows, _ScarfViews, _Standardized
 
@@ -152,18 +152,7 @@ class SiameseOutlierDetector(
         shape ``(2 * batch, n_features)``) after the corruption.
     device : str or torch.device, default="cpu"
         Device for training and inference.
-    n_jobs : int or None, default=None
-        Torch's intra-op threads while the estimator trains and embeds; the
-        caller's setting is restored when each call returns. None: one thread
-        for a small network (a training batch under about 50 million
-        floating-point operations, as for most tabular data), where more
-        threads only add synchronisation and slow down badly when the cores
-        are busy with other work; otherwise torch's current setting
-        (convolutions, pretrained text encoders). It never exceeds torch's
-        current setting, so the limits joblib, Dask and Ray give their
-        workers hold. A positive int sets that many threads, -1 one per core.
-        Threads change results only in the last bits of floating-point sums
-        (which training can amplify over epochs).
+    {n_jobs}
     random_state : int, RandomState instance or None, default=None
         Seeds weights, batches and corruption; an int makes fits repeatable.
         The global torch and numpy random states are not used.
@@ -575,6 +564,9 @@ class SiameseOutlierDetector(
             1 for inliers, -1 for outliers.
         """
         return np.where(self.decision_function(X) < 0, -1, 1)
+
+
+SiameseOutlierDetector.__doc__ = _with_n_jobs_doc(SiameseOutlierDetector.__doc__)
 
 
 __all__ = ["SiameseOutlierDetector"]

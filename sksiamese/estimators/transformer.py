@@ -25,7 +25,7 @@ from ..utils.validation import (
     check_raw_items,
     check_rows,
 )
-from ._base import _ROUTED_PREFIXES, SiameseBase, _n_features
+from ._base import _ROUTED_PREFIXES, SiameseBase, _n_features, _with_n_jobs_doc
 from ._loss_side import _build_loss, _build_miner
 from ._prototypes import _PrototypeClassifier
 
@@ -140,18 +140,7 @@ class SiameseTransformer(
         pass.
     device : str or torch.device, default="cpu"
         Device for training and inference, e.g. "cuda".
-    n_jobs : int or None, default=None
-        Torch's intra-op threads while the estimator trains and embeds; the
-        caller's setting is restored when each call returns. None: one thread
-        for a small network (a training batch under about 50 million
-        floating-point operations, as for most tabular data), where more
-        threads only add synchronisation and slow down badly when the cores
-        are busy with other work; otherwise torch's current setting
-        (convolutions, pretrained text encoders). It never exceeds torch's
-        current setting, so the limits joblib, Dask and Ray give their
-        workers hold. A positive int sets that many threads, -1 one per core.
-        Threads change results only in the last bits of floating-point sums
-        (which training can amplify over epochs).
+    {n_jobs}
     random_state : int, RandomState instance or None, default=None
         Seeds weights, batches and dropout; an int makes fits repeatable. The
         global torch and numpy random states are not used.
@@ -518,6 +507,9 @@ class SiameseTransformer(
         """
         distances = self.pair_distance(X1, X2)  # checks that self is fitted
         return self.distance_.similarity(distances)
+
+
+SiameseTransformer.__doc__ = _with_n_jobs_doc(SiameseTransformer.__doc__)
 
 
 __all__ = ["SiameseTransformer"]
