@@ -43,29 +43,6 @@ _TRAINING_PARAMS = ("lr", "weight_decay", "lr_schedule", "max_epochs", "batch_si
 _AUTO = StrOptions({"auto"})
 
 
-# The ``n_jobs`` entry of every estimator's Parameters section.
-_N_JOBS_DOC = """\
-    n_jobs : int or None, default=None
-        Torch's intra-op threads while the estimator trains and embeds; the
-        caller's setting is restored when each call returns. None: one thread
-        for a small network (a training batch under about 50 million
-        floating-point operations, as for most tabular data), where more
-        threads only add synchronisation and slow down badly when the cores
-        are busy with other work; otherwise torch's current setting
-        (convolutions, pretrained text encoders). It never exceeds torch's
-        current setting, so the limits joblib, Dask and Ray give their
-        workers hold. A positive int sets that many threads, -1 one per core.
-        Threads change results only in the last bits of floating-point sums
-        (which training can amplify over epochs).
-"""
-
-
-def _with_n_jobs_doc(text):
-    """A docstring with the shared ``n_jobs`` entry in place of its
-    ``{n_jobs}`` line (None stays None: ``python -OO`` strips docstrings)."""
-    return None if text is None else text.replace("    {n_jobs}\n", _N_JOBS_DOC)
-
-
 class SiameseBase(_NetPickling, BaseEstimator):
     """Hyper-parameter handling and skorch plumbing shared by the estimators.
 

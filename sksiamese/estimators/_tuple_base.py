@@ -20,6 +20,7 @@ from sklearn.utils.validation import (
 from .._criteria import TupleCriterion
 from .._data import TupleDataset
 from .._holdout import _item_disjoint_holdout
+from .._threads import with_n_jobs_doc
 from ..distances import get_distance
 from ..pairs import _pair_items
 from ..utils.validation import (
@@ -27,7 +28,7 @@ from ..utils.validation import (
     check_rows,
     check_tuples,
 )
-from ._base import _ROUTED_PREFIXES, SiameseBase, _n_features, _with_n_jobs_doc
+from ._base import _ROUTED_PREFIXES, SiameseBase, _n_features
 from ._loss_side import _build_loss
 
 # Tuples embedded at a time at inference: bounds memory whatever the input.
@@ -399,7 +400,7 @@ def _doc(text, k, holdout):
             raise ValueError(f"the docstring must hold the line {line!r} once")
         block = block.replace("{k}", str(k)).replace("{holdout}", holdout)
         text = text.replace(line, block + "\n")
-    return _with_n_jobs_doc(text)
+    return with_n_jobs_doc(text)
 
 
 # -- helpers ------------------------------------------------------------------------

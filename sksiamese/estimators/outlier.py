@@ -19,10 +19,11 @@ from sklearn.utils.validation import (
 )
 
 from .._criteria import ViewsCriterion
+from .._threads import with_n_jobs_doc
 from ..distances import EuclideanDistance
 from ..losses import SupConLoss
 from ..utils.validation import check_labels, check_rows
-from ._base import SiameseBase, _with_n_jobs_doc
+from ._base import SiameseBase
 from ._neighbor_scores import _NeighborScoring
 from ._views import _mean_scale, _ScaledRows, _ScarfViews, _Standardized
 
@@ -566,7 +567,7 @@ class SiameseOutlierDetector(
         return np.where(self.decision_function(X) < 0, -1, 1)
 
 
-SiameseOutlierDetector.__doc__ = _with_n_jobs_doc(SiameseOutlierDetector.__doc__)
+SiameseOutlierDetector.__doc__ = with_n_jobs_doc(SiameseOutlierDetector.__doc__)
 
 
 __all__ = ["SiameseOutlierDetector"]

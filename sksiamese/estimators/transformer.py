@@ -16,6 +16,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
 from .._criteria import MetricCriterion
 from .._data import RowsDataset, vstack_rows
+from .._threads import with_n_jobs_doc
 from ..distances import get_distance
 from ..losses import LOSSES
 from ..miners import MINERS
@@ -25,7 +26,7 @@ from ..utils.validation import (
     check_raw_items,
     check_rows,
 )
-from ._base import _ROUTED_PREFIXES, SiameseBase, _n_features, _with_n_jobs_doc
+from ._base import _ROUTED_PREFIXES, SiameseBase, _n_features
 from ._loss_side import _build_loss, _build_miner
 from ._prototypes import _PrototypeClassifier
 
@@ -509,7 +510,7 @@ class SiameseTransformer(
         return self.distance_.similarity(distances)
 
 
-SiameseTransformer.__doc__ = _with_n_jobs_doc(SiameseTransformer.__doc__)
+SiameseTransformer.__doc__ = with_n_jobs_doc(SiameseTransformer.__doc__)
 
 
 __all__ = ["SiameseTransformer"]
