@@ -44,3 +44,34 @@ def report(name, text):
     print(text)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"{name}.md").write_text(text + "\n")
+
+
+def provenance(argv=None):
+    """Header lines naming the git commit and the command that made a result
+    file, so it can be rerun on the same code."""
+    import shlex
+    import subprocess
+    import time
+
+    root = Path(__file__).resolve().parents[1]
+
+    def git(*args):
+        try:
+            out = subprocess.run(
+                ["git", *args], cwd=root, capture_output=True, text=True, check=True
+            )
+        except (OSError, subprocess.CalledProcessError):
+            return ""
+        return out.stdout.strip()
+
+    commit = git("rev-parse", "--short=12", "HEAD") or "unknown"
+    # uncommitted changes to the package itself make the commit not the code run
+    if git("status", "--porcelain", "--", "sksiamese"):
+        commit += " (with uncommitted changes to sksiamese/)"
+    argv = sys.argv[1:] if argv is None else list(argv)
+    threads = os.environ.get("OMP_NUM_THREADS")
+    env = f"OMP_NUM_THREADS={threads} " if threads else ""
+    script = Path(sys.argv[0]).name
+    command = f"{env}python benchmarks/{script} {shlex.join(argv)}".rstrip()
+    stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    return [f"Commit: `{commit}`, {stamp}.", f"Command: `{command}`"]
