@@ -41,20 +41,35 @@ indicative only. Data: ``--data DIR``, else ``$SKSIAMESE_DATA``, else
 """
 
 import argparse
-import re
 import sys
 import time
 import warnings
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 import torch
 import torch.nn.functional as F
-from _common import RESULTS, data_dir, format_table, machine, provenance, report
-from sklearn.base import BaseEstimator, TransformerMixin, clone
+from _common import (
+    RESULTS,
+    SEED,
+    UntrainedInput,
+    data_dir,
+    encode_pairs,
+    field_features,
+    format_table,
+    logistic_on_pairs,
+    machine,
+    nca_cosine,
+    pair_items,
+    pca_cosine,
+    provenance,
+    report,
+    text_similarity_features,
+    untrained_similarity,
+    untrained_threshold,
+)
 from sklearn.datasets import load_breast_cancer, load_digits, load_wine
-from sklearn.decomposition import PCA, TruncatedSVD
+from sklearn.decomposition import TruncatedSVD
 from sklearn.ensemble import (
     HistGradientBoostingClassifier,
     HistGradientBoostingRegressor,
@@ -62,9 +77,7 @@ from sklearn.ensemble import (
     RandomForestClassifier,
 )
 from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import f1_score, roc_auc_score
-from sklearn.metrics.pairwise import paired_cosine_distances
 from sklearn.model_selection import StratifiedKFold, cross_val_score
 from sklearn.neighbors import (
     KNeighborsClassifier,
@@ -81,77 +94,15 @@ from sksiamese import (
     SiameseTransformer,
     SiameseTripletClassifier,
 )
-from sksiamese.metrics import select_threshold, spearman_score
+from sksiamese.metrics import spearman_score
 from sksiamese.modules import ConvNet
 from sksiamese.pairs import make_pairs, make_triplets, pair_train_test_split
 
-SEED = 0
 # a task's score may fall this far below its untrained input and still count
 # as "at or above" it (issue 19)
 TOLERANCE = 0.005
 FEEDBACK_TOLERANCE = 0.01
 TARGET_MEAN_GAIN = 0.03
-
-
-# -- the untrained input: one helper for every task ---------------------------------
-
-
-class UntrainedInput(TransformerMixin, BaseEstimator):
-    """The representation an estimator starts from, before any training.
-
-    ``encoder`` (cloned and fitted on the training items, as the estimators
-    fit theirs) or, when None, the input rows themselves.
-    """
-
-    def __init__(self, encoder=None):
-        self.encoder = encoder
-
-    def fit(self, X, y=None):
-        self.encoder_ = None if self.encoder is None else clone(self.encoder).fit(X)
-        return self
-
-    def transform(self, X):
-        return X if self.encoder_ is None else self.encoder_.transform(X)
-
-
-def _items(X):
-    """Items as the encoders take them: a list for raw items (strings)."""
-    X = np.asarray(X)
-    return list(X) if X.dtype == object else X
-
-
-def paired_cosine(A, B):
-    """Cosine similarity of row i of ``A`` and row i of ``B`` (dense or sparse)."""
-    if not sp.issparse(A):
-        A, B = np.asarray(A, dtype=np.float64), np.asarray(B, dtype=np.float64)
-    return 1.0 - paired_cosine_distances(A, B)
-
-
-def untrained_similarity(encoder, train_items, pairs):
-    """Cosine similarity of the two items of each pair in the untrained input,
-    ``UntrainedInput(encoder)`` fitted on ``train_items``."""
-    space = UntrainedInput(encoder).fit(_items(train_items))
-    pairs = np.asarray(pairs)
-    return paired_cosine(
-        space.transform(_items(pairs[:, 0])), space.transform(_items(pairs[:, 1]))
-    )
-
-
-def untrained_threshold(encoder, pairs, y, groups):
-    """The accuracy-maximising threshold of the untrained input's similarity,
-    chosen on item-disjoint held-out pairs (a third of ``pairs``, the encoder
-    fitted on the items of the others), as a threshold for new items should."""
-    inner, held_out, _, _ = pair_train_test_split(
-        np.arange(len(y)), y, test_size=0.3, groups=groups, random_state=SEED
-    )
-    score = untrained_similarity(encoder, pair_items(pairs[inner]), pairs[held_out])
-    return select_threshold(y[held_out], score, "accuracy")
-
-
-def pair_items(pairs):
-    """The items of pairs (or triplets), one after the other."""
-    pairs = np.asarray(pairs)
-    return pairs.reshape(-1, *pairs.shape[2:])
 
 
 # -- results -------------------------------------------------------------------------
@@ -211,67 +162,6 @@ def fit_timed(model, *args, **kwargs):
 
 def auc_of(y, score):
     return float(roc_auc_score(y, score))
-
-
-# -- classical alternatives ----------------------------------------------------------
-
-
-def pair_features(A, B):
-    """``|a - b|`` and ``a * b``: the symmetric pair features of a logistic
-    regression on pairs."""
-    return np.hstack([np.abs(A - B), A * B])
-
-
-def logistic_on_pairs(X_train, y_train, X_test):
-    """P(similar) of a logistic regression on :func:`pair_features`."""
-    model = make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=2000))
-    model.fit(pair_features(X_train[:, 0], X_train[:, 1]), y_train)
-    return model.predict_proba(pair_features(X_test[:, 0], X_test[:, 1]))[:, 1]
-
-
-def nca_cosine(X_train, y_train, pairs, n_pca=None):
-    """Cosine similarity of pairs in an NCA embedding fitted on class labels
-    (after PCA to ``n_pca`` dimensions for images)."""
-    steps = [StandardScaler()] if n_pca is None else [PCA(n_pca, random_state=SEED)]
-    model = make_pipeline(*steps, NeighborhoodComponentsAnalysis(random_state=SEED))
-    model.fit(X_train, y_train)
-    return paired_cosine(model.transform(pairs[:, 0]), model.transform(pairs[:, 1]))
-
-
-def pca_cosine(X_train, pairs, n_components):
-    pca = PCA(n_components, random_state=SEED).fit(X_train)
-    return paired_cosine(pca.transform(pairs[:, 0]), pca.transform(pairs[:, 1]))
-
-
-_WORD = re.compile(r"\w+")
-
-
-def _tokens(text):
-    return set(_WORD.findall(str(text).lower()))
-
-
-def text_similarity_features(train_texts, pairs):
-    """Word and character TF-IDF cosines, word Jaccard and length ratio of
-    text pairs (the vectorisers fitted on ``train_texts``)."""
-    columns = []
-    for vectorizer in (
-        TfidfVectorizer(),
-        TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True),
-    ):
-        vectorizer.fit(train_texts)
-        columns.append(
-            paired_cosine(
-                vectorizer.transform(list(pairs[:, 0])),
-                vectorizer.transform(list(pairs[:, 1])),
-            )
-        )
-    jaccard, length = [], []
-    for a, b in pairs:
-        ta, tb = _tokens(a), _tokens(b)
-        jaccard.append(len(ta & tb) / max(len(ta | tb), 1))
-        la, lb = len(str(a)), len(str(b))
-        length.append(min(la, lb) / max(la, lb, 1))
-    return np.column_stack([*columns, jaccard, length])
 
 
 def digits():
@@ -432,33 +322,8 @@ def read_record_pairs(folder, file, label, fields):
     return strings, fields_of, groups, table[label].to_numpy().astype(int)
 
 
-def encode_pairs(space, pairs):
-    """``(n_pairs, 2, n_components)`` encodings of string pairs."""
-    return np.stack([space.transform(list(pairs[:, k])) for k in (0, 1)], axis=1)
-
-
 def record_encoder():
     return make_pipeline(char_tfidf(), TruncatedSVD(100, random_state=SEED))
-
-
-def field_features(train_fields, pair_fields):
-    """Per field: character TF-IDF cosine, token Jaccard and exact match (the
-    similarity features of Magellan-style matchers)."""
-    n_fields = len(train_fields[0])
-    columns = []
-    for f in range(n_fields):
-        vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4))
-        vectorizer.fit([r[f] for r in train_fields])
-        a = [p[0][f] for p in pair_fields]
-        b = [p[1][f] for p in pair_fields]
-        columns.append(paired_cosine(vectorizer.transform(a), vectorizer.transform(b)))
-        jaccard = [
-            len(_tokens(x) & _tokens(y)) / max(len(_tokens(x) | _tokens(y)), 1)
-            for x, y in zip(a, b)
-        ]
-        columns.append(np.array(jaccard))
-        columns.append(np.array([float(x.lower() == y.lower()) for x, y in zip(a, b)]))
-    return np.column_stack(columns)
 
 
 def task_entity_matching(ctx):
