@@ -30,6 +30,9 @@ Run (from the project root, on shared cores with one thread)::
     OMP_NUM_THREADS=1 python benchmarks/bench_defaults.py            # all tasks
     OMP_NUM_THREADS=1 python benchmarks/bench_defaults.py --quick    # minutes
     OMP_NUM_THREADS=1 python benchmarks/bench_defaults.py --tasks digits_pairs,wine
+    # new defaults next to the recorded ones (read before being overwritten)
+    OMP_NUM_THREADS=1 python benchmarks/bench_defaults.py \
+        --baseline benchmarks/results/bench_defaults.md
 
 The table goes to ``benchmarks/results/bench_defaults.md`` (``--quick``:
 ``bench_defaults_quick.md``; a ``--tasks`` subset: ``bench_defaults_subset.md``
@@ -44,6 +47,7 @@ import argparse
 import sys
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -738,6 +742,32 @@ HEADERS = [
 ]
 
 
+def read_baseline(path):
+    """``{(task, metric): defaults}`` from the table of an earlier results file."""
+    values = {}
+    for line in Path(path).read_text().splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) < 3 or cells[0] in ("task", "") or set(cells[0]) <= {"-"}:
+            continue
+        try:
+            values[cells[0], cells[1]] = float(cells[2])
+        except ValueError:
+            continue
+    return values
+
+
+def table(rows, baseline):
+    if baseline is None:
+        return format_table(HEADERS, [r.cells() for r in rows])
+    cells = []
+    for r in rows:
+        before = baseline.get((r.task, r.metric))
+        extra = "-" if before is None else f"{before:.3f} ({r.defaults - before:+.3f})"
+        cells.append([*r.cells()[:3], extra, *r.cells()[3:]])
+    headers = [*HEADERS[:3], "baseline defaults (change)", *HEADERS[3:]]
+    return format_table(headers, cells)
+
+
 def summary(rows):
     compared = [r for r in rows if r.kind == "input"]
     feedback = [r for r in rows if r.kind == "feedback"]
@@ -774,7 +804,12 @@ def write(name, title, rows, ctx, elapsed, final):
             "",
             *provenance(ctx.argv),
             "",
-            format_table(HEADERS, [r.cells() for r in rows]),
+            table(rows, ctx.baseline),
+            *(
+                [f"\nBaseline: the `defaults` column of `{ctx.baseline_path}`."]
+                if ctx.baseline is not None
+                else []
+            ),
             "",
             *summary(rows),
             "",
@@ -806,8 +841,11 @@ def write(name, title, rows, ctx, elapsed, final):
 
 
 class Context:
-    def __init__(self, data, quick, argv):
+    def __init__(self, data, quick, argv, baseline_path=None):
         self.data, self.quick, self.argv, self.notes = data, quick, argv, []
+        # read now: the run may overwrite that file
+        self.baseline_path = baseline_path
+        self.baseline = None if baseline_path is None else read_baseline(baseline_path)
 
 
 def main(argv=None):
@@ -820,9 +858,16 @@ def main(argv=None):
         "--tasks", help=f"comma-separated subset of: {', '.join(TASKS)}"
     )
     parser.add_argument("--name", help="results/<name>.md to write")
+    parser.add_argument(
+        "--baseline",
+        help="an earlier results file: its defaults are shown next to the new ones",
+    )
     args = parser.parse_args(argv)
     ctx = Context(
-        data_dir(args.data), args.quick, sys.argv[1:] if argv is None else argv
+        data_dir(args.data),
+        args.quick,
+        sys.argv[1:] if argv is None else argv,
+        args.baseline,
     )
     if args.tasks:
         names = [t.strip() for t in args.tasks.split(",") if t.strip()]
