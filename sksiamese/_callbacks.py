@@ -1,9 +1,12 @@
-"""The skorch callbacks sksiamese adds: a learning-rate schedule skorch lacks
-and an epoch log that suits files as well as terminals."""
+"""The skorch callbacks sksiamese adds: a learning-rate schedule skorch lacks,
+an epoch log that suits files as well as terminals, and the held-out score
+that model selection monitors."""
 
+import copy
 import re
 import sys
 
+import torch
 from skorch.callbacks import Callback, PrintLog
 
 
@@ -52,3 +55,68 @@ class PlainPrintLog(PrintLog):
         if isinstance(formatted, str) and not getattr(stream, "isatty", bool)():
             formatted = _ANSI_ESCAPE.sub("", formatted)
         return formatted
+
+
+class HeldOutScore(Callback):
+    """Score the network on held-out tuples before training and after each
+    epoch, into the history's ``valid_score``.
+
+    The score before training (``start_score_``, with the weights then,
+    ``start_state_``) makes the untrained network a candidate of model
+    selection: skorch's ``EarlyStopping`` on ``valid_score`` picks the best
+    epoch, and the estimator keeps the start instead when no epoch beat it.
+
+    Parameters
+    ----------
+    items : ndarray, sparse matrix or object array
+        The held-out items, embedded in evaluation mode.
+    tuples : ndarray of shape (n_tuples, k)
+        Rows of ``items`` in each held-out tuple (pair or triplet).
+    score : callable
+        ``score(distances)`` -> float, higher is better, from the distances
+        (n_tuples, k - 1) of each tuple's first item to its others.
+    distance : distance module
+        How embeddings are compared (:mod:`sksiamese.distances`).
+    """
+
+    def __init__(self, items, tuples, score, distance):
+        self.items = items
+        self.tuples = tuples
+        self.score = score
+        self.distance = distance
+
+    def _current(self, net):
+        from ._data import RowsDataset
+
+        emb = net.forward(RowsDataset(self.items), training=False)
+        first = emb[self.tuples[:, 0]]
+        with torch.no_grad():
+            distances = torch.stack(
+                [
+                    self.distance.paired(first, emb[self.tuples[:, j]])
+                    for j in range(1, self.tuples.shape[1])
+                ],
+                dim=1,
+            )
+        return float(self.score(distances.numpy()))
+
+    def on_train_begin(self, net, X=None, y=None, **kwargs):
+        self.start_score_ = self._current(net)
+        self.start_state_ = {
+            "module": copy.deepcopy(net.module_.state_dict()),
+            "criterion": copy.deepcopy(net.criterion_.state_dict()),
+        }
+
+    def on_epoch_end(self, net, **kwargs):
+        net.history.record("valid_score", self._current(net))
+
+    def on_train_end(self, net, X=None, y=None, **kwargs):
+        # the held-out data would otherwise travel with every copy of the net
+        self.items = self.tuples = None
+
+
+def pair_auc(distances, target):
+    """ROC AUC of pairs from their distances: closer means more similar."""
+    from sklearn.metrics import roc_auc_score
+
+    return float(roc_auc_score(target, -distances[:, 0]))

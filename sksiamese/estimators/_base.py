@@ -22,10 +22,9 @@ from skorch.callbacks import (
     LRScheduler,
     ProgressBar,
 )
-from skorch.helper import predefined_split
 from torch import nn
 
-from .._callbacks import PlainPrintLog, WarmupLinearLR
+from .._callbacks import HeldOutScore, PlainPrintLog, WarmupLinearLR
 from .._data import RowsDataset
 from .._net import NonFiniteLossError, SiameseNet
 from .._threads import resolve_threads, torch_threads
@@ -39,6 +38,8 @@ _MAX_SEED = 2**31 - 1
 # estimator parameters that reach the backbone's constructor when it takes them
 _BACKBONE_PARAMS = ("hidden_layer_sizes", "embedding_dim", "dropout", "batch_norm")
 # training parameters that may be "auto", resolved once per fit
+# Rows a backbone's data-dependent initialisation sees at most.
+_INIT_ROWS = 4096
 _TRAINING_PARAMS = ("lr", "weight_decay", "lr_schedule", "max_epochs", "batch_size")
 _AUTO = StrOptions({"auto"})
 
@@ -60,6 +61,8 @@ class SiameseBase(_NetPickling, BaseEstimator):
     """
 
     _routed_prefixes = _ROUTED_PREFIXES
+    # the default MLP in its residual form, started from the input's geometry
+    _residual_backbone = True
 
     # what "auto" training parameters become when the backbone has no
     # ``training_defaults()``
@@ -213,6 +216,9 @@ class SiameseBase(_NetPickling, BaseEstimator):
                 raise ValueError(
                     _unreachable(name, value, defaults[name].default, module)
                 )
+        if self.module is None and "module__residual" not in routed:
+            # the default backbone starts as the input's geometry (see MLP)
+            kwargs["module__residual"] = self._residual_backbone
         if instance:
             # never train the user's instance in place: fit must not change params
             module = copy.deepcopy(module)
@@ -226,7 +232,7 @@ class SiameseBase(_NetPickling, BaseEstimator):
         """Estimator-specific parameters of :class:`SiameseNet` (batching)."""
         raise NotImplementedError
 
-    def _callbacks(self, valid, training):
+    def _callbacks(self, scorer, training):
         callbacks = []
         if training["lr_schedule"] == "cosine":
             callbacks.append(
@@ -247,12 +253,15 @@ class SiameseBase(_NetPickling, BaseEstimator):
                     GradientNormClipping(gradient_clip_value=self.clip_grad_norm),
                 )
             )
-        if valid and self.early_stopping:
+        if scorer is not None:
+            # the held-out score first: early stopping reads it at each epoch
+            callbacks.append(("valid_score", scorer))
             callbacks.append(
                 (
                     "early_stopping",
                     EarlyStopping(
-                        monitor="valid_loss",
+                        monitor="valid_score",
+                        lower_is_better=False,
                         patience=self.n_iter_no_change,
                         load_best=True,
                         sink=print if self.verbose else _silent,
@@ -275,15 +284,16 @@ class SiameseBase(_NetPickling, BaseEstimator):
             callbacks.append((callback[0], copy.deepcopy(callback[1])))
         return callbacks
 
-    def _build_net(self, n_features, seed, valid_dataset=None, scheduled=True):
+    def _build_net(self, n_features, seed, scorer=None, scheduled=True):
         """The skorch net of a fit, from the training parameters resolved at
-        its start (``_training_params_``)."""
+        its start (``_training_params_``); ``scorer``: the
+        :class:`~sksiamese._callbacks.HeldOutScore` that selects the model."""
         _check_device(self.device)
         module, module_kwargs = self._module_spec(n_features)
         training = self._training_params_
         optimizer_kwargs = {"optimizer__weight_decay": training["weight_decay"]}
         optimizer_kwargs.update(self._routed_params("optimizer__"))
-        callbacks = self._callbacks(valid=valid_dataset is not None, training=training)
+        callbacks = self._callbacks(scorer, training=training)
         if not scheduled:
             callbacks = [c for c in callbacks if c[0] != "lr_schedule"]
         return SiameseNet(
@@ -292,9 +302,8 @@ class SiameseBase(_NetPickling, BaseEstimator):
             lr=training["lr"],
             max_epochs=training["max_epochs"],
             batch_size=training["batch_size"],
-            train_split=None
-            if valid_dataset is None
-            else predefined_split(valid_dataset),
+            # held-out data is scored by the HeldOutScore callback
+            train_split=None,
             callbacks=callbacks,
             # skorch's own way to replace a default callback
             callbacks__print_log=PlainPrintLog(),
@@ -397,23 +406,47 @@ class SiameseBase(_NetPickling, BaseEstimator):
         net.history = copy.deepcopy(self.net_.history)
         return net
 
-    def _train(self, net, dataset, seed, initialize):
+    def _train(self, net, dataset, seed, initialize, init_rows=None):
         """Run ``net`` on ``dataset`` and store it as ``net_`` (with
         ``history_`` and ``n_iter_``); turn a non-finite loss into a clear
-        error."""
+        error.
+
+        ``init_rows``: training rows from which a fresh backbone with an
+        ``initialize_from`` method starts (its input's geometry). With a
+        held-out scorer, the untrained network is kept when no epoch scored
+        better (``validation_scores_``, ``best_validation_score_``).
+        """
         with self._torch_seeded(seed):
             if initialize:
                 net.initialize()
+                hook = getattr(net.module_, "initialize_from", None)
+                if init_rows is not None and hook is not None:
+                    hook(_init_sample(init_rows, seed))
             try:
                 with torch_threads(self._n_threads(net)):
                     net.partial_fit(dataset)
             except NonFiniteLossError as exc:
                 raise FloatingPointError(str(exc)) from None
+        self._select_start(net)
         self.n_training_calls_ = getattr(self, "n_training_calls_", 0) + 1
         self.net_ = net
         self.history_ = net.history
         self.n_iter_ = len(net.history)
         return net
+
+    def _select_start(self, net):
+        """Keep the untrained network when no epoch beat it on held-out data."""
+        scorer = dict(net.callbacks_).get("valid_score")
+        if not isinstance(scorer, HeldOutScore):
+            return
+        scores = [scorer.start_score_, *net.history[:, "valid_score"]]
+        start, state = scores[0], scorer.start_state_
+        scorer.start_state_ = None
+        if start >= max(scores[1:], default=start):
+            net.module_.load_state_dict(state["module"])
+            net.criterion_.load_state_dict(state["criterion"])
+        self.validation_scores_ = scores
+        self.best_validation_score_ = max(scores)
 
     # -- inference ---------------------------------------------------------------
 
@@ -520,6 +553,15 @@ class SiameseBase(_NetPickling, BaseEstimator):
             out[start : start + len(chunk)] = chunk
             start += len(chunk)
         return out
+
+
+def _init_sample(rows, seed, size=_INIT_ROWS):
+    """At most ``size`` random rows of ``rows``: enough for the principal
+    directions a backbone starts from, and cheap on big data."""
+    if rows.shape[0] <= size:
+        return rows
+    keep = np.random.RandomState(seed).choice(rows.shape[0], size, replace=False)
+    return rows[np.sort(keep)]
 
 
 def _silent(*args, **kwargs):

@@ -2,6 +2,7 @@
 the encoder, the criterion and batching, tuple distances, and the shared
 parameter documentation."""
 
+import functools
 import sys
 
 import numpy as np
@@ -17,6 +18,7 @@ from sklearn.utils.validation import (
     check_is_fitted,
 )
 
+from .._callbacks import HeldOutScore
 from .._criteria import TupleCriterion
 from .._data import TupleDataset
 from .._holdout import _item_disjoint_holdout
@@ -132,20 +134,41 @@ class _TupleBase(SiameseBase):
         self, items, tuples, y, valid=None, continuing=False, max_epochs=None
     ):
         """Train on ``tuples[...]`` with targets ``y``; ``valid``: held-out
-        ``(tuples, y)`` for early stopping; ``continuing``: from ``net_``;
-        ``max_epochs``: instead of the resolved one, when continuing."""
+        ``(tuples, y)`` for model selection (``early_stopping``);
+        ``continuing``: from ``net_``; ``max_epochs``: instead of the
+        resolved one, when continuing."""
         seed = self._next_seed()
         if continuing:
             net = self._continued_net(_n_features(items), seed)
             if max_epochs is not None:
                 net.max_epochs = max_epochs
+            init_rows = None
         else:
-            valid_ds = None
+            scorer = None
             if valid is not None and self.early_stopping:
-                valid_ds = TupleDataset(items, *valid)
-            net = self._build_net(_n_features(items), seed, valid_ds)
-        self._train(net, TupleDataset(items, tuples, y), seed, not continuing)
+                scorer = self._scorer(items, *valid)
+            net = self._build_net(_n_features(items), seed, scorer)
+            raw = self._takes_raw_items()
+            init_rows = None if raw else items[np.unique(tuples)]
+        dataset = TupleDataset(items, tuples, y)
+        self._train(net, dataset, seed, not continuing, init_rows=init_rows)
         return self
+
+    def _scorer(self, items, tuples, y):
+        """The held-out score of ``(tuples, y)`` that selects the model, or
+        None when it cannot be computed (e.g. one class only)."""
+        if not self._can_score(y):
+            return None
+        rows, inverse = np.unique(tuples.ravel(), return_inverse=True)
+        return HeldOutScore(
+            items[rows],
+            inverse.reshape(tuples.shape),
+            functools.partial(self._selection_score, target=y),
+            self._distance(),
+        )
+
+    def _can_score(self, y):
+        return len(y) >= 2
 
     def _item_ids(self, X, items, groups):
         """Item codes ``(n_tuples, k)`` of each member of each tuple, or None
@@ -266,12 +289,17 @@ class _TupleBase(SiameseBase):
 # estimators. A class docstring holds the placeholder lines ``{network}``
 # (the backbone's parameters, first in the signature), ``{training}`` (the
 # training parameters, after the estimator's own) and ``{attributes}``;
-# ``_doc`` fills them in, and ``{k}`` / ``{holdout}`` inside them.
+# ``_doc`` fills them in, and ``{k}`` / ``{holdout}`` / ``{score}`` inside
+# them.
 _NETWORK_DOC = """\
     module : None, torch.nn.Module class or instance, default=None
         Backbone shared by the twins; None builds an
         :class:`~sksiamese.modules.MLP` from ``hidden_layer_sizes``,
-        ``embedding_dim``, ``dropout`` and ``batch_norm``. A class is
+        ``embedding_dim``, ``dropout`` and ``batch_norm``, in its residual
+        form: a linear input map that starts at the principal directions of
+        the training items (``MLP.initialize_from``), plus the hidden layers
+        as a branch that starts at zero, so the untrained network compares
+        items as their features do. A class is
         instantiated with the ``module__*`` parameters, ``n_features`` and
         those of ``hidden_layer_sizes``, ``embedding_dim``, ``dropout`` and
         ``batch_norm`` that its constructor takes (an explicit ``module__*``
@@ -329,9 +357,16 @@ _TRAINING_DOC = """\
         Weight decay of the optimizer; "auto": 1e-4 (or the backbone's).
     clip_grad_norm : float or None, default=None
         Clip the gradient norm to this value.
-    early_stopping : bool, default=False
-        Stop when the loss on the held-out tuples has not improved for
-        ``n_iter_no_change`` epochs, restoring the best weights.
+    early_stopping : bool, default=True
+        Model selection on the held-out tuples (see
+        ``validation_fraction``): their score ({score}) is measured before
+        training and after each epoch (``validation_scores_``); training
+        stops when it has not improved for ``n_iter_no_change`` epochs, and
+        the best weights are kept. The untrained network is one of the
+        candidates, so a fit that only memorises its training tuples ends
+        where it started (with the default backbone: the input's own
+        geometry). False trains every epoch. Without held-out tuples
+        (tiny data), every epoch is trained.
     validation_fraction : float, default=0.1
         Share of the tuples held out ({holdout}), to judge the model on
         items it was not trained on: no item of a held-out tuple occurs in a
@@ -381,11 +416,16 @@ _SHARED_ATTRIBUTES = """\
         None when none were.
     n_iter_ : int
         Number of epochs trained.
+    validation_scores_ : list of float
+        The held-out score before training, then after each epoch (with
+        ``early_stopping`` and held-out tuples only).
+    best_validation_score_ : float
+        The best of them: that of the network kept.
     n_features_in_ : int
         Number of features of each item (numeric input only)."""
 
 
-def _doc(text, k, holdout):
+def _doc(text, k, holdout, score):
     """Fill the shared-documentation placeholder lines of a class docstring."""
     if text is None:  # python -OO strips docstrings
         return None
@@ -399,6 +439,7 @@ def _doc(text, k, holdout):
         if text.count(line) != 1:
             raise ValueError(f"the docstring must hold the line {line!r} once")
         block = block.replace("{k}", str(k)).replace("{holdout}", holdout)
+        block = block.replace("{score}", score)
         text = text.replace(line, block + "\n")
     return with_n_jobs_doc(text)
 

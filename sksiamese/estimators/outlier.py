@@ -280,6 +280,9 @@ class SiameseOutlierDetector(
     (2, 64)
     """
 
+    # its tuned backbone is the plain MLP, trained from random weights
+    _residual_backbone = False
+
     _parameter_constraints = {
         **SiameseBase._parameter_constraints,
         "corruption": [Interval(Real, 0, 1, closed="left")],

@@ -15,6 +15,7 @@ from sklearn.utils.validation import (
     column_or_1d,
 )
 
+from .._callbacks import pair_auc
 from ..metrics import select_threshold
 from ..utils.validation import (
     check_class_labels,
@@ -150,7 +151,7 @@ class SiamesePairClassifier(ClassifierMixin, _TupleBase):
         lr_schedule="auto",
         weight_decay="auto",
         clip_grad_norm=None,
-        early_stopping=False,
+        early_stopping=True,
         validation_fraction=0.1,
         n_iter_no_change=5,
         augment=None,
@@ -280,6 +281,11 @@ class SiamesePairClassifier(ClassifierMixin, _TupleBase):
             self._set_replay(_take(X, train), np.asarray(y)[train], rng)
         return self
 
+    def _can_score(self, y):
+        return len(np.unique(y)) == 2
+
+    _selection_score = staticmethod(pair_auc)
+
     def _check_label_convention(self, items, tuples, target):
         """Warn when the "similar" pairs are clearly the farther ones in the
         input (see ``pos_label``)."""
@@ -309,7 +315,14 @@ class SiamesePairClassifier(ClassifierMixin, _TupleBase):
         """Fit the probability calibration and, for "auto", the threshold."""
         self.calibrator_ = LogisticRegression(C=100.0).fit(score[:, None], target)
         if self.threshold == "auto":
-            self.threshold_ = select_threshold(target, score, "accuracy")
+            best = select_threshold(target, score, "accuracy")
+            below = score[score < best]
+            # midway to the next score down, as a decision tree splits: the
+            # best score itself is the strictest threshold that is as good,
+            # too strict for pairs of new items
+            self.threshold_ = (
+                best if len(below) == 0 else float((best + below.max()) / 2)
+            )
         else:
             self.threshold_ = float(self.threshold)
 
@@ -551,7 +564,10 @@ class SiamesePairClassifier(ClassifierMixin, _TupleBase):
 
 
 SiamesePairClassifier.__doc__ = _doc(
-    SiamesePairClassifier.__doc__, 2, "to learn the threshold and calibration"
+    SiamesePairClassifier.__doc__,
+    2,
+    "to learn the threshold and calibration",
+    "their ROC AUC",
 )
 
 

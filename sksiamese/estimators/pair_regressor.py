@@ -2,6 +2,7 @@
 
 import numpy as np
 import torch
+from scipy.stats import spearmanr
 from sklearn.base import (
     RegressorMixin,
     _fit_context,
@@ -100,7 +101,7 @@ class SiamesePairRegressor(RegressorMixin, _TupleBase):
         lr_schedule="auto",
         weight_decay="auto",
         clip_grad_norm=None,
-        early_stopping=False,
+        early_stopping=True,
         validation_fraction=0.1,
         n_iter_no_change=5,
         augment=None,
@@ -182,6 +183,15 @@ class SiamesePairRegressor(RegressorMixin, _TupleBase):
             self.scale_ = LinearRegression().fit(cos[:, None], y[calib])
         return self
 
+    def _can_score(self, y):
+        return len(y) >= 3 and np.ptp(y) > 0
+
+    @staticmethod
+    def _selection_score(distances, target):
+        """Spearman correlation of the held-out pairs' similarity and target."""
+        value = spearmanr(-distances[:, 0], target).statistic
+        return -1.0 if np.isnan(value) else float(value)
+
     def similarity(self, X):
         """Cosine similarity of the embeddings of each pair.
 
@@ -248,7 +258,10 @@ class SiamesePairRegressor(RegressorMixin, _TupleBase):
 
 
 SiamesePairRegressor.__doc__ = _doc(
-    SiamesePairRegressor.__doc__, 2, "to map the similarity to the targets"
+    SiamesePairRegressor.__doc__,
+    2,
+    "to map the similarity to the targets",
+    "the Spearman correlation of their similarity and target",
 )
 
 

@@ -1,5 +1,6 @@
 """SiameseTransformer: learn an embedding from class labels."""
 
+import functools
 from numbers import Integral
 
 import numpy as np
@@ -14,6 +15,7 @@ from sklearn.base import (
 from sklearn.model_selection import train_test_split
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
+from .._callbacks import HeldOutScore, pair_auc
 from .._criteria import MetricCriterion
 from .._data import RowsDataset, vstack_rows
 from .._threads import with_n_jobs_doc
@@ -69,9 +71,9 @@ class SiameseTransformer(
         left at "auto".
     hidden_layer_sizes : tuple of int, default=()
         Hidden layers of the backbone. The default, no hidden layer, is a
-        batch-normalised linear embedding trained through a non-linear
-        projection head: on held-out classes it generalises better than a
-        deeper embedding, which overfits the classes seen in training.
+        linear embedding trained through a non-linear projection head: on
+        held-out classes it generalises better than a deeper embedding,
+        which overfits the classes seen in training.
     embedding_dim : int, default=256
         Size of the backbone's embedding (the output of ``transform``).
     dropout : float, default=0.1
@@ -128,12 +130,18 @@ class SiameseTransformer(
         Weight decay of the optimizer; "auto": 1e-4 (or the backbone's).
     clip_grad_norm : float or None, default=None
         Clip the gradient norm to this value (skorch ``GradientNormClipping``).
-    early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the rows (stratified) and stop when
-        the validation loss has not improved for ``n_iter_no_change`` epochs,
-        restoring the best weights.
+    early_stopping : bool, default=True
+        Model selection on held-out rows: ``validation_fraction`` of the rows
+        (stratified) are left out of training, and the ROC AUC of pairs of
+        them (same class or not) is measured before training and after each
+        epoch (``validation_scores_``). Training stops when it has not
+        improved for ``n_iter_no_change`` epochs, and the best weights are
+        kept; the untrained network is one of the candidates, so a fit that
+        only memorises its training rows ends where it started. False
+        trains every epoch on all rows. Data too small to hold out rows of
+        two classes trains without selection.
     validation_fraction : float, default=0.1
-        Share of rows held out for early stopping.
+        Share of rows held out for ``early_stopping``.
     n_iter_no_change : int, default=5
         Patience of early stopping, in epochs.
     augment : callable or None, default=None
@@ -201,6 +209,11 @@ class SiameseTransformer(
 
     _routed_prefixes = (*_ROUTED_PREFIXES, "loss__", "miner__")
 
+    # on unseen classes, a random linear map with batch normalisation
+    # transfers better than one started at the input's principal directions
+    # (user guide, "Starting from the input's geometry")
+    _residual_backbone = False
+
     _parameter_constraints = {
         **SiameseBase._parameter_constraints,
         "loss": [StrOptions(set(LOSSES)), HasMethods(["forward"])],
@@ -229,7 +242,7 @@ class SiameseTransformer(
         lr_schedule="auto",
         weight_decay="auto",
         clip_grad_norm=None,
-        early_stopping=False,
+        early_stopping=True,
         validation_fraction=0.1,
         n_iter_no_change=5,
         augment=None,
@@ -345,12 +358,17 @@ class SiameseTransformer(
             classes, codes = np.unique(y, return_inverse=True)
             seed = self._next_seed()
             train, valid = self._split(len(codes), codes, seed)
-            valid_ds = None if valid is None else RowsDataset(X[valid], codes[valid])
+            init_rows = None
             if continuing:
                 net = self._continued_net(_n_features(X), seed)
             else:
-                net = self._build_net(_n_features(X), seed, valid_ds)
-            self._train(net, RowsDataset(X[train], codes[train]), seed, not continuing)
+                scorer = None
+                if valid is not None:
+                    scorer = _pair_scorer(X[valid], codes[valid], self, seed)
+                net = self._build_net(_n_features(X), seed, scorer)
+                init_rows = None if self._takes_raw_items() else X[train]
+            dataset = RowsDataset(X[train], codes[train])
+            self._train(net, dataset, seed, not continuing, init_rows=init_rows)
             self.classes_ = classes
             self._set_prototypes(X, codes)
             self._set_replay(X, codes, np.random.RandomState(seed))
@@ -368,11 +386,9 @@ class SiameseTransformer(
             stratify=stratify,
             random_state=seed,
         )
-        if len(np.unique(codes[valid])) < 2:
-            raise ValueError(
-                "early_stopping needs at least two classes in the validation "
-                "split; increase validation_fraction or disable early_stopping."
-            )
+        if len(np.unique(codes[valid])) < 2 or len(np.unique(codes[train])) < 2:
+            # too small to hold out rows of two classes: train on all, unselected
+            return np.arange(n_samples), None
         return train, valid
 
     def partial_fit(self, X, y, classes=None):
@@ -514,3 +530,25 @@ SiameseTransformer.__doc__ = with_n_jobs_doc(SiameseTransformer.__doc__)
 
 
 __all__ = ["SiameseTransformer"]
+
+
+# Held-out pairs scored at each epoch at most: enough for a stable ROC AUC.
+_SCORED_PAIRS = 20000
+
+
+def _pair_scorer(rows, codes, estimator, seed):
+    """A :class:`~sksiamese._callbacks.HeldOutScore` of the ROC AUC of pairs
+    of held-out rows (same class or not), or None without both kinds."""
+    first, second = np.triu_indices(len(codes), k=1)
+    if len(first) > _SCORED_PAIRS:
+        keep = np.random.RandomState(seed).choice(len(first), _SCORED_PAIRS, False)
+        first, second = first[keep], second[keep]
+    same = (codes[first] == codes[second]).astype(int)
+    if same.min() == same.max():
+        return None
+    return HeldOutScore(
+        rows,
+        np.stack([first, second], axis=1),
+        functools.partial(pair_auc, target=same),
+        get_distance(estimator.distance),
+    )

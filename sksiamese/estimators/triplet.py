@@ -80,7 +80,7 @@ class SiameseTripletClassifier(ClassifierMixin, _TupleBase):
         lr_schedule="auto",
         weight_decay="auto",
         clip_grad_norm=None,
-        early_stopping=False,
+        early_stopping=True,
         validation_fraction=0.1,
         n_iter_no_change=5,
         augment=None,
@@ -176,6 +176,13 @@ class SiameseTripletClassifier(ClassifierMixin, _TupleBase):
             )
         return self
 
+    @staticmethod
+    def _selection_score(distances, target):
+        """Share of held-out triplets whose second item is the closer one
+        (ties count half)."""
+        gap = distances[:, 1] - distances[:, 0]
+        return float(np.mean((gap > 0) + 0.5 * (gap == 0)))
+
     def decision_function(self, X):
         """Distance gap ``d(anchor, third) - d(anchor, second)``.
 
@@ -229,7 +236,10 @@ class SiameseTripletClassifier(ClassifierMixin, _TupleBase):
 
 
 SiameseTripletClassifier.__doc__ = _doc(
-    SiameseTripletClassifier.__doc__, 3, "for early stopping"
+    SiameseTripletClassifier.__doc__,
+    3,
+    "for model selection",
+    "the share of triplets whose second item is the closer one",
 )
 
 
