@@ -446,7 +446,9 @@ class SiameseBase(_NetPickling, BaseEstimator):
             net.module_.load_state_dict(state["module"])
             net.criterion_.load_state_dict(state["criterion"])
         self.validation_scores_ = scores
-        self.best_validation_score_ = max(scores)
+        # the first best: the start when no epoch beat it, as kept above
+        self.best_epoch_ = int(np.argmax(scores))
+        self.best_validation_score_ = scores[self.best_epoch_]
 
     # -- inference ---------------------------------------------------------------
 

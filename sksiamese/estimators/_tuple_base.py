@@ -170,6 +170,12 @@ class _TupleBase(SiameseBase):
     def _can_score(self, y):
         return len(y) >= 2
 
+    def _untrained_kept(self):
+        """Whether model selection kept the untrained network: then no
+        training tuple was learned from, and all of them are as good as
+        held-out ones for calibration."""
+        return getattr(self, "best_epoch_", None) == 0
+
     def _item_ids(self, X, items, groups):
         """Item codes ``(n_tuples, k)`` of each member of each tuple, or None
         when raw items cannot be told apart (unhashable, e.g. dicts).
@@ -323,18 +329,16 @@ _NETWORK_DOC = """\
         Dropout of the backbone (after each hidden layer of the MLP).
     batch_norm : bool, default=True
         Batch normalisation in the backbone.
-    projection_dim : int or None, default=None
+    projection_dim : int or None, default=64
         Output size of a projection head (``ReLU -> Linear``) on top of any
-        backbone, which only the loss sees; distances are then measured on
-        the embeddings before it.
-        The default (no head) learns the similarity itself, with whatever
-        invariances the pairs teach (synonyms, noisy features). To verify
-        items of classes far from those seen in training, when the raw
-        features are already a fair metric, ``hidden_layer_sizes=()``,
-        ``embedding_dim=256``, ``projection_dim=64`` keeps more of the
-        input: unseen classes are told apart better, pairs of the training
-        classes less well (the user guide's "The projection head" has the
-        measurements)."""
+        backbone, which only the loss sees; distances are measured on the
+        embeddings before it. The head takes up what is special to the
+        training items and classes, so the embeddings keep more of the
+        input's geometry: items of classes never seen in training are told
+        apart better, new pairs of the training classes somewhat less well.
+        None (no head) learns the similarity itself, for when new pairs come
+        from the same classes or items as the training pairs (the user
+        guide's "The projection head" has the measurements)."""
 
 _TRAINING_DOC = """\
     max_epochs : int or "auto", default="auto"
@@ -421,6 +425,9 @@ _SHARED_ATTRIBUTES = """\
         ``early_stopping`` and held-out tuples only).
     best_validation_score_ : float
         The best of them: that of the network kept.
+    best_epoch_ : int
+        The epoch after which the kept network was scored; 0 is the untrained
+        network, which no epoch beat.
     n_features_in_ : int
         Number of features of each item (numeric input only)."""
 

@@ -85,8 +85,10 @@ class SiamesePairClassifier(ClassifierMixin, _TupleBase):
         Not checked for backbones that embed raw items.
     threshold : "auto" or float, default="auto"
         Similarity at and above which a pair is predicted similar. "auto"
-        learns the accuracy-maximising threshold on the held-out pairs; see
-        also :meth:`calibrate_threshold`.
+        learns the accuracy-maximising threshold on the held-out pairs,
+        midway between the held-out similarities on either side of it (on
+        every pair when model selection kept the untrained network, which
+        learned from none); see also :meth:`calibrate_threshold`.
     {training}
 
     Attributes
@@ -137,7 +139,7 @@ class SiamesePairClassifier(ClassifierMixin, _TupleBase):
         embedding_dim=128,
         dropout=0.1,
         batch_norm=True,
-        projection_dim=None,
+        projection_dim=64,
         loss="contrastive",
         margin=None,
         distance="cosine",
@@ -261,10 +263,12 @@ class SiamesePairClassifier(ClassifierMixin, _TupleBase):
             train, calib = self._holdout(target, stratify=True, ids=ids)
             valid = None if calib is None else (tuples[calib], target[calib])
             self._fit_tuples(items, tuples[train], target[train], valid, continuing)
-            if calib is None or (
-                not positive_only and len(np.unique(target[calib])) < 2
+            if (
+                calib is None
+                or self._untrained_kept()
+                or (not positive_only and len(np.unique(target[calib])) < 2)
             ):
-                calib = train
+                calib = train if calib is None else np.concatenate([train, calib])
             calib_tuples, calib_target = tuples[calib], target[calib]
             if positive_only:
                 # the dissimilar pairs the ranking loss assumes: each first item

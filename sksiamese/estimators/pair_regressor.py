@@ -90,7 +90,7 @@ class SiamesePairRegressor(RegressorMixin, _TupleBase):
         embedding_dim=128,
         dropout=0.1,
         batch_norm=True,
-        projection_dim=None,
+        projection_dim=64,
         loss="cosent",
         margin=None,
         clip_predictions=True,
@@ -178,7 +178,8 @@ class SiamesePairRegressor(RegressorMixin, _TupleBase):
             self._fit_tuples(items, tuples[train], target[train], valid, continuing)
             # the network fits its training pairs more closely than new ones:
             # map the similarity to the targets on held-out pairs
-            calib = train if calib is None else calib
+            if calib is None or self._untrained_kept():
+                calib = train if calib is None else np.concatenate([train, calib])
             cos = self._similarity(items, tuples[calib])
             self.scale_ = LinearRegression().fit(cos[:, None], y[calib])
         return self

@@ -69,7 +69,7 @@ class SiameseTripletClassifier(ClassifierMixin, _TupleBase):
         embedding_dim=128,
         dropout=0.1,
         batch_norm=True,
-        projection_dim=None,
+        projection_dim=64,
         loss="triplet",
         margin=None,
         distance="cosine",
