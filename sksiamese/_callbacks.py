@@ -6,6 +6,7 @@ import copy
 import re
 import sys
 
+import numpy as np
 import torch
 from skorch.callbacks import Callback, PrintLog
 
@@ -61,10 +62,13 @@ class HeldOutScore(Callback):
     """Score the network on held-out tuples before training and after each
     epoch, into the history's ``valid_score``.
 
-    The score before training (``start_score_``, with the weights then,
-    ``start_state_``) makes the untrained network a candidate of model
-    selection: skorch's ``EarlyStopping`` on ``valid_score`` picks the best
-    epoch, and the estimator keeps the start instead when no epoch beat it.
+    The score before training (``start_score_``, its standard error
+    ``start_se_``, and the weights then, ``start_state_``) makes the
+    untrained network a candidate of model selection: skorch's
+    ``EarlyStopping`` on ``valid_score`` picks the best epoch, and the
+    estimator keeps the start instead unless that epoch beat it by more than
+    the standard error (the one-standard-error rule: a gain within the noise
+    of a small held-out set is no reason to leave the input's geometry).
 
     Parameters
     ----------
@@ -73,8 +77,9 @@ class HeldOutScore(Callback):
     tuples : ndarray of shape (n_tuples, k)
         Rows of ``items`` in each held-out tuple (pair or triplet).
     score : callable
-        ``score(distances)`` -> float, higher is better, from the distances
-        (n_tuples, k - 1) of each tuple's first item to its others.
+        ``score(distances)`` -> ``(value, standard_error)``, higher is
+        better, from the distances (n_tuples, k - 1) of each tuple's first
+        item to its others.
     distance : distance module
         How embeddings are compared (:mod:`sksiamese.distances`).
     """
@@ -98,17 +103,18 @@ class HeldOutScore(Callback):
                 ],
                 dim=1,
             )
-        return float(self.score(distances.numpy()))
+        value, error = self.score(distances.numpy())
+        return float(value), float(error)
 
     def on_train_begin(self, net, X=None, y=None, **kwargs):
-        self.start_score_ = self._current(net)
+        self.start_score_, self.start_se_ = self._current(net)
         self.start_state_ = {
             "module": copy.deepcopy(net.module_.state_dict()),
             "criterion": copy.deepcopy(net.criterion_.state_dict()),
         }
 
     def on_epoch_end(self, net, **kwargs):
-        net.history.record("valid_score", self._current(net))
+        net.history.record("valid_score", self._current(net)[0])
 
     def on_train_end(self, net, X=None, y=None, **kwargs):
         # the held-out data would otherwise travel with every copy of the net
@@ -116,7 +122,34 @@ class HeldOutScore(Callback):
 
 
 def pair_auc(distances, target):
-    """ROC AUC of pairs from their distances: closer means more similar."""
+    """ROC AUC of pairs from their distances (closer means more similar), and
+    its standard error (Hanley and McNeil, 1982)."""
     from sklearn.metrics import roc_auc_score
 
-    return float(roc_auc_score(target, -distances[:, 0]))
+    auc = float(roc_auc_score(target, -distances[:, 0]))
+    n_pos = int(np.sum(target))
+    n_neg = len(target) - n_pos
+    q1, q2 = auc / (2 - auc), 2 * auc**2 / (1 + auc)
+    var = (
+        auc * (1 - auc) + (n_pos - 1) * (q1 - auc**2) + (n_neg - 1) * (q2 - auc**2)
+    ) / (n_pos * n_neg)
+    return auc, float(np.sqrt(max(var, 0.0)))
+
+
+def spearman(distances, target):
+    """Spearman correlation of the similarity (minus the distance) with the
+    target, and its standard error (Fieller et al., 1957)."""
+    from scipy.stats import spearmanr
+
+    n = len(target)
+    value = spearmanr(-distances[:, 0], target).statistic
+    value = -1.0 if np.isnan(value) else float(value)
+    return value, (1 - value**2) * float(np.sqrt(1.06 / max(n - 3, 1)))
+
+
+def triplet_accuracy(distances, target=None):
+    """Share of triplets whose second item is the closer one (ties count
+    half), and its binomial standard error."""
+    gap = distances[:, 1] - distances[:, 0]
+    share = float(np.mean((gap > 0) + 0.5 * (gap == 0)))
+    return share, float(np.sqrt(max(share * (1 - share), 0.25) / len(gap)))

@@ -22,8 +22,10 @@ from contextlib import contextmanager
 import torch
 
 # Below about this many floating-point operations per training batch (forward
-# and backward), one thread is faster than several.
-SMALL_BATCH_FLOPS = 5e7
+# and backward), one thread is faster than several. The default residual MLP
+# on 64 features (digits) costs 5.7e7; a ConvNet or a 768-wide text encoder
+# costs orders of magnitude more.
+SMALL_BATCH_FLOPS = 1e8
 
 
 def batch_flops(module, batch_size):
@@ -89,7 +91,7 @@ N_JOBS_DOC = """\
     n_jobs : int or None, default=None
         Torch's intra-op threads while the estimator trains and embeds; the
         caller's setting is restored when each call returns. None: one thread
-        for a small network (a training batch under about 50 million
+        for a small network (a training batch under about 100 million
         floating-point operations, as for most tabular data), where more
         threads only add synchronisation and slow down badly when the cores
         are busy with other work; otherwise torch's current setting

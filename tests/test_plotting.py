@@ -334,9 +334,12 @@ def test_training_curves_follow_history(transformer):
     train, valid = display.line_train_, display.line_valid_
     np.testing.assert_array_equal(train.get_xdata(), history[:, "epoch"])
     np.testing.assert_allclose(train.get_ydata(), history[:, "train_loss"])
-    np.testing.assert_allclose(valid.get_ydata(), history[:, "valid_loss"])
-    best = int(np.argmin(history[:, "valid_loss"]))
-    assert display.best_point_.get_xydata()[0, 0] == history[best, "epoch"]
+    # the held-out score from the untrained network (epoch 0) on
+    scores = transformer.validation_scores_
+    np.testing.assert_allclose(valid.get_ydata(), scores)
+    np.testing.assert_array_equal(valid.get_xdata(), [0, *history[:, "epoch"]])
+    assert display.best_point_.get_xydata()[0, 0] == transformer.best_epoch_
+    assert display.best_point_.get_xydata()[0, 1] == max(scores)
 
 
 def test_training_curves_need_a_history():

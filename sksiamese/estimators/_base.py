@@ -413,8 +413,9 @@ class SiameseBase(_NetPickling, BaseEstimator):
 
         ``init_rows``: training rows from which a fresh backbone with an
         ``initialize_from`` method starts (its input's geometry). With a
-        held-out scorer, the untrained network is kept when no epoch scored
-        better (``validation_scores_``, ``best_validation_score_``).
+        held-out scorer, the untrained network is kept unless an epoch
+        scored better by more than the standard error of its score
+        (``validation_scores_``, ``best_epoch_``, ``best_validation_score_``).
         """
         with self._torch_seeded(seed):
             if initialize:
@@ -435,19 +436,23 @@ class SiameseBase(_NetPickling, BaseEstimator):
         return net
 
     def _select_start(self, net):
-        """Keep the untrained network when no epoch beat it on held-out data."""
+        """Keep the untrained network unless an epoch clearly beat it on
+        held-out data."""
         scorer = dict(net.callbacks_).get("valid_score")
         if not isinstance(scorer, HeldOutScore):
             return
         scores = [scorer.start_score_, *net.history[:, "valid_score"]]
         start, state = scores[0], scorer.start_state_
         scorer.start_state_ = None
-        if start >= max(scores[1:], default=start):
+        # the epoch whose weights early stopping restored (or the last)
+        stopper = dict(net.callbacks_)["early_stopping"]
+        self.best_epoch_ = int(getattr(stopper, "best_epoch_", len(scores) - 1))
+        # the one-standard-error rule: leave the start only for a clear gain
+        if scores[self.best_epoch_] <= start + scorer.start_se_:
+            self.best_epoch_ = 0
             net.module_.load_state_dict(state["module"])
             net.criterion_.load_state_dict(state["criterion"])
         self.validation_scores_ = scores
-        # the first best: the start when no epoch beat it, as kept above
-        self.best_epoch_ = int(np.argmax(scores))
         self.best_validation_score_ = scores[self.best_epoch_]
 
     # -- inference ---------------------------------------------------------------

@@ -2,7 +2,6 @@
 
 import numpy as np
 import torch
-from scipy.stats import spearmanr
 from sklearn.base import (
     RegressorMixin,
     _fit_context,
@@ -10,6 +9,7 @@ from sklearn.base import (
 from sklearn.linear_model import LinearRegression
 from sklearn.utils._param_validation import HasMethods, StrOptions
 
+from .._callbacks import spearman
 from ..losses import REGRESSION_LOSSES
 from ..utils.validation import (
     check_targets,
@@ -187,11 +187,7 @@ class SiamesePairRegressor(RegressorMixin, _TupleBase):
     def _can_score(self, y):
         return len(y) >= 3 and np.ptp(y) > 0
 
-    @staticmethod
-    def _selection_score(distances, target):
-        """Spearman correlation of the held-out pairs' similarity and target."""
-        value = spearmanr(-distances[:, 0], target).statistic
-        return -1.0 if np.isnan(value) else float(value)
+    _selection_score = staticmethod(spearman)
 
     def similarity(self, X):
         """Cosine similarity of the embeddings of each pair.

@@ -8,6 +8,7 @@ from sklearn.base import (
 )
 from sklearn.utils._param_validation import HasMethods, StrOptions
 
+from .._callbacks import triplet_accuracy
 from ..utils.validation import (
     check_class_labels,
 )
@@ -176,12 +177,7 @@ class SiameseTripletClassifier(ClassifierMixin, _TupleBase):
             )
         return self
 
-    @staticmethod
-    def _selection_score(distances, target):
-        """Share of held-out triplets whose second item is the closer one
-        (ties count half)."""
-        gap = distances[:, 1] - distances[:, 0]
-        return float(np.mean((gap > 0) + 0.5 * (gap == 0)))
+    _selection_score = staticmethod(triplet_accuracy)
 
     def decision_function(self, X):
         """Distance gap ``d(anchor, third) - d(anchor, second)``.
