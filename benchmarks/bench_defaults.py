@@ -802,7 +802,7 @@ def write(name, title, rows, ctx, elapsed, final):
         [
             f"# {title}",
             "",
-            *provenance(ctx.argv),
+            *ctx.provenance,
             "",
             table(rows, ctx.baseline),
             *(
@@ -843,6 +843,8 @@ def write(name, title, rows, ctx, elapsed, final):
 class Context:
     def __init__(self, data, quick, argv, baseline_path=None):
         self.data, self.quick, self.argv, self.notes = data, quick, argv, []
+        # the commit at the start: the code that runs
+        self.provenance = provenance(argv)
         # read now: the run may overwrite that file
         self.baseline_path = baseline_path
         self.baseline = None if baseline_path is None else read_baseline(baseline_path)
