@@ -18,8 +18,6 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.impute import SimpleImputer
-from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
@@ -155,8 +153,8 @@ class RecordEncoder(TransformerMixin, BaseEstimator):
     The encoder the pair estimators use for records when ``encoder=None``.
     Each text field (strings, categories, anything not numeric) gets its own
     character n-gram TF-IDF (``TfidfVectorizer(analyzer="char_wb")``, missing
-    values read as ""); each numeric field is imputed with its median and
-    standardised; the id field is not encoded. The blocks are stacked side
+    values read as ""); each numeric field is standardised, a missing value
+    becoming the mean (0); the id field is not encoded. The blocks are stacked side
     by side into one sparse matrix, and ``field_slices_`` says which columns
     belong to which field.
 
@@ -206,8 +204,10 @@ class RecordEncoder(TransformerMixin, BaseEstimator):
     field_slices_ : dict of str to slice
         Columns of the output of each encoded field. A text field that
         holds no n-gram in ``fit`` (always missing) gets an empty slice.
-    encoders_ : list of (str, transformer)
-        The fitted encoder of each field, in output order.
+    encoders_ : list of (str, transformer or None)
+        The fitted encoder of each field, in output order: a
+        ``TfidfVectorizer`` or a ``StandardScaler`` (None for a field without
+        any value in ``fit``).
 
     See Also
     --------
@@ -323,7 +323,6 @@ class RecordEncoder(TransformerMixin, BaseEstimator):
                     ngram_range=(lo, hi),
                     min_df=self.min_df,
                     max_features=self.max_features,
-                    dtype=np.float32,
                 )
                 try:
                     width = enc.fit(_as_text(column)).idf_.shape[0]
@@ -331,12 +330,13 @@ class RecordEncoder(TransformerMixin, BaseEstimator):
                     enc, width = None, 0
                 self.text_fields_.append(field)
             else:
-                enc = make_pipeline(SimpleImputer(strategy="median"), StandardScaler())
+                # StandardScaler skips NaN in fit; transform maps them to 0,
+                # the mean (no SimpleImputer: skops does not trust its dtype)
                 values = column.to_numpy(dtype=np.float64, na_value=np.nan)
-                if np.isnan(values).all():  # the median of nothing
+                if np.isnan(values).all():  # no value to scale by
                     enc, width = None, 0
                 else:
-                    enc, width = enc.fit(values[:, None]), 1
+                    enc, width = StandardScaler().fit(values[:, None]), 1
                 self.numeric_fields_.append(field)
             self.encoders_.append((field, enc))
             self.field_slices_[field] = slice(start, start + width)
@@ -377,8 +377,10 @@ class RecordEncoder(TransformerMixin, BaseEstimator):
                 block = enc.transform(_as_text(X[field]))
             else:
                 values = X[field].to_numpy(dtype=np.float64, na_value=np.nan)
-                block = sp.csr_matrix(enc.transform(values[:, None]), dtype=np.float32)
-            blocks.append(block * np.float32(weights.get(field, 1.0)))
+                scaled = np.nan_to_num(enc.transform(values[:, None]), nan=0.0)
+                block = sp.csr_matrix(scaled, dtype=np.float32)
+            block = block.astype(np.float32) * np.float32(weights.get(field, 1.0))
+            blocks.append(block)
         if not blocks:
             return sp.csr_matrix((len(X), 0), dtype=np.float32)
         return sp.hstack(blocks, format="csr", dtype=np.float32)
