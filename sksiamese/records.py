@@ -6,8 +6,9 @@ the user guide's "Entity matching"): a DataFrame whose columns carry the
 left / right prefixes of Magellan / py_entitymatching (``ltable_<field>``,
 ``rtable_<field>``) or of DeepMatcher and Ditto (``left_<field>``,
 ``right_<field>``), or two aligned DataFrames ``(left, right)``.
-:func:`split_record_pairs` reads such a DataFrame into its two tables, and
-:class:`RecordEncoder` is the encoder used for records when none is given.
+:func:`~sksiamese.split_record_pairs` reads such a DataFrame into its two
+tables, and :class:`~sksiamese.RecordEncoder` is the encoder used for
+records when none is given.
 
 pandas is needed for records; it is imported when they are used.
 """
@@ -318,6 +319,14 @@ class RecordEncoder(TransformerMixin, BaseEstimator):
         for field in encoded:
             column = X[field]
             if field in forced or _is_text(column):
+                # one L2-normalised TF-IDF per field, so each field weighs
+                # alike in a cosine, not by its length. Against one TF-IDF of
+                # the concatenated record (cosine, threshold tuned on the
+                # training pairs, 8 record-disjoint splits): F1 0.969 vs 0.963
+                # on Fodors-Zagats, 0.970 vs 0.997 on DBLP-ACM, whose dirty
+                # pairs swap title and authors (only a whole-record view sees
+                # through that). Kept per field: the network reweighs the
+                # fields itself, and a field-aware backbone needs them apart.
                 enc = TfidfVectorizer(
                     analyzer="char_wb",
                     ngram_range=(lo, hi),
@@ -386,8 +395,10 @@ class RecordEncoder(TransformerMixin, BaseEstimator):
         return sp.hstack(blocks, format="csr", dtype=np.float32)
 
     def get_feature_names_out(self, input_features=None):
-        """Names of the output columns: ``<field>__<n-gram>`` for text fields,
-        ``<field>`` for numeric ones.
+        """Get the names of the output columns.
+
+        ``<field>__<n-gram>`` for the n-grams of a text field, ``<field>``
+        for a numeric one.
 
         Parameters
         ----------

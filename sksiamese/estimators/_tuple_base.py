@@ -349,7 +349,7 @@ _NETWORK_DOC = """\
         DataFrame of records with the plain field names, so a
         :class:`~sklearn.compose.ColumnTransformer` over the fields works.
         None: ``X`` is numeric, of shape (n, {k}, n_features), or records,
-        then encoded by a :class:`~sksiamese.records.RecordEncoder`.
+        then encoded by a :class:`~sksiamese.RecordEncoder`.
     hidden_layer_sizes : tuple of int, default=(256,)
         Hidden layers of the backbone.
     embedding_dim : int, default=128
