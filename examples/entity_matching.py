@@ -31,12 +31,20 @@ import sys
 import time
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from sklearn.metrics import f1_score, precision_score, recall_score, roc_auc_score
+from sklearn.metrics import (
+    RocCurveDisplay,
+    f1_score,
+    precision_score,
+    recall_score,
+    roc_auc_score,
+)
 
 from sksiamese import RecordEncoder, SiamesePairClassifier, split_record_pairs
 from sksiamese.pairs import pair_train_test_split
+from sksiamese.plotting import PairDistanceDisplay
 
 QUICK = os.environ.get("SKSIAMESE_QUICK", "") not in ("", "0")
 try:
@@ -129,6 +137,18 @@ for name, (pred, score, seconds) in results.items():
         f"{recall_score(y_test, pred):7.3f} {f1_score(y_test, pred):6.3f} "
         f"{roc_auc_score(y_test, score):6.3f} {seconds:5.1f}s"
     )
+
+# %%
+# The figure: ROC curves of both on the test pairs, and the distances the
+# classifier puts between the records of matching and other test pairs, with
+# its decision threshold
+fig, (ax_roc, ax_dist) = plt.subplots(1, 2, figsize=(11, 4))
+for name, (_, score, _) in results.items():
+    RocCurveDisplay.from_predictions(y_test, score, name=name, ax=ax_roc)
+ax_roc.set_title("Test pairs (no record seen in training)")
+PairDistanceDisplay.from_estimator(clf, X_test, y_test, ax=ax_dist)
+ax_dist.set_title("SiamesePairClassifier: test-pair distances")
+fig.tight_layout()
 
 # %%
 # One vector per record
