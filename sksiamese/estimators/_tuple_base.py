@@ -22,9 +22,18 @@ from .._callbacks import HeldOutScore
 from .._criteria import TupleCriterion
 from .._data import TupleDataset
 from .._holdout import _item_disjoint_holdout
+from .._records import (
+    check_encoded_records,
+    encoder_input,
+    record_fields,
+    record_groups,
+    record_tuples,
+    single_items,
+)
 from .._threads import with_n_jobs_doc
 from ..distances import get_distance
 from ..pairs import _pair_items
+from ..records import RecordEncoder
 from ..utils.validation import (
     _warn_if_unscaled,
     check_rows,
@@ -95,6 +104,15 @@ class _TupleBase(SiameseBase):
         indices of each pair or triplet.
         """
         k, name, cls = self._arity, self._tuple_name, type(self).__name__
+        records = None if self._takes_raw_items() else record_tuples(X, k, cls)
+        if records is not None:
+            return self._check_records(records, reset)
+        if not reset and self._on_records():
+            raise ValueError(
+                f"{cls} was fitted on records; pass {name} of records (a "
+                "DataFrame with ltable_/rtable_ or left_/right_ columns, a tuple "
+                "(left, right) of DataFrames, or tuples of dicts)."
+            )
         if self._takes_raw_items():
             # the backbone embeds the raw items itself (e.g. tokenises text)
             X = _as_item_tuples(X, k, cls, name)
@@ -115,8 +133,36 @@ class _TupleBase(SiameseBase):
         tuples = np.arange(len(X) * k).reshape(len(X), k)
         return items, tuples
 
+    def _on_records(self):
+        """Whether the estimator was fitted on records."""
+        return hasattr(self, "record_fields_")
+
+    def _check_records(self, records, reset):
+        """``(items, tuples)`` of an ``(n, k)`` array of record dicts."""
+        k = self._arity
+        flat = records.ravel()
+        if reset:
+            encoder = RecordEncoder() if self.encoder is None else self.encoder
+            self.record_fields_ = record_fields(flat)
+            # FrozenEstimator.fit requires y
+            self.encoder_ = clone(encoder).fit(
+                encoder_input(encoder, flat, None, self.encoder is not None), None
+            )
+        elif not self._on_records():
+            raise ValueError(
+                f"{type(self).__name__} was not fitted on records; pass "
+                f"{self._tuple_name} in the form seen in fit."
+            )
+        items = self._encode(flat)
+        return items, np.arange(len(records) * k).reshape(len(records), k)
+
     def _encode(self, items):
+        if self._on_records():
+            user = self.encoder is not None
+            items = encoder_input(self.encoder_, items, self.record_fields_, user)
         encoded = self.encoder_.transform(items)
+        if self._on_records():
+            check_encoded_records(self.encoder_, encoded, len(items))
         return check_array(
             encoded,
             accept_sparse="csr",
@@ -192,6 +238,11 @@ class _TupleBase(SiameseBase):
                     f"{self._tuple_name}; pass one row of {k} item ids per tuple."
                 )
             return _pair_items(None, groups, arity=k)
+        if self._on_records():
+            records = record_tuples(X, k, type(self).__name__)
+            # records are told apart by their id field (RecordEncoder's)
+            id_field = getattr(self.encoder_, "id_field", "id")
+            return _pair_items(None, record_groups(records, id_field), arity=k)
         if self.encoder is not None and not self._takes_raw_items():
             # the raw items, not their encoding: the encoder may map two
             # distinct items to one vector
@@ -282,12 +333,14 @@ class _TupleBase(SiameseBase):
         check_is_fitted(self)
         if self._takes_raw_items():
             X = self._check_X(X)
+        elif self._on_records():
+            X = self._encode(X)  # a DataFrame (or dicts) of records
         elif self.encoder is None:
             X = check_rows(self, X, reset=False, accept_sparse=False)
         else:
             if isinstance(X, str):
                 raise ValueError("embed expects a sequence of items, got a string.")
-            X = self._encode(list(X))
+            X = self._encode(single_items(X, type(self).__name__))
         return self._embed(X)
 
 
@@ -320,7 +373,11 @@ _NETWORK_DOC = """\
         Turns raw items (strings, dicts, rows) into feature vectors: it is
         cloned and fitted on the items of the training tuples (wrap a fitted
         encoder in :class:`sklearn.frozen.FrozenEstimator` to keep it as is).
-        None: ``X`` is numeric, of shape (n, {k}, n_features).
+        For records (rows of named fields, see ``fit``), it receives a
+        DataFrame of records with the plain field names, so a
+        :class:`~sklearn.compose.ColumnTransformer` over the fields works.
+        None: ``X`` is numeric, of shape (n, {k}, n_features), or records,
+        then encoded by a :class:`~sksiamese.RecordEncoder`.
     hidden_layer_sizes : tuple of int, default=(256,)
         Hidden layers of the backbone.
     embedding_dim : int, default=128
@@ -412,7 +469,9 @@ _SHARED_ATTRIBUTES = """\
         (see :mod:`sksiamese.distances`); ``similarity`` scores are its
         ``similarity`` of the distances.
     encoder_ : scikit-learn transformer
-        The fitted encoder (only with ``encoder``).
+        The fitted encoder (only with ``encoder``, or records).
+    record_fields_ : list of str
+        The fields of the records seen in ``fit`` (only for records).
     history_ : skorch.History
         Per-epoch training record.
     holdout_ : {"item-disjoint", "random"} or None
@@ -462,8 +521,19 @@ def _is_dataframe(X):
 
 
 def _as_item_tuples(X, k, cls, name):
-    """Raw-item tuples as an object array of shape (n, k)."""
+    """Raw-item tuples as an object array of shape (n, k); tuples of records
+    as record dicts (see ``sksiamese._records``)."""
+    records = record_tuples(X, k, cls)
+    if records is not None:
+        return records
     if _is_dataframe(X):
+        if X.shape[1] != k:
+            raise ValueError(
+                f"{cls} got a DataFrame of shape {X.shape}: {name} of raw "
+                f"items have {k} columns, and pairs of records name their "
+                "columns ltable_<field> / rtable_<field> (or left_<field> / "
+                "right_<field>)."
+            )
         X = X.to_numpy(dtype=object)
     elif not hasattr(X, "shape"):
         X = list(X)
@@ -476,6 +546,13 @@ def _as_item_tuples(X, k, cls, name):
                 )
             out[i] = list(row)
         X = out
+    if not sp.issparse(X) and X.ndim == 3 and X.shape[1] == k and X.dtype == object:
+        raise ValueError(
+            f"{cls} got an array of shape {X.shape} of raw fields; pass {name} "
+            "of records as a DataFrame with ltable_<field> / rtable_<field> (or "
+            "left_<field> / right_<field>) columns, a tuple (left, right) of "
+            f"DataFrames, or {k}-tuples of dicts (field -> value)."
+        )
     if sp.issparse(X) or X.ndim != 2 or X.shape[1] != k:
         raise ValueError(
             f"{cls} with an encoder expects {name} of raw items as an array of "
@@ -484,6 +561,13 @@ def _as_item_tuples(X, k, cls, name):
     if len(X) == 0:
         raise ValueError(f"{cls} got 0 {name}; at least 1 is required.")
     return X
+
+
+def _as_records(X, k, cls):
+    """Tuples of records as an ``(n, k)`` array of record dicts, which rows
+    can be taken from and joined; any other ``X`` as it is."""
+    records = record_tuples(X, k, cls)
+    return X if records is None else records
 
 
 def _n_rows(X):
