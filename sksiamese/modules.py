@@ -18,7 +18,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["MLP", "ConvNet", "SentenceTransformerBackbone"]
+from ._fieldwise import FieldwiseMLP
+
+__all__ = ["MLP", "ConvNet", "FieldwiseMLP", "SentenceTransformerBackbone"]
 
 
 class _Backbone(nn.Module):

@@ -27,6 +27,7 @@ from torch import nn
 
 from .._callbacks import PlainPrintLog, WarmupLinearLR
 from .._data import RowsDataset
+from .._fieldwise import _encoder_fields
 from .._net import NonFiniteLossError, SiameseNet
 from .._threads import resolve_threads, torch_threads
 from ..distances import DISTANCES
@@ -213,6 +214,10 @@ class SiameseBase(_NetPickling, BaseEstimator):
                 raise ValueError(
                     _unreachable(name, value, defaults[name].default, module)
                 )
+        if "fields" in takes and "module__fields" not in routed:
+            # a field-aware backbone (FieldwiseMLP) gets the encoder's layout
+            encoder = getattr(self, "encoder_", None)
+            kwargs["module__fields"] = _encoder_fields(encoder, module)
         if instance:
             # never train the user's instance in place: fit must not change params
             module = copy.deepcopy(module)
