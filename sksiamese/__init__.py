@@ -12,6 +12,7 @@ from . import (
     pairs,
     persistence,
     plotting,
+    records,
     retrieval,
     samplers,
 )
@@ -22,12 +23,14 @@ from .estimators import (
     SiameseTransformer,
     SiameseTripletClassifier,
 )
+from .records import RecordEncoder, split_record_pairs
 from .retrieval import EmbeddingIndex
 
 __version__ = "0.1.0"
 
 __all__ = [
     "EmbeddingIndex",
+    "RecordEncoder",
     "SiameseOutlierDetector",
     "SiamesePairClassifier",
     "SiamesePairRegressor",
@@ -45,6 +48,8 @@ __all__ = [
     "pairs",
     "persistence",
     "plotting",
+    "records",
     "retrieval",
     "samplers",
+    "split_record_pairs",
 ]

@@ -72,20 +72,20 @@ _BACKBONES = (
     "sksiamese.augment.RandomAffine",
     "sksiamese.modules.ConvNet",
     "sksiamese.modules.MLP",
+    "sksiamese.records.RecordEncoder",
 )
 
 
 def trusted_types():
     """Return the names of the types sksiamese's skops files hold beyond skops'.
 
-    These are sksiamese's estimators, backbones and augmentation, and torch's
-    optimizer classes (stored as a reference to the class, never as an
-    object). Every
-    other type in a file, e.g. a custom backbone class or a skorch callback,
-    must be trusted explicitly: check the file with
-    :func:`skops.io.get_untrusted_types` and pass the names you trust to
-    :func:`load`. scikit-learn, numpy and scipy types are trusted by skops
-    itself.
+    These are sksiamese's estimators, backbones, augmentation and record
+    encoder, and torch's optimizer classes (stored as a reference to the
+    class, never as an object). Every other type in a file, e.g. a custom
+    backbone class or a skorch callback, must be trusted explicitly: check
+    the file with :func:`skops.io.get_untrusted_types` and pass the names
+    you trust to :func:`load`. scikit-learn, numpy and scipy types are
+    trusted by skops itself.
 
     Returns
     -------

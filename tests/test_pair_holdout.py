@@ -92,14 +92,16 @@ def test_holdout_falls_back_to_random_pairs_on_small_or_unhashable_data():
     assert clf.holdout_ == "random"
     clf = SiamesePairClassifier(max_epochs=1, random_state=0).fit(X[:10], y[:10])
     assert clf.holdout_ is None  # 1 held-out pair: none
-    # raw items that cannot be compared (dicts) cannot be kept apart
+    # dicts are records, told apart by value (sksiamese.records): the
+    # held-out pairs share no record with the training pairs
     rng = np.random.RandomState(0)
     records = [({"a": rng.rand(), "b": 1.0}, {"a": rng.rand()}) for _ in range(300)]
     labels = np.arange(300) % 2
     clf = SiamesePairClassifier(
         encoder=DictVectorizer(sparse=False), max_epochs=1, random_state=0
     )
-    assert clf.fit(records, labels).holdout_ == "random"
+    assert clf.fit(records, labels).holdout_ == "item-disjoint"
+    assert clf.encoder_.feature_names_ == ["a", "b"]  # it read the dicts
 
 
 def test_groups_set_the_items_of_the_holdout():

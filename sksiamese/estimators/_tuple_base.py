@@ -10,7 +10,9 @@ import torch
 from sklearn.base import (
     clone,
 )
+from sklearn.feature_extraction import DictVectorizer
 from sklearn.model_selection import train_test_split
+from sklearn.pipeline import Pipeline
 from sklearn.utils._param_validation import HasMethods
 from sklearn.utils.validation import (
     check_array,
@@ -20,9 +22,11 @@ from sklearn.utils.validation import (
 from .._criteria import TupleCriterion
 from .._data import TupleDataset
 from .._holdout import _item_disjoint_holdout
+from .._records import record_groups, record_tuples, records_frame
 from .._threads import with_n_jobs_doc
 from ..distances import get_distance
 from ..pairs import _pair_items
+from ..records import RecordEncoder
 from ..utils.validation import (
     _warn_if_unscaled,
     check_rows,
@@ -93,6 +97,15 @@ class _TupleBase(SiameseBase):
         indices of each pair or triplet.
         """
         k, name, cls = self._arity, self._tuple_name, type(self).__name__
+        records = None if self._takes_raw_items() else record_tuples(X, k, cls)
+        if records is not None:
+            return self._check_records(records, reset)
+        if not reset and self._on_records():
+            raise ValueError(
+                f"{cls} was fitted on records; pass {name} of records (a "
+                "DataFrame with ltable_/rtable_ or left_/right_ columns, a tuple "
+                "(left, right) of DataFrames, or tuples of dicts)."
+            )
         if self._takes_raw_items():
             # the backbone embeds the raw items itself (e.g. tokenises text)
             X = _as_item_tuples(X, k, cls, name)
@@ -113,8 +126,47 @@ class _TupleBase(SiameseBase):
         tuples = np.arange(len(X) * k).reshape(len(X), k)
         return items, tuples
 
+    def _on_records(self):
+        """Whether the estimator was fitted on records."""
+        return hasattr(self, "record_fields_")
+
+    def _check_records(self, records, reset):
+        """``(items, tuples)`` of an ``(n, k)`` array of record dicts."""
+        k = self._arity
+        flat = records.ravel()
+        if reset:
+            encoder = RecordEncoder() if self.encoder is None else self.encoder
+            if _reads_dicts(encoder):
+                self.record_fields_ = sorted({str(f) for r in flat for f in r})
+                self.encoder_ = clone(encoder).fit(list(flat), None)
+            else:
+                frame = records_frame(flat, text_check=self.encoder is not None)
+                self.record_fields_ = list(frame.columns)
+                self.encoder_ = clone(encoder).fit(frame, None)
+        elif not self._on_records():
+            raise ValueError(
+                f"{type(self).__name__} was not fitted on records; pass "
+                f"{self._tuple_name} in the form seen in fit."
+            )
+        items = self._encode(flat)
+        return items, np.arange(len(records) * k).reshape(len(records), k)
+
     def _encode(self, items):
+        if self._on_records() and _reads_dicts(self.encoder_):
+            items = items.to_dict("records") if _is_dataframe(items) else list(items)
+        elif self._on_records():
+            # the encoder reads a DataFrame of records with the fit's fields
+            items = records_frame(
+                items, self.record_fields_, text_check=self.encoder is not None
+            )
         encoded = self.encoder_.transform(items)
+        if self._on_records() and _n_rows(encoded) != len(items):
+            raise ValueError(
+                f"The encoder {type(self.encoder_).__name__} returned "
+                f"{_n_rows(encoded)} rows for {len(items)} records: with records "
+                "it receives a DataFrame of them (one column per field); use an "
+                "encoder that takes one, e.g. a ColumnTransformer over the fields."
+            )
         return check_array(
             encoded,
             accept_sparse="csr",
@@ -163,6 +215,11 @@ class _TupleBase(SiameseBase):
                     f"{self._tuple_name}; pass one row of {k} item ids per tuple."
                 )
             return _pair_items(None, groups, arity=k)
+        if self._on_records():
+            records = record_tuples(X, k, type(self).__name__)
+            # records are told apart by their id field (RecordEncoder's)
+            id_field = getattr(self.encoder_, "id_field", "id")
+            return _pair_items(None, record_groups(records, id_field), arity=k)
         if self.encoder is not None and not self._takes_raw_items():
             # the raw items, not their encoding: the encoder may map two
             # distinct items to one vector
@@ -253,12 +310,14 @@ class _TupleBase(SiameseBase):
         check_is_fitted(self)
         if self._takes_raw_items():
             X = self._check_X(X)
+        elif self._on_records():
+            X = self._encode(X)  # a DataFrame (or dicts) of records
         elif self.encoder is None:
             X = check_rows(self, X, reset=False, accept_sparse=False)
         else:
             if isinstance(X, str):
                 raise ValueError("embed expects a sequence of items, got a string.")
-            X = self._encode(list(X))
+            X = self._encode(_item_list(X, type(self).__name__))
         return self._embed(X)
 
 
@@ -286,7 +345,11 @@ _NETWORK_DOC = """\
         Turns raw items (strings, dicts, rows) into feature vectors: it is
         cloned and fitted on the items of the training tuples (wrap a fitted
         encoder in :class:`sklearn.frozen.FrozenEstimator` to keep it as is).
-        None: ``X`` is numeric, of shape (n, {k}, n_features).
+        For records (rows of named fields, see ``fit``), it receives a
+        DataFrame of records with the plain field names, so a
+        :class:`~sklearn.compose.ColumnTransformer` over the fields works.
+        None: ``X`` is numeric, of shape (n, {k}, n_features), or records,
+        then encoded by a :class:`~sksiamese.records.RecordEncoder`.
     hidden_layer_sizes : tuple of int, default=(256,)
         Hidden layers of the backbone.
     embedding_dim : int, default=128
@@ -373,7 +436,9 @@ _SHARED_ATTRIBUTES = """\
         (see :mod:`sksiamese.distances`); ``similarity`` scores are its
         ``similarity`` of the distances.
     encoder_ : scikit-learn transformer
-        The fitted encoder (only with ``encoder``).
+        The fitted encoder (only with ``encoder``, or records).
+    record_fields_ : list of str
+        The fields of the records seen in ``fit`` (only for records).
     history_ : skorch.History
         Per-epoch training record.
     holdout_ : {"item-disjoint", "random"} or None
@@ -413,9 +478,42 @@ def _is_dataframe(X):
     return pd is not None and isinstance(X, pd.DataFrame)
 
 
-def _as_item_tuples(X, k, cls, name):
-    """Raw-item tuples as an object array of shape (n, k)."""
+def _reads_dicts(encoder):
+    """Whether an encoder reads records as dicts (a ``DictVectorizer``, alone
+    or first in a pipeline) rather than as a DataFrame."""
+    if isinstance(encoder, Pipeline):
+        encoder = encoder.steps[0][1]
+    return isinstance(encoder, DictVectorizer)
+
+
+def _item_list(X, cls):
+    """Single raw items as a list: the rows of a one-column DataFrame (not
+    its column names, which iterating a DataFrame yields)."""
     if _is_dataframe(X):
+        if X.shape[1] != 1:
+            raise ValueError(
+                f"{cls}.embed got a DataFrame of {X.shape[1]} columns, but the "
+                "estimator was fitted on single raw items, not records: pass one "
+                "column (a Series or a one-column DataFrame) or a list of items."
+            )
+        return X.iloc[:, 0].tolist()
+    return list(X)
+
+
+def _as_item_tuples(X, k, cls, name):
+    """Raw-item tuples as an object array of shape (n, k); tuples of records
+    as record dicts (see ``sksiamese._records``)."""
+    records = record_tuples(X, k, cls)
+    if records is not None:
+        return records
+    if _is_dataframe(X):
+        if X.shape[1] != k:
+            raise ValueError(
+                f"{cls} got a DataFrame of shape {X.shape}: {name} of raw "
+                f"items have {k} columns, and pairs of records name their "
+                "columns ltable_<field> / rtable_<field> (or left_<field> / "
+                "right_<field>)."
+            )
         X = X.to_numpy(dtype=object)
     elif not hasattr(X, "shape"):
         X = list(X)
@@ -428,6 +526,13 @@ def _as_item_tuples(X, k, cls, name):
                 )
             out[i] = list(row)
         X = out
+    if not sp.issparse(X) and X.ndim == 3 and X.shape[1] == k and X.dtype == object:
+        raise ValueError(
+            f"{cls} got an array of shape {X.shape} of raw fields; pass {name} "
+            "of records as a DataFrame with ltable_<field> / rtable_<field> (or "
+            "left_<field> / right_<field>) columns, a tuple (left, right) of "
+            f"DataFrames, or {k}-tuples of dicts (field -> value)."
+        )
     if sp.issparse(X) or X.ndim != 2 or X.shape[1] != k:
         raise ValueError(
             f"{cls} with an encoder expects {name} of raw items as an array of "
@@ -436,6 +541,13 @@ def _as_item_tuples(X, k, cls, name):
     if len(X) == 0:
         raise ValueError(f"{cls} got 0 {name}; at least 1 is required.")
     return X
+
+
+def _as_records(X, k, cls):
+    """Tuples of records as an ``(n, k)`` array of record dicts, which rows
+    can be taken from and joined; any other ``X`` as it is."""
+    records = record_tuples(X, k, cls)
+    return X if records is None else records
 
 
 def _n_rows(X):

@@ -20,7 +20,14 @@ from ..utils.validation import (
     check_class_labels,
 )
 from ._label_guard import warn_if_labels_inverted
-from ._tuple_base import _as_item_tuples, _concat, _doc, _take, _TupleBase
+from ._tuple_base import (
+    _as_item_tuples,
+    _as_records,
+    _concat,
+    _doc,
+    _take,
+    _TupleBase,
+)
 
 # Earlier training pairs kept for replay in SiamesePairClassifier.partial_fit
 # (and at most as many held-out pairs, to re-learn the threshold on).
@@ -226,8 +233,13 @@ class SiamesePairClassifier(ClassifierMixin, _TupleBase):
         Parameters
         ----------
         X : array-like of shape (n_pairs, 2, n_features) or (n_pairs, 2)
-            Pairs of numeric rows, or pairs of raw items (array, DataFrame with
-            two columns, or list of 2-tuples) when ``encoder`` is set.
+            Pairs of numeric rows; pairs of raw items (array, DataFrame with
+            two columns, or list of 2-tuples) when ``encoder`` is set; or
+            pairs of records (see the user guide's "Entity matching"): a
+            DataFrame with ``ltable_<field>`` / ``rtable_<field>`` or
+            ``left_<field>`` / ``right_<field>`` columns (other columns are
+            ignored), a tuple ``(left, right)`` of two aligned DataFrames, or
+            2-tuples of dicts or Series.
         y : array-like of shape (n_pairs,) or None, default=None
             Two labels: similar (``pos_label``) or not. None, only with
             ``loss="mnrl"``: every pair is similar (positive-only pairs such
@@ -240,13 +252,18 @@ class SiamesePairClassifier(ClassifierMixin, _TupleBase):
             :func:`~sksiamese.pairs.make_pairs`): the pairs that learn the
             threshold and the calibration share no item with the training
             pairs (see ``validation_fraction``). None: identical rows, or
-            equal raw items, are the same item.
+            equal raw items, are the same item; records are the same when
+            their ``id`` field (``RecordEncoder``'s ``id_field``) is, the
+            left and right ids being apart (``ltable_id=5`` and
+            ``rtable_id=5`` are two records), else when all their fields
+            are equal.
 
         Returns
         -------
         self : SiamesePairClassifier
             The fitted estimator.
         """
+        X = _as_records(X, 2, type(self).__name__)
         with self._fitting() as continuing:
             items, tuples = self._check_tuples(X, reset=not continuing)
             positive_only = y is None
@@ -314,7 +331,8 @@ class SiamesePairClassifier(ClassifierMixin, _TupleBase):
             self.threshold_ = float(self.threshold)
 
     def _uses_encoder(self):
-        return self.encoder is not None and not self._takes_raw_items()
+        encoded = self.encoder is not None or self._on_records()
+        return encoded and not self._takes_raw_items()
 
     def _keep_calibration(self, X, items, tuples, target, rng):
         """Keep up to ``_REPLAY_PAIRS`` calibration pairs, as their items and
@@ -371,6 +389,7 @@ class SiamesePairClassifier(ClassifierMixin, _TupleBase):
         """
         if not hasattr(self, "net_"):
             return self.fit(X, y)
+        X = _as_records(X, 2, type(self).__name__)
         _, tuples = self._check_fitted_tuples(X)  # clear errors on the raw input
         self._check_y(tuples, y, reset=False)
         y = column_or_1d(y, warn=True)
@@ -408,7 +427,7 @@ class SiamesePairClassifier(ClassifierMixin, _TupleBase):
         Parameters
         ----------
         X : array-like of shape (n_pairs, 2, n_features) or (n_pairs, 2)
-            Pairs.
+            Pairs, in a form ``fit`` takes.
 
         Returns
         -------
@@ -427,7 +446,7 @@ class SiamesePairClassifier(ClassifierMixin, _TupleBase):
         Parameters
         ----------
         X : array-like of shape (n_pairs, 2, n_features) or (n_pairs, 2)
-            Pairs.
+            Pairs, in a form ``fit`` takes.
 
         Returns
         -------
@@ -459,7 +478,7 @@ class SiamesePairClassifier(ClassifierMixin, _TupleBase):
         Parameters
         ----------
         X : array-like of shape (n_pairs, 2, n_features) or (n_pairs, 2)
-            Pairs.
+            Pairs, in a form ``fit`` takes.
 
         Returns
         -------
@@ -474,7 +493,7 @@ class SiamesePairClassifier(ClassifierMixin, _TupleBase):
         Parameters
         ----------
         X : array-like of shape (n_pairs, 2, n_features) or (n_pairs, 2)
-            Pairs.
+            Pairs, in a form ``fit`` takes.
 
         Returns
         -------
@@ -490,7 +509,7 @@ class SiamesePairClassifier(ClassifierMixin, _TupleBase):
         Parameters
         ----------
         X : array-like of shape (n_pairs, 2, n_features) or (n_pairs, 2)
-            Pairs.
+            Pairs, in a form ``fit`` takes.
 
         Returns
         -------

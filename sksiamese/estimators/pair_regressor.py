@@ -151,14 +151,16 @@ class SiamesePairRegressor(RegressorMixin, _TupleBase):
         Parameters
         ----------
         X : array-like of shape (n_pairs, 2, n_features) or (n_pairs, 2)
-            Pairs of numeric rows, or of raw items with ``encoder``.
+            Pairs of numeric rows, of raw items with ``encoder``, or of
+            records as :meth:`SiamesePairClassifier.fit` takes them.
         y : array-like of shape (n_pairs,)
             Similarity targets (higher = more similar), any scale.
         groups : array-like of shape (n_pairs, 2), default=None
             Ids of the two items of each pair: the pairs that fit ``scale_``
             share no item with the training pairs (see
             ``validation_fraction``). None: identical rows, or equal raw
-            items, are the same item.
+            items, are the same item; records by their ``id`` field, as in
+            :meth:`SiamesePairClassifier.fit`.
 
         Returns
         -------
@@ -188,7 +190,7 @@ class SiamesePairRegressor(RegressorMixin, _TupleBase):
         Parameters
         ----------
         X : array-like of shape (n_pairs, 2, n_features) or (n_pairs, 2)
-            Pairs.
+            Pairs, in a form ``fit`` takes.
 
         Returns
         -------
@@ -204,7 +206,7 @@ class SiamesePairRegressor(RegressorMixin, _TupleBase):
         Parameters
         ----------
         X : array-like of shape (n_pairs, 2, n_features) or (n_pairs, 2)
-            Pairs.
+            Pairs, in a form ``fit`` takes.
 
         Returns
         -------
@@ -232,7 +234,7 @@ class SiamesePairRegressor(RegressorMixin, _TupleBase):
         Parameters
         ----------
         X : array-like of shape (n_pairs, 2, n_features) or (n_pairs, 2)
-            Pairs.
+            Pairs, in a form ``fit`` takes.
 
         Returns
         -------

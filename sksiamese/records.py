@@ -1,0 +1,416 @@
+"""Records (rows of named fields) as items: entity matching and deduplication.
+
+"Are these two customer / product / paper records the same entity?" is a
+pair problem on records. The pair estimators take record pairs directly (see
+the user guide's "Entity matching"): a DataFrame whose columns carry the
+left / right prefixes of Magellan / py_entitymatching (``ltable_<field>``,
+``rtable_<field>``) or of DeepMatcher and Ditto (``left_<field>``,
+``right_<field>``), or two aligned DataFrames ``(left, right)``.
+:func:`split_record_pairs` reads such a DataFrame into its two tables, and
+:class:`RecordEncoder` is the encoder used for records when none is given.
+
+pandas is needed for records; it is imported when they are used.
+"""
+
+import numbers
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.impute import SimpleImputer
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils._param_validation import Interval
+from sklearn.utils.validation import check_is_fitted
+
+__all__ = ["RecordEncoder", "split_record_pairs"]
+
+# column prefixes of the two records of a pair, by convention
+_CONVENTIONS = {
+    "Magellan (ltable_ / rtable_)": ("ltable_", "rtable_"),
+    "DeepMatcher / Ditto (left_ / right_)": ("left_", "right_"),
+}
+
+
+def _pandas():
+    try:
+        import pandas as pd
+    except ImportError as exc:  # pandas is optional for the rest of sksiamese
+        raise ImportError(
+            "Records need pandas: pip install pandas (or sksiamese[test])."
+        ) from exc
+    return pd
+
+
+def _prefixed(columns, prefix):
+    return [c for c in columns if isinstance(c, str) and c.startswith(prefix)]
+
+
+def split_record_pairs(X):
+    """Split a DataFrame of record pairs into its left and right records.
+
+    Each row of ``X`` is a pair of records whose fields are columns named
+    with a side prefix: Magellan / py_entitymatching's ``ltable_<field>`` and
+    ``rtable_<field>``, or DeepMatcher's and Ditto's ``left_<field>`` and
+    ``right_<field>``. Columns without a prefix (a pair id such as ``_id``,
+    the label such as ``gold`` or ``label``) are ignored.
+
+    Parameters
+    ----------
+    X : pandas.DataFrame
+        One row per pair, one column per field and side.
+
+    Returns
+    -------
+    left, right : pandas.DataFrame
+        The two records of each pair, with the plain field names (in the
+        order of the left columns) and a fresh ``RangeIndex``: row ``i`` of
+        both is pair ``i``.
+
+    Raises
+    ------
+    ValueError
+        When no column carries a prefix, when both conventions are mixed, or
+        when a field is on one side only (the message names it).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from sksiamese.records import split_record_pairs
+    >>> pairs = pd.DataFrame({
+    ...     "_id": [0, 1],
+    ...     "ltable_name": ["arnie mortons", "arts deli"],
+    ...     "ltable_city": ["los angeles", "studio city"],
+    ...     "rtable_name": ["arnie morton's of chicago", "arts delicatessen"],
+    ...     "rtable_city": ["los angeles", "studio city"],
+    ...     "gold": [1, 1],
+    ... })
+    >>> left, right = split_record_pairs(pairs)
+    >>> list(left.columns), right["name"].tolist()
+    (['name', 'city'], ["arnie morton's of chicago", 'arts delicatessen'])
+    """
+    pd = _pandas()
+    if not isinstance(X, pd.DataFrame):
+        raise TypeError(
+            f"split_record_pairs expects a pandas DataFrame, got {type(X).__name__}."
+        )
+    found = {
+        name: (_prefixed(X.columns, lp), _prefixed(X.columns, rp))
+        for name, (lp, rp) in _CONVENTIONS.items()
+    }
+    used = [name for name, (lc, rc) in found.items() if lc or rc]
+    if not used:
+        raise ValueError(
+            "No record-pair columns: the columns of a DataFrame of record pairs "
+            "are named ltable_<field> / rtable_<field> (Magellan) or left_<field> "
+            "/ right_<field> (DeepMatcher, Ditto); got columns "
+            f"{list(X.columns)[:10]}. Two tables of records can also be passed "
+            "as a tuple (left, right) of DataFrames."
+        )
+    if len(used) > 1:
+        raise ValueError(
+            f"The columns mix two record-pair conventions, {used[0]} and {used[1]}; "
+            "rename them to one of them."
+        )
+    lp, rp = _CONVENTIONS[used[0]]
+    lcols, rcols = found[used[0]]
+    lfields = [c[len(lp) :] for c in lcols]
+    rfields = [c[len(rp) :] for c in rcols]
+    only_left = [f for f in lfields if f not in set(rfields)]
+    only_right = [f for f in rfields if f not in set(lfields)]
+    if only_left or only_right:
+        sides = []
+        if only_left:
+            sides.append(f"{only_left} only with {lp}")
+        if only_right:
+            sides.append(f"{only_right} only with {rp}")
+        raise ValueError(
+            "Each field of a record pair needs a column on both sides; fields "
+            + " and ".join(sides)
+            + ". Drop those columns or add their other side."
+        )
+    left = X[lcols].set_axis(lfields, axis=1).reset_index(drop=True)
+    right = X[[rp + f for f in lfields]].set_axis(lfields, axis=1)
+    return left, right.reset_index(drop=True)
+
+
+def _is_text(column):
+    """Whether a column is encoded as text: anything but numbers and booleans
+    (strings, categories, dates)."""
+    pd = _pandas()
+    return not (
+        pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column)
+    )
+
+
+def _as_text(column):
+    """Strings of a column; missing values become ""."""
+    return column.astype(object).where(column.notna(), "").astype(str).to_numpy()
+
+
+class RecordEncoder(TransformerMixin, BaseEstimator):
+    """Encode records field by field: character n-gram TF-IDF and scaled numbers.
+
+    The encoder the pair estimators use for records when ``encoder=None``.
+    Each text field (strings, categories, anything not numeric) gets its own
+    character n-gram TF-IDF (``TfidfVectorizer(analyzer="char_wb")``, missing
+    values read as ""); each numeric field is imputed with its median and
+    standardised; the id field is not encoded. The blocks are stacked side
+    by side into one sparse matrix, and ``field_slices_`` says which columns
+    belong to which field.
+
+    Each text block is L2-normalised on its own (and a numeric block has
+    unit variance), so every field weighs about the same in the cosine
+    similarity of two encoded records, whatever its length: a long
+    free-text field does not drown a short name or phone number. Character
+    n-grams see through typos, abbreviations and reordered words, which is
+    what differs between records of one entity in practice.
+
+    Replace it when fields need another treatment: categories that are
+    codes (one-hot), numbers that are identifiers (zip codes: list them in
+    ``text_fields``), long texts where words matter more than spelling
+    (``TfidfVectorizer()``), or a learned text encoder. Pass a
+    :class:`~sklearn.compose.ColumnTransformer` over the field names as the
+    estimator's ``encoder``.
+
+    Parameters
+    ----------
+    id_field : str or None, default="id"
+        Field holding the record id, not encoded (the pair estimators use it
+        to tell records apart). None: every field is encoded.
+    text_fields : list of str or None, default=None
+        Fields encoded as text whatever their dtype (e.g. zip codes or phone
+        numbers read as integers). None: the non-numeric fields.
+    ngram_range : tuple (min_n, max_n), default=(2, 4)
+        Lengths of the character n-grams of the text fields.
+    min_df : int, default=1
+        Least number of records an n-gram must occur in to be kept.
+    max_features : int or None, default=None
+        Most n-grams kept per text field (the most frequent); None: all.
+    field_weights : dict or None, default=None
+        Weight of a field's block, by field name (default 1): a field of
+        weight 2 counts four times as much in a squared distance. Unknown
+        field names raise a ``ValueError`` in ``fit``.
+
+    Attributes
+    ----------
+    feature_names_in_ : ndarray of str
+        The fields of the records seen in ``fit``.
+    n_features_in_ : int
+        Their number.
+    text_fields_ : list of str
+        The fields encoded as text.
+    numeric_fields_ : list of str
+        The fields encoded as numbers.
+    field_slices_ : dict of str to slice
+        Columns of the output of each encoded field. A text field that
+        holds no n-gram in ``fit`` (always missing) gets an empty slice.
+    encoders_ : list of (str, transformer)
+        The fitted encoder of each field, in output order.
+
+    See Also
+    --------
+    split_record_pairs : the two tables of a DataFrame of record pairs.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from sksiamese.records import RecordEncoder
+    >>> records = pd.DataFrame({
+    ...     "id": [1, 2, 3],
+    ...     "name": ["arts delicatessen", "arts deli", None],
+    ...     "price": [12.0, None, 30.0],
+    ... })
+    >>> enc = RecordEncoder().fit(records)
+    >>> Z = enc.transform(records)
+    >>> Z.shape[0], sorted(enc.field_slices_)
+    (3, ['name', 'price'])
+    >>> enc.get_feature_names_out()[-1]
+    'price'
+    """
+
+    _parameter_constraints = {
+        "id_field": [str, None],
+        "text_fields": [list, None],
+        "ngram_range": [tuple],
+        "min_df": [Interval(numbers.Integral, 1, None, closed="left")],
+        "max_features": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "field_weights": [dict, None],
+    }
+
+    def __init__(
+        self,
+        id_field="id",
+        text_fields=None,
+        ngram_range=(2, 4),
+        min_df=1,
+        max_features=None,
+        field_weights=None,
+    ):
+        self.id_field = id_field
+        self.text_fields = text_fields
+        self.ngram_range = ngram_range
+        self.min_df = min_df
+        self.max_features = max_features
+        self.field_weights = field_weights
+
+    def _frame(self, X):
+        pd = _pandas()
+        if isinstance(X, pd.DataFrame):
+            return X
+        if isinstance(X, list | tuple | np.ndarray) and all(
+            isinstance(r, dict) for r in X
+        ):
+            return pd.DataFrame.from_records(list(X))
+        raise ValueError(
+            "RecordEncoder expects records: a pandas DataFrame with one column "
+            f"per field, or a list of dicts; got {type(X).__name__}."
+        )
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Fit one encoder per field of the records ``X``.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame or list of dict
+            Records, one column (key) per field.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : RecordEncoder
+            The fitted encoder.
+        """
+        X = self._frame(X)
+        if len(X) == 0:
+            raise ValueError("RecordEncoder got 0 records; at least 1 is required.")
+        fields = [str(c) for c in X.columns]
+        X = X.set_axis(fields, axis=1)
+        lo, hi = (tuple(self.ngram_range) + (0, 0))[:2]
+        if len(self.ngram_range) != 2 or not 1 <= lo <= hi:
+            raise ValueError(
+                "ngram_range must be (min_n, max_n) with 1 <= min_n <= max_n, "
+                f"got {self.ngram_range!r}."
+            )
+        encoded = [f for f in fields if f != self.id_field]
+        if not encoded:
+            raise ValueError(
+                f"The records hold no field to encode besides the id field "
+                f"{self.id_field!r}."
+            )
+        for name, given in (
+            ("text_fields", self.text_fields or []),
+            ("field_weights", self.field_weights or {}),
+        ):
+            unknown = sorted(set(given) - set(encoded))
+            if unknown:
+                raise ValueError(
+                    f"{name} names fields {unknown} that are not encoded fields of "
+                    f"the records ({encoded})."
+                )
+        forced = set(self.text_fields or [])
+        self.text_fields_, self.numeric_fields_ = [], []
+        self.encoders_, self.field_slices_ = [], {}
+        start = 0
+        for field in encoded:
+            column = X[field]
+            if field in forced or _is_text(column):
+                enc = TfidfVectorizer(
+                    analyzer="char_wb",
+                    ngram_range=(lo, hi),
+                    min_df=self.min_df,
+                    max_features=self.max_features,
+                    dtype=np.float32,
+                )
+                try:
+                    width = enc.fit(_as_text(column)).idf_.shape[0]
+                except ValueError:  # no n-gram at all (always missing)
+                    enc, width = None, 0
+                self.text_fields_.append(field)
+            else:
+                enc = make_pipeline(SimpleImputer(strategy="median"), StandardScaler())
+                values = column.to_numpy(dtype=np.float64, na_value=np.nan)
+                if np.isnan(values).all():  # the median of nothing
+                    enc, width = None, 0
+                else:
+                    enc, width = enc.fit(values[:, None]), 1
+                self.numeric_fields_.append(field)
+            self.encoders_.append((field, enc))
+            self.field_slices_[field] = slice(start, start + width)
+            start += width
+        self.feature_names_in_ = np.asarray(fields, dtype=object)
+        self.n_features_in_ = len(fields)
+        return self
+
+    def transform(self, X):
+        """Encode records.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame or list of dict
+            Records with the fields seen in ``fit`` (other fields are
+            ignored).
+
+        Returns
+        -------
+        Z : scipy.sparse.csr_matrix of shape (n_records, n_features_out), float32
+            The encoded fields side by side (see ``field_slices_``).
+        """
+        check_is_fitted(self)
+        X = self._frame(X)
+        X = X.set_axis([str(c) for c in X.columns], axis=1)
+        missing = [f for f, _ in self.encoders_ if f not in X.columns]
+        if missing:
+            raise ValueError(
+                f"The records lack the fields {missing} that RecordEncoder was "
+                "fitted on."
+            )
+        weights = self.field_weights or {}
+        blocks = []
+        for field, enc in self.encoders_:
+            if enc is None:
+                continue
+            if field in self.text_fields_:
+                block = enc.transform(_as_text(X[field]))
+            else:
+                values = X[field].to_numpy(dtype=np.float64, na_value=np.nan)
+                block = sp.csr_matrix(enc.transform(values[:, None]), dtype=np.float32)
+            blocks.append(block * np.float32(weights.get(field, 1.0)))
+        if not blocks:
+            return sp.csr_matrix((len(X), 0), dtype=np.float32)
+        return sp.hstack(blocks, format="csr", dtype=np.float32)
+
+    def get_feature_names_out(self, input_features=None):
+        """Names of the output columns: ``<field>__<n-gram>`` for text fields,
+        ``<field>`` for numeric ones.
+
+        Parameters
+        ----------
+        input_features : None
+            Ignored; the fields are those seen in ``fit``.
+
+        Returns
+        -------
+        names : ndarray of str
+        """
+        check_is_fitted(self)
+        names = []
+        for field, enc in self.encoders_:
+            if enc is None:
+                continue
+            if field in self.text_fields_:
+                names.extend(f"{field}__{g}" for g in enc.get_feature_names_out())
+            else:
+                names.append(field)
+        return np.asarray(names, dtype=object)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.input_tags.string = True
+        tags.input_tags.categorical = True
+        tags.input_tags.allow_nan = True
+        return tags
