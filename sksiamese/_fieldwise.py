@@ -42,10 +42,11 @@ class FieldwiseMLP(nn.Module):
     ``w_f**2 / sum_f w_f**2``.
 
     With a sksiamese estimator, leave ``fields`` out (``module=FieldwiseMLP``):
-    the estimator passes its fitted encoder's ``field_slices_`` (a
+    the estimator passes its fitted encoder's ``field_slices_`` (as
+    :class:`~sksiamese.records.RecordEncoder` has; a
     :class:`~sklearn.compose.ColumnTransformer`'s ``output_indices_`` is used
-    when the encoder has no ``field_slices_``); otherwise pass
-    ``module__fields``.
+    when the encoder has no ``field_slices_``, the last step's for a
+    Pipeline); otherwise pass ``module__fields``.
 
     Parameters
     ----------
@@ -86,35 +87,26 @@ class FieldwiseMLP(nn.Module):
     >>> {k: round(v, 2) for k, v in net.field_weights().items()}
     {'name': 0.5, 'phone': 0.5}
 
-    With an estimator, the encoder's field layout reaches the backbone
-    (here a ColumnTransformer's ``output_indices_``):
+    With an estimator on record pairs, the field layout of its encoder (the
+    default :class:`~sksiamese.records.RecordEncoder`) reaches the backbone:
 
     >>> import pandas as pd
-    >>> from sklearn.compose import make_column_transformer
-    >>> from sklearn.feature_extraction.text import TfidfVectorizer
-    >>> from sklearn.pipeline import make_pipeline
-    >>> from sklearn.preprocessing import FunctionTransformer
     >>> from sksiamese import SiamesePairClassifier
     >>> names = ["ann lee", "anne lee", "bob ray", "rob ray", "cy young", "sy yung"]
-    >>> records = [{"name": n, "phone": str(111 * (i // 2 + 1))}
-    ...            for i, n in enumerate(names)]
+    >>> phones = ["111", "111", "222", "222", "333", "333"]
     >>> pairs = [(i, j) for i in range(6) for j in range(i + 1, 6)]
-    >>> X = [(records[i], records[j]) for i, j in pairs]
+    >>> X = pd.DataFrame({
+    ...     "ltable_name": [names[i] for i, _ in pairs],
+    ...     "ltable_phone": [phones[i] for i, _ in pairs],
+    ...     "rtable_name": [names[j] for _, j in pairs],
+    ...     "rtable_phone": [phones[j] for _, j in pairs]})
     >>> y = [int(i // 2 == j // 2) for i, j in pairs]
-    >>> encoder = make_pipeline(
-    ...     FunctionTransformer(pd.DataFrame),
-    ...     make_column_transformer(
-    ...         (TfidfVectorizer(analyzer="char"), "name"),
-    ...         (TfidfVectorizer(analyzer="char"), "phone"),
-    ...         sparse_threshold=0,
-    ...     ),
-    ... )
     >>> model = SiamesePairClassifier(
-    ...     FieldwiseMLP, encoder=encoder, hidden_layer_sizes=(8,),
-    ...     embedding_dim=4, max_epochs=5, random_state=0).fit(X, y)
+    ...     FieldwiseMLP, hidden_layer_sizes=(8,), embedding_dim=4, max_epochs=5,
+    ...     random_state=0).fit(X, y)
     >>> model.net_.module_.field_names
-    ['tfidfvectorizer-1', 'tfidfvectorizer-2']
-    >>> model.embed(records).shape
+    ['name', 'phone']
+    >>> model.embed(pd.DataFrame({"name": names, "phone": phones})).shape
     (6, 8)
     """
 

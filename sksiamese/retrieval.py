@@ -322,23 +322,16 @@ def candidate_pairs(
     Examples
     --------
     >>> import pandas as pd
-    >>> from sklearn.feature_extraction.text import TfidfVectorizer
-    >>> from sklearn.pipeline import make_pipeline
-    >>> from sklearn.preprocessing import FunctionTransformer
     >>> from sksiamese import SiamesePairClassifier
     >>> from sksiamese.retrieval import blocking_recall, candidate_pairs
-    >>> names = ["arts deli", "apple pan", "cafe bizou", "chinois on main"]
-    >>> left = pd.DataFrame({"id": [1, 2, 3, 4], "name": names})
-    >>> right = pd.DataFrame({"id": [10, 20, 30, 40],
-    ...                       "name": ["arts delicatessen", "the apple pan",
-    ...                                "cafe bizou", "chinois"]})
-    >>> X = [({"name": a}, {"name": b}) for a in names for b in right["name"]]
+    >>> left = pd.DataFrame({"id": [1, 2, 3, 4], "name": [
+    ...     "arts deli", "apple pan", "cafe bizou", "chinois on main"]})
+    >>> right = pd.DataFrame({"id": [10, 20, 30, 40], "name": [
+    ...     "arts delicatessen", "the apple pan", "cafe bizou", "chinois"]})
+    >>> pairs = pd.DataFrame({"ltable_name": left["name"].repeat(4).to_numpy(),
+    ...                       "rtable_name": list(right["name"]) * 4})
     >>> y = [int(i == j) for i in range(4) for j in range(4)]
-    >>> encoder = make_pipeline(
-    ...     FunctionTransformer(lambda records: [r["name"] for r in records]),
-    ...     TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 3)))
-    >>> model = SiamesePairClassifier(encoder=encoder, max_epochs=5,
-    ...                               random_state=0).fit(X, y)
+    >>> model = SiamesePairClassifier(max_epochs=5, random_state=0).fit(pairs, y)
     >>> candidates = candidate_pairs(model, left, right, n_neighbors=2)
     >>> list(candidates.columns)
     ['_id', 'ltable_id', 'rtable_id', 'distance', 'ltable_name', 'rtable_name']
