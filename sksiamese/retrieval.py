@@ -278,11 +278,11 @@ def candidate_pairs(
         Embeds the records (e.g. a :class:`~sksiamese.SiamesePairClassifier`
         trained on record pairs).
     left, right : pandas.DataFrame or sequence of items
-        The two tables. A DataFrame holds one record per row; its
-        ``id_column`` (when given) identifies the records and is not passed
-        to the estimator, which embeds the records as a list of dicts
-        (field -> value). Anything else is passed to the estimator as it is,
-        and the records are identified by their position.
+        The two tables. A DataFrame holds one record per row, which the
+        estimator embeds as a dict (field -> value), ``id_column`` included
+        (the default :class:`~sksiamese.records.RecordEncoder` does not
+        encode its id field). Anything else is passed to the estimator as it
+        is, and the records are identified by their position.
     n_neighbors : int, default=10
         Candidates per record (all records of the other table when it has
         fewer).
@@ -310,9 +310,9 @@ def candidate_pairs(
         py_entitymatching: ``_id`` (0, 1, ...), ``ltable_<id>``,
         ``rtable_<id>`` (``<id>`` is ``id_column``, "id" when None), the
         embedding ``distance`` of the two records, then the fields when
-        ``fields``; sorted by left record, then distance. A model trained on
-        pairs without the id field predicts on it once the two id columns
-        are dropped.
+        ``fields``; sorted by left record, then distance. A pair
+        classifier fitted on record pairs in these columns predicts on it as
+        it is (unprefixed columns such as ``distance`` are not fields).
 
     See Also
     --------
@@ -476,4 +476,6 @@ def _table(table, id_column, side):
         raise ValueError(f"The {side} table holds no records.")
     if pd.Index(ids).has_duplicates:
         raise ValueError(f"The ids of the {side} table are not unique.")
-    return ids, frame.to_dict("records"), frame
+    # the whole rows, id included: an estimator fitted on records with an id
+    # field (which RecordEncoder does not encode) expects it
+    return ids, table.to_dict("records"), frame

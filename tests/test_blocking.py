@@ -153,3 +153,32 @@ def test_blocking_recall_conventions_and_errors():
         blocking_recall(candidates, ["a", "x"], id_column="key")
     with pytest.raises(TypeError, match="DataFrame of candidate pairs"):
         blocking_recall([("a", "x")], [("a", "x")])
+
+
+def test_candidates_go_to_predict_of_a_record_pair_model(tables):
+    left, right, matches = tables
+    rng = np.random.RandomState(3)
+    # trained on Magellan columns, record ids included, default RecordEncoder
+    rows = []
+    for i in range(60):
+        r, other = _record(rng), _record(rng)
+        for j, (b, label) in enumerate([(_variant(r, rng), 1), (other, 0)]):
+            rows.append(
+                {
+                    "ltable_id": 1000 + i,
+                    "rtable_id": 2000 + 2 * i + j,
+                    **{f"ltable_{f}": v for f, v in r.items()},
+                    **{f"rtable_{f}": v for f, v in b.items()},
+                    "label": label,
+                }
+            )
+    pairs = pd.DataFrame(rows)
+    model = SiamesePairClassifier(max_epochs=10, random_state=0)
+    model.fit(pairs.drop(columns="label"), pairs["label"])
+    candidates = candidate_pairs(model, left, right, n_neighbors=2)
+    assert blocking_recall(candidates, matches) == 1.0
+    predicted = candidates[model.predict(candidates) == 1]
+    assert blocking_recall(predicted, matches) >= 0.9
+    planted = set(zip(matches.left_id, matches.right_id))
+    found = set(zip(predicted.ltable_id, predicted.rtable_id))
+    assert len(found & planted) >= 0.9 * len(found)  # few false matches
