@@ -185,3 +185,27 @@ def test_estimator_takes_the_fields_of_a_fitted_encoder():
     assert model.net_.module_.field_names == ["left", "right"]
     with pytest.raises(ValueError, match="FunctionTransformer has no field_slices_"):
         model.set_params(encoder=FunctionTransformer(_parse)).fit(X, y)
+
+
+def test_fitted_model_round_trips_through_pickle_and_skops():
+    import pickle
+
+    pytest.importorskip("skops")
+    from sksiamese import persistence
+
+    rng = np.random.RandomState(0)
+    entities = _entities(20, rng)
+    X, y = _pairs(entities, rng)
+    left, right = pd.DataFrame([a for a, _ in X]), pd.DataFrame([b for _, b in X])
+    frame = pd.concat([left.add_prefix("ltable_"), right.add_prefix("rtable_")], axis=1)
+    with pytest.warns(UserWarning, match="pos_label"):
+        model = SiamesePairClassifier(
+            FieldwiseMLP, embedding_dim=4, max_epochs=2, random_state=0
+        ).fit(frame, y)
+    assert model.net_.module_.field_names == FIELDS
+    expected = model.similarity(frame)
+    for copy in (
+        pickle.loads(pickle.dumps(model)),
+        persistence.loads(persistence.dumps(model)),
+    ):
+        np.testing.assert_allclose(copy.similarity(frame), expected, rtol=1e-6)
