@@ -46,7 +46,13 @@ class FieldwiseMLP(nn.Module):
     :class:`~sksiamese.records.RecordEncoder` has; a
     :class:`~sklearn.compose.ColumnTransformer`'s ``output_indices_`` is used
     when the encoder has no ``field_slices_``, the last step's for a
-    Pipeline); otherwise pass ``module__fields``.
+    Pipeline); otherwise pass ``module__fields``. The estimator's
+    ``hidden_layer_sizes``, ``embedding_dim``, ``dropout`` and ``batch_norm``
+    reach every field's twin (its defaults then replace the ones below).
+
+    A field left empty in both records (an all-zero block, e.g. a missing
+    text) embeds to the same point in both, so it counts as agreeing; fill
+    or drop such fields when a missing value should not look like a match.
 
     Parameters
     ----------
