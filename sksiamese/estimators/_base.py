@@ -195,7 +195,8 @@ class SiameseBase(_NetPickling, BaseEstimator):
         ``batch_norm``) go to the backbone class whose constructor takes a
         parameter of that name; an explicit ``module__*`` wins. One set away
         from its default that cannot reach the backbone (an instance, or a
-        class without that parameter) raises, rather than doing nothing.
+        class without that parameter) raises, rather than doing nothing. A
+        backbone that takes ``fields`` gets the fitted encoder's field layout.
         """
         routed = self._routed_params("module__")
         module = MLP if self.module is None else self.module
