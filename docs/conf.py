@@ -72,7 +72,10 @@ exclude_patterns = ["_build", "**.ipynb_checkpoints", "sg_execution_times.rst"]
 # examples/README.txt) are only shown, not run, when the data is absent: the
 # face example stops with sys.exit, which would end the whole build.
 DATA = Path(os.environ.get("SKSIAMESE_DATA", ROOT.parent / "shared" / "data"))
-NEEDS_DATA = {"face_verification.py": "olivetti_faces.npz"}
+NEEDS_DATA = {
+    "entity_matching.py": "entity_matching/fodors_zagats_labeled_pairs.csv",
+    "face_verification.py": "olivetti_faces.npz",
+}
 skipped = [name for name, file in NEEDS_DATA.items() if not (DATA / file).exists()]
 not_run = "|".join(map(re.escape, skipped)) or "\0"
 executed = rf"/(?!({not_run})$)[^/]+\.py$"

@@ -9,6 +9,8 @@ encoder sees them as a DataFrame of records with the plain field names.
 import sys
 
 import numpy as np
+from sklearn.feature_extraction import DictVectorizer
+from sklearn.pipeline import Pipeline
 
 from .records import _pandas, split_record_pairs
 
@@ -186,3 +188,58 @@ def _value_key(record):
             for f, v in record.items()
         )
     )
+
+
+def _reads_dicts(encoder):
+    """Whether an encoder reads records as dicts (a ``DictVectorizer``, alone
+    or first in a pipeline) rather than as a DataFrame."""
+    if isinstance(encoder, Pipeline):
+        encoder = encoder.steps[0][1]
+    return isinstance(encoder, DictVectorizer)
+
+
+def record_fields(records):
+    """The fields of a sequence of record dicts, in first-seen order."""
+    return list(dict.fromkeys(f for r in records for f in r))
+
+
+def encoder_input(encoder, records, fields, user):
+    """What ``encoder`` reads for ``records`` (a DataFrame or record dicts):
+    a DataFrame of records with the columns ``fields`` (all when None), or
+    the dicts for a ``DictVectorizer``. ``user``: the encoder is the user's,
+    which cannot read missing text."""
+    frame = _dataframe_type()
+    if _reads_dicts(encoder):
+        if frame is not None and isinstance(records, frame):
+            return records.to_dict("records")
+        return list(records)
+    return records_frame(records, fields, text_check=user)
+
+
+def check_encoded_records(encoder, encoded, n_records):
+    """Refuse an encoder output without one row per record: an encoder of
+    single items (e.g. a bare ``TfidfVectorizer``) iterates a DataFrame's
+    column names."""
+    n = encoded.shape[0] if hasattr(encoded, "shape") else len(encoded)
+    if n != n_records:
+        raise ValueError(
+            f"The encoder {type(encoder).__name__} returned {n} rows for "
+            f"{n_records} records: with records it receives a DataFrame of them "
+            "(one column per field); use an encoder that takes one, e.g. a "
+            "ColumnTransformer over the fields."
+        )
+
+
+def single_items(X, cls):
+    """Single raw items as a list: the rows of a one-column DataFrame (not
+    its column names, which iterating a DataFrame yields)."""
+    frame = _dataframe_type()
+    if frame is not None and isinstance(X, frame):
+        if X.shape[1] != 1:
+            raise ValueError(
+                f"{cls}.embed got a DataFrame of {X.shape[1]} columns, but the "
+                "estimator was fitted on single raw items, not records: pass one "
+                "column (a Series or a one-column DataFrame) or a list of items."
+            )
+        return X.iloc[:, 0].tolist()
+    return list(X)

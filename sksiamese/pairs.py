@@ -21,6 +21,7 @@ from sklearn.utils import (
 from sklearn.utils.multiclass import type_of_target
 
 from ._holdout import _MAX_ATTEMPTS, _hold_out_items, _n_test_items, _split_ok
+from ._records import record_groups, record_tuples
 from .utils.validation import check_labels
 
 __all__ = [
@@ -329,6 +330,9 @@ def _pair_items(X, groups, arity=2):
                 f"by make_pairs), got shape {groups.shape}."
             )
         return _factorize(groups.reshape(-1)).reshape(-1, arity)
+    records = record_tuples(X, arity, "The pair split")
+    if records is not None:  # records: by their "id" field, else by value
+        return _pair_items(None, record_groups(records, "id"), arity)
     if sp.issparse(X):
         raise ValueError(
             f"Cannot derive the items of sparse {name}; pass groups of shape "
@@ -397,7 +401,11 @@ class ItemDisjointKFold(BaseCrossValidator):
 
     - an ``(n_pairs, 2, ...)`` array: identical rows are the same item;
     - an ``(n_pairs, 2)`` array: identical values (e.g. strings) are the same
-      item.
+      item;
+    - record pairs (a DataFrame with ``ltable_`` / ``rtable_`` or ``left_`` /
+      ``right_`` columns, see :mod:`sksiamese.records`): records with the
+      same ``id`` field on the same side are the same record (left and right
+      ids are apart), records without one when all their fields are equal.
 
     A 2-D ``X`` is therefore read as two raw items per pair, never as a
     feature matrix with 2 columns.

@@ -247,6 +247,7 @@ def test_user_guide_and_gallery_are_linked(docs_build):
 # what each example needs beyond the package and scikit-learn's bundled data
 # (without it the example says so and draws nothing)
 _EXAMPLE_NEEDS = {
+    "entity_matching": ["entity_matching/fodors_zagats_labeled_pairs.csv"],
     "face_verification": ["olivetti_faces.npz"],
     "similar_question_search": ["stsb/sts-train.csv", "module:sentence_transformers"],
     "stsb_text_pairs": ["stsb/sts-train.csv"],

@@ -10,9 +10,7 @@ import torch
 from sklearn.base import (
     clone,
 )
-from sklearn.feature_extraction import DictVectorizer
 from sklearn.model_selection import train_test_split
-from sklearn.pipeline import Pipeline
 from sklearn.utils._param_validation import HasMethods
 from sklearn.utils.validation import (
     check_array,
@@ -22,7 +20,14 @@ from sklearn.utils.validation import (
 from .._criteria import TupleCriterion
 from .._data import TupleDataset
 from .._holdout import _item_disjoint_holdout
-from .._records import record_groups, record_tuples, records_frame
+from .._records import (
+    check_encoded_records,
+    encoder_input,
+    record_fields,
+    record_groups,
+    record_tuples,
+    single_items,
+)
 from .._threads import with_n_jobs_doc
 from ..distances import get_distance
 from ..pairs import _pair_items
@@ -136,13 +141,11 @@ class _TupleBase(SiameseBase):
         flat = records.ravel()
         if reset:
             encoder = RecordEncoder() if self.encoder is None else self.encoder
-            if _reads_dicts(encoder):
-                self.record_fields_ = sorted({str(f) for r in flat for f in r})
-                self.encoder_ = clone(encoder).fit(list(flat), None)
-            else:
-                frame = records_frame(flat, text_check=self.encoder is not None)
-                self.record_fields_ = list(frame.columns)
-                self.encoder_ = clone(encoder).fit(frame, None)
+            self.record_fields_ = record_fields(flat)
+            # FrozenEstimator.fit requires y
+            self.encoder_ = clone(encoder).fit(
+                encoder_input(encoder, flat, None, self.encoder is not None), None
+            )
         elif not self._on_records():
             raise ValueError(
                 f"{type(self).__name__} was not fitted on records; pass "
@@ -152,21 +155,12 @@ class _TupleBase(SiameseBase):
         return items, np.arange(len(records) * k).reshape(len(records), k)
 
     def _encode(self, items):
-        if self._on_records() and _reads_dicts(self.encoder_):
-            items = items.to_dict("records") if _is_dataframe(items) else list(items)
-        elif self._on_records():
-            # the encoder reads a DataFrame of records with the fit's fields
-            items = records_frame(
-                items, self.record_fields_, text_check=self.encoder is not None
-            )
+        if self._on_records():
+            user = self.encoder is not None
+            items = encoder_input(self.encoder_, items, self.record_fields_, user)
         encoded = self.encoder_.transform(items)
-        if self._on_records() and _n_rows(encoded) != len(items):
-            raise ValueError(
-                f"The encoder {type(self.encoder_).__name__} returned "
-                f"{_n_rows(encoded)} rows for {len(items)} records: with records "
-                "it receives a DataFrame of them (one column per field); use an "
-                "encoder that takes one, e.g. a ColumnTransformer over the fields."
-            )
+        if self._on_records():
+            check_encoded_records(self.encoder_, encoded, len(items))
         return check_array(
             encoded,
             accept_sparse="csr",
@@ -317,7 +311,7 @@ class _TupleBase(SiameseBase):
         else:
             if isinstance(X, str):
                 raise ValueError("embed expects a sequence of items, got a string.")
-            X = self._encode(_item_list(X, type(self).__name__))
+            X = self._encode(single_items(X, type(self).__name__))
         return self._embed(X)
 
 
@@ -349,7 +343,7 @@ _NETWORK_DOC = """\
         DataFrame of records with the plain field names, so a
         :class:`~sklearn.compose.ColumnTransformer` over the fields works.
         None: ``X`` is numeric, of shape (n, {k}, n_features), or records,
-        then encoded by a :class:`~sksiamese.records.RecordEncoder`.
+        then encoded by a :class:`~sksiamese.RecordEncoder`.
     hidden_layer_sizes : tuple of int, default=(256,)
         Hidden layers of the backbone.
     embedding_dim : int, default=128
@@ -476,28 +470,6 @@ def _is_dataframe(X):
     can only come from a pandas that is already imported."""
     pd = sys.modules.get("pandas")
     return pd is not None and isinstance(X, pd.DataFrame)
-
-
-def _reads_dicts(encoder):
-    """Whether an encoder reads records as dicts (a ``DictVectorizer``, alone
-    or first in a pipeline) rather than as a DataFrame."""
-    if isinstance(encoder, Pipeline):
-        encoder = encoder.steps[0][1]
-    return isinstance(encoder, DictVectorizer)
-
-
-def _item_list(X, cls):
-    """Single raw items as a list: the rows of a one-column DataFrame (not
-    its column names, which iterating a DataFrame yields)."""
-    if _is_dataframe(X):
-        if X.shape[1] != 1:
-            raise ValueError(
-                f"{cls}.embed got a DataFrame of {X.shape[1]} columns, but the "
-                "estimator was fitted on single raw items, not records: pass one "
-                "column (a Series or a one-column DataFrame) or a list of items."
-            )
-        return X.iloc[:, 0].tolist()
-    return list(X)
 
 
 def _as_item_tuples(X, k, cls, name):
