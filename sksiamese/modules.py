@@ -16,12 +16,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ._fieldwise import FieldwiseMLP
 from ._text_backbone import SentenceTransformerBackbone
 
-# its public home: pickles, skops files and the docs name it there
-SentenceTransformerBackbone.__module__ = __name__
+# their public home: pickles, skops files and the docs name it there
+FieldwiseMLP.__module__ = SentenceTransformerBackbone.__module__ = __name__
 
-__all__ = ["MLP", "ConvNet", "SentenceTransformerBackbone"]
+__all__ = ["MLP", "ConvNet", "FieldwiseMLP", "SentenceTransformerBackbone"]
 
 
 class _Backbone(nn.Module):

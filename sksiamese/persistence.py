@@ -69,6 +69,7 @@ _ESTIMATORS = (
     "sksiamese.estimators.transformer.SiameseTransformer",
 )
 _BACKBONES = (
+    "sksiamese.modules.FieldwiseMLP",
     "sksiamese.augment.RandomAffine",
     "sksiamese.modules.ConvNet",
     "sksiamese.modules.MLP",

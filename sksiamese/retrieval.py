@@ -4,7 +4,10 @@
 this?": :class:`EmbeddingIndex` embeds a gallery with a fitted sksiamese
 estimator and answers ``kneighbors`` queries over it, with scikit-learn's
 :class:`~sklearn.neighbors.NearestNeighbors` or, for large galleries, an exact
-``faiss`` index (``pip install faiss-cpu``).
+``faiss`` index (``pip install faiss-cpu``). :func:`candidate_pairs` uses
+it for blocking in entity matching: the few likely matches between two
+tables, instead of all pairs; :func:`blocking_recall` says how many true
+matches they keep.
 """
 
 from numbers import Integral
@@ -16,7 +19,7 @@ from sklearn.neighbors import NearestNeighbors
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-__all__ = ["EmbeddingIndex"]
+__all__ = ["EmbeddingIndex", "blocking_recall", "candidate_pairs"]
 
 
 class EmbeddingIndex(BaseEstimator):
@@ -245,3 +248,234 @@ def _faiss_index(embeddings, metric):
         index = faiss.IndexFlatL2(dim)
         index.add(embeddings)
     return index
+
+
+def candidate_pairs(
+    estimator,
+    left,
+    right,
+    *,
+    n_neighbors=10,
+    direction="both",
+    id_column="id",
+    fields=True,
+    metric="cosine",
+    backend="sklearn",
+):
+    """Blocking: the likely matches between two tables, by nearest neighbours.
+
+    Comparing every record of ``left`` with every record of ``right`` costs
+    ``len(left) * len(right)`` pair predictions. Blocking keeps, for each
+    record, only its ``n_neighbors`` nearest records of the other table in
+    the embedding of a fitted estimator (an :class:`EmbeddingIndex` over its
+    ``embed`` or ``transform``), and returns those candidate pairs for the
+    pair model to decide. :func:`blocking_recall` measures how many true
+    matches the candidates keep.
+
+    Parameters
+    ----------
+    estimator : fitted sksiamese estimator
+        Embeds the records (e.g. a :class:`~sksiamese.SiamesePairClassifier`
+        trained on record pairs).
+    left, right : pandas.DataFrame or sequence of items
+        The two tables. A DataFrame holds one record per row, which the
+        estimator embeds as a dict (field -> value), ``id_column`` included
+        (the default :class:`~sksiamese.records.RecordEncoder` does not
+        encode its id field). Anything else is passed to the estimator as it
+        is, and the records are identified by their position.
+    n_neighbors : int, default=10
+        Candidates per record (all records of the other table when it has
+        fewer).
+    direction : {"both", "left", "right"}, default="both"
+        "left": the nearest ``right`` records of each ``left`` record;
+        "right": the nearest ``left`` records of each ``right`` record;
+        "both": the union of the two (at most ``n_neighbors`` per record and
+        direction, each pair once).
+    id_column : str or None, default="id"
+        Column of the record ids in DataFrame tables; None uses the
+        DataFrame's index.
+    fields : bool, default=True
+        Also return the fields of both records of each pair, as
+        ``ltable_<field>`` / ``rtable_<field>`` columns (DataFrame tables
+        only).
+    metric : {"cosine", "euclidean"}, default="cosine"
+        Distance between embeddings, as in :class:`EmbeddingIndex`.
+    backend : {"sklearn", "faiss"}, default="sklearn"
+        Nearest-neighbour search, as in :class:`EmbeddingIndex`.
+
+    Returns
+    -------
+    candidates : pandas.DataFrame
+        One row per candidate pair in the column convention of Magellan /
+        py_entitymatching: ``_id`` (0, 1, ...), ``ltable_<id>``,
+        ``rtable_<id>`` (``<id>`` is ``id_column``, "id" when None), the
+        embedding ``distance`` of the two records, then the fields when
+        ``fields``; sorted by left record, then distance. A pair
+        classifier fitted on record pairs in these columns predicts on it as
+        it is (unprefixed columns such as ``distance`` are not fields).
+
+    See Also
+    --------
+    blocking_recall : The share of true matches among the candidates.
+    EmbeddingIndex : The nearest-neighbour search.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from sksiamese import SiamesePairClassifier
+    >>> from sksiamese.retrieval import blocking_recall, candidate_pairs
+    >>> left = pd.DataFrame({"id": [1, 2, 3, 4], "name": [
+    ...     "arts deli", "apple pan", "cafe bizou", "chinois on main"]})
+    >>> right = pd.DataFrame({"id": [10, 20, 30, 40], "name": [
+    ...     "arts delicatessen", "the apple pan", "cafe bizou", "chinois"]})
+    >>> pairs = pd.DataFrame({"ltable_name": left["name"].repeat(4).to_numpy(),
+    ...                       "rtable_name": list(right["name"]) * 4})
+    >>> y = [int(i == j) for i in range(4) for j in range(4)]
+    >>> model = SiamesePairClassifier(max_epochs=5, random_state=0).fit(pairs, y)
+    >>> candidates = candidate_pairs(model, left, right, n_neighbors=2)
+    >>> list(candidates.columns)
+    ['_id', 'ltable_id', 'rtable_id', 'distance', 'ltable_name', 'rtable_name']
+    >>> truth = pd.DataFrame({"left": [1, 2, 3, 4], "right": [10, 20, 30, 40]})
+    >>> blocking_recall(candidates, truth)
+    1.0
+    """
+    if direction not in ("both", "left", "right"):
+        raise ValueError(
+            f"direction must be 'both', 'left' or 'right'; got {direction!r}."
+        )
+    if not isinstance(n_neighbors, Integral) or n_neighbors < 1:
+        raise ValueError(
+            f"n_neighbors must be a positive integer, got {n_neighbors!r}."
+        )
+    pd = _pandas("candidate_pairs")
+    lids, litems, lframe = _table(left, id_column, "left")
+    rids, ritems, rframe = _table(right, id_column, "right")
+    index = EmbeddingIndex(estimator, metric=metric, backend=backend)
+    found = []  # (left position, right position, distance) arrays
+    if direction in ("both", "left"):
+        dist, ind = index.fit(ritems).kneighbors(
+            litems, n_neighbors=min(n_neighbors, len(rids))
+        )
+        found.append(
+            (np.repeat(np.arange(len(lids)), ind.shape[1]), ind.ravel(), dist.ravel())
+        )
+    if direction in ("both", "right"):
+        dist, ind = index.fit(litems).kneighbors(
+            ritems, n_neighbors=min(n_neighbors, len(lids))
+        )
+        found.append(
+            (ind.ravel(), np.repeat(np.arange(len(rids)), ind.shape[1]), dist.ravel())
+        )
+    li, ri, dist = (np.concatenate(parts) for parts in zip(*found))
+    # each pair once (found in both directions: the same distance, up to rounding)
+    order = np.lexsort((dist, ri, li))
+    li, ri, dist = li[order], ri[order], dist[order]
+    first = np.ones(len(li), dtype=bool)
+    first[1:] = (li[1:] != li[:-1]) | (ri[1:] != ri[:-1])
+    li, ri, dist = li[first], ri[first], dist[first]
+    order = np.lexsort((dist, li))
+    li, ri, dist = li[order], ri[order], dist[order]
+    key = id_column if id_column is not None else "id"
+    columns = {
+        "_id": np.arange(len(li)),
+        f"ltable_{key}": np.asarray(lids)[li],
+        f"rtable_{key}": np.asarray(rids)[ri],
+        "distance": dist,
+    }
+    if fields and lframe is not None and rframe is not None:
+        for name in lframe.columns:
+            columns[f"ltable_{name}"] = lframe[name].to_numpy()[li]
+        for name in rframe.columns:
+            columns[f"rtable_{name}"] = rframe[name].to_numpy()[ri]
+    return pd.DataFrame(columns)
+
+
+def blocking_recall(candidates, matches, *, id_column="id"):
+    """The share of true matches that a set of candidate pairs keeps.
+
+    Parameters
+    ----------
+    candidates : pandas.DataFrame
+        Candidate pairs with ``ltable_<id>`` / ``rtable_<id>`` columns (or
+        ``left_<id>`` / ``right_<id>``), as :func:`candidate_pairs` returns.
+    matches : pandas.DataFrame or array-like of shape (n_matches, 2)
+        The true matches: left record id, right record id (the first two
+        columns of a DataFrame, such as ``fodors_id, zagats_id``). Ids must
+        compare equal to those of ``candidates`` (same type).
+    id_column : str, default="id"
+        The id field of the candidate columns.
+
+    Returns
+    -------
+    recall : float
+        Distinct true matches among the candidates over distinct true
+        matches.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from sksiamese.retrieval import blocking_recall
+    >>> candidates = pd.DataFrame({"ltable_id": [1, 1, 2], "rtable_id": [7, 8, 9]})
+    >>> blocking_recall(candidates, [(1, 8), (2, 8), (3, 3), (2, 9)])
+    0.5
+    """
+    pd = _pandas("blocking_recall")
+    if not isinstance(candidates, pd.DataFrame):
+        raise TypeError(
+            "candidates must be a DataFrame of candidate pairs (as candidate_pairs "
+            f"returns), got {type(candidates).__name__}."
+        )
+    for lp, rp in (("ltable_", "rtable_"), ("left_", "right_")):
+        cols = [lp + id_column, rp + id_column]
+        if all(c in candidates.columns for c in cols):
+            break
+    else:
+        raise ValueError(
+            f"candidates has no ltable_{id_column} / rtable_{id_column} (or left_"
+            f"{id_column} / right_{id_column}) columns; got "
+            f"{list(candidates.columns)[:8]}."
+        )
+    if isinstance(matches, pd.DataFrame):
+        matches = matches.iloc[:, :2].to_numpy()
+    matches = np.asarray(matches, dtype=object)
+    if matches.ndim != 2 or matches.shape[1] != 2 or len(matches) == 0:
+        raise ValueError(
+            "matches must hold one (left id, right id) row per true match; got "
+            f"shape {matches.shape}."
+        )
+    truth = set(map(tuple, matches.tolist()))
+    kept = set(zip(candidates[cols[0]].tolist(), candidates[cols[1]].tolist()))
+    return len(truth & kept) / len(truth)
+
+
+def _pandas(func):
+    try:
+        import pandas as pd
+    except ImportError as exc:
+        raise ImportError(f"{func} needs pandas: pip install pandas.") from exc
+    return pd
+
+
+def _table(table, id_column, side):
+    """(ids, items for the estimator, fields DataFrame or None) of a table."""
+    pd = _pandas("candidate_pairs")
+    if not isinstance(table, pd.DataFrame):
+        items = table if hasattr(table, "shape") else list(table)
+        return np.arange(len(items)), items, None
+    if id_column is None:
+        ids, frame = table.index.to_numpy(), table
+    elif id_column in table.columns:
+        ids, frame = table[id_column].to_numpy(), table.drop(columns=id_column)
+    else:
+        raise ValueError(
+            f"The {side} table has no id column {id_column!r} (columns "
+            f"{list(table.columns)[:8]}); pass id_column=<its name>, or None to "
+            "use the DataFrame's index."
+        )
+    if len(frame) == 0:
+        raise ValueError(f"The {side} table holds no records.")
+    if pd.Index(ids).has_duplicates:
+        raise ValueError(f"The ids of the {side} table are not unique.")
+    # the whole rows, id included: an estimator fitted on records with an id
+    # field (which RecordEncoder does not encode) expects it
+    return ids, table.to_dict("records"), frame

@@ -2,7 +2,6 @@
 the opening and the end of a fit, batched embedding."""
 
 import copy
-import inspect
 from contextlib import contextmanager
 from numbers import Integral, Real
 
@@ -29,14 +28,13 @@ from .._data import RowsDataset
 from .._net import NonFiniteLossError, SiameseNet
 from .._threads import resolve_threads, torch_threads
 from ..distances import DISTANCES
-from ..modules import MLP
 from ..utils.validation import check_raw_items, check_rows
+from ._backbone_spec import backbone_spec
 from ._pickling import _NetPickling
 
 _ROUTED_PREFIXES = ("module__", "optimizer__")
 _MAX_SEED = 2**31 - 1
 # estimator parameters that reach the backbone's constructor when it takes them
-_BACKBONE_PARAMS = ("hidden_layer_sizes", "embedding_dim", "dropout", "batch_norm")
 # training parameters that may be "auto", resolved once per fit
 # Rows a backbone's data-dependent initialisation sees at most.
 _INIT_ROWS = 4096
@@ -190,39 +188,9 @@ class SiameseBase(_NetPickling, BaseEstimator):
         return params
 
     def _module_spec(self, n_features):
-        """Return (module, kwargs) as skorch takes them.
-
-        ``n_features`` and the estimator's backbone parameters
-        (``hidden_layer_sizes``, ``embedding_dim``, ``dropout``,
-        ``batch_norm``) go to the backbone class whose constructor takes a
-        parameter of that name; an explicit ``module__*`` wins. One set away
-        from its default that cannot reach the backbone (an instance, or a
-        class without that parameter) raises, rather than doing nothing.
-        """
-        routed = self._routed_params("module__")
-        module = MLP if self.module is None else self.module
-        instance = isinstance(module, nn.Module)
-        takes = () if instance else inspect.signature(module).parameters
-        defaults = inspect.signature(type(self).__init__).parameters
-        kwargs = {}
-        for name in ("n_features", *_BACKBONE_PARAMS):
-            key = f"module__{name}"
-            value = n_features if name == "n_features" else getattr(self, name)
-            if key in routed:
-                continue
-            if name in takes:
-                kwargs[key] = tuple(value) if name == "hidden_layer_sizes" else value
-            elif name != "n_features" and not _same(value, defaults[name].default):
-                raise ValueError(
-                    _unreachable(name, value, defaults[name].default, module)
-                )
-        if self.module is None and "module__residual" not in routed:
-            # the default backbone starts as the input's geometry (see MLP)
-            kwargs["module__residual"] = self._residual_backbone
-        if instance:
-            # never train the user's instance in place: fit must not change params
-            module = copy.deepcopy(module)
-        return module, {**kwargs, **routed}
+        """Return (module, kwargs) as skorch takes them (see
+        :func:`~sksiamese.estimators._backbone_spec.backbone_spec`)."""
+        return backbone_spec(self, n_features)
 
     def _criterion_params(self):
         """The skorch ``criterion`` and ``criterion__*`` parameters."""
@@ -573,38 +541,6 @@ def _init_sample(rows, seed, size=_INIT_ROWS):
 
 def _silent(*args, **kwargs):
     pass
-
-
-def _same(value, default):
-    """Whether a parameter is left at its default (tuples compare as tuples,
-    so ``[]`` or an array equal to the default count as it)."""
-    if isinstance(default, tuple):
-        try:
-            return tuple(value) == default
-        except TypeError:
-            return False
-    return value == default
-
-
-def _unreachable(name, value, default, module):
-    """Why a backbone parameter set away from its default would do nothing."""
-    if isinstance(module, nn.Module):
-        cls = type(module).__name__
-        where = (
-            f"module is a {cls} instance, built already. Pass it to the "
-            f"backbone's own constructor ({cls}(..., {name}={value!r})), or pass "
-            f"the class, module={cls}, with module__{name}={value!r}"
-        )
-    else:
-        cls = module.__name__
-        where = (
-            f"{cls}'s constructor takes no parameter {name!r}. Configure the "
-            f"backbone through its own constructor parameters (module__<name>)"
-        )
-    return (
-        f"{name}={value!r} does not reach the backbone: {where}, and leave "
-        f"{name} at its default ({default!r})."
-    )
 
 
 def _n_features(X):
