@@ -18,6 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ._sparse import SparseInputLinear
+
 __all__ = ["MLP", "ConvNet", "SentenceTransformerBackbone"]
 
 
@@ -25,8 +27,8 @@ class _Backbone(nn.Module):
     """The output side every backbone shares: embedding layer and optional L2
     normalisation."""
 
-    def _output_layers(self, width, embedding_dim, batch_norm, normalize):
-        layers = [nn.Linear(width, embedding_dim)]
+    def _output_layers(self, width, embedding_dim, batch_norm, normalize, linear=None):
+        layers = [(linear or nn.Linear)(width, embedding_dim)]
         if batch_norm:
             layers.append(nn.BatchNorm1d(embedding_dim))
         self.normalize = normalize
@@ -42,6 +44,12 @@ class MLP(_Backbone):
     ``Linear -> [BatchNorm] -> ReLU -> [Dropout]`` per hidden layer, then a
     linear embedding layer (batch-normalised when ``batch_norm``), optionally
     L2-normalised.
+
+    Sparse rows stay sparse: the first layer is a
+    :class:`~sksiamese._sparse.SparseInputLinear`, which takes torch sparse
+    tensors as they are (``accepts_sparse = True``), so the estimators pass
+    it the batches of a scipy sparse input (a TF-IDF encoder's output) without
+    densifying them; its cost grows with the nonzeros, not the features.
 
     Parameters
     ----------
@@ -69,7 +77,12 @@ class MLP(_Backbone):
     torch.Size([5, 4])
     >>> bool(torch.allclose(out.norm(dim=1), torch.ones(5)))
     True
+    >>> rows = torch.randn(5, 10).relu()
+    >>> bool(torch.allclose(net(rows.to_sparse()), net(rows), atol=1e-6))
+    True
     """
+
+    accepts_sparse = True
 
     def __init__(
         self,
@@ -83,15 +96,19 @@ class MLP(_Backbone):
         super().__init__()
         layers = []
         width = n_features
+        linear = SparseInputLinear  # the first layer takes sparse rows as they are
         for size in hidden_layer_sizes:
-            layers.append(nn.Linear(width, size))
+            layers.append(linear(width, size))
+            linear = nn.Linear
             if batch_norm:
                 layers.append(nn.BatchNorm1d(size))
             layers.append(nn.ReLU())
             if dropout:
                 layers.append(nn.Dropout(dropout))
             width = size
-        layers += self._output_layers(width, embedding_dim, batch_norm, normalize)
+        layers += self._output_layers(
+            width, embedding_dim, batch_norm, normalize, linear
+        )
         self.layers = nn.Sequential(*layers)
 
     def forward(self, X):
@@ -100,7 +117,7 @@ class MLP(_Backbone):
         Parameters
         ----------
         X : torch.Tensor of shape (n_rows, n_features)
-            Rows.
+            Rows: dense, or a torch sparse COO or CSR tensor.
 
         Returns
         -------

@@ -435,7 +435,8 @@ class SiameseTransformer(
         )
         keep.sort()
         rows = X[keep]
-        self._replay_X_ = rows.toarray() if sp.issparse(rows) else np.asarray(rows)
+        # sparse rows stay sparse (a dense copy of wide rows could be huge)
+        self._replay_X_ = sp.csr_matrix(rows) if sp.issparse(rows) else np.asarray(rows)
         self._replay_y_ = codes[keep]
 
     # -- inference -------------------------------------------------------------------
