@@ -41,6 +41,9 @@ import torch.nn.functional as F
 from torch import nn
 
 _LAZY_OPTIMIZERS = (torch.optim.Adam, torch.optim.AdamW)
+# torch's fused Adam kernels (CPU since torch 2.4); else the same arithmetic
+# in separate tensor operations
+_FUSED = hasattr(torch, "_fused_adamw_") and hasattr(torch, "_fused_adam_")
 
 
 def to_torch_sparse(X):
@@ -146,23 +149,21 @@ class _SparseRowsLinear(torch.autograd.Function):
         return None, None, None, grad_weight, grad_bias, None
 
 
-class SparseInputLinear(nn.Module):
-    """A linear layer that takes dense or sparse rows.
+class SparseInputLinear(nn.Linear):
+    """A linear layer that also takes sparse rows.
 
-    Computes ``X @ weight.T + bias`` like :class:`torch.nn.Linear`, with the
-    same parameters (``weight`` of shape ``(out_features, in_features)``,
-    ``bias``), the same initialisation and the same state dict, so a
-    ``Linear``'s state dict loads into it and back. A dense ``X`` goes
-    through :func:`torch.nn.functional.linear`; a torch sparse COO or CSR
-    ``X`` is never densified: the output sums the weight columns of each
-    row's nonzeros (``torch.nn.functional.embedding_bag``), and the
-    gradient of ``weight`` is computed for the columns of the features
-    present in the batch only.
+    A :class:`torch.nn.Linear` (same parameters, ``weight`` of shape
+    ``(out_features, in_features)`` and ``bias``, same initialisation, same
+    state dict) whose forward also takes torch sparse COO or CSR rows and
+    never densifies them: the output sums the weight columns of each row's
+    nonzeros (``torch.nn.functional.embedding_bag``), and the gradient of
+    ``weight`` is computed for the columns of the features present in the
+    batch only. Dense rows go through :func:`torch.nn.functional.linear`.
 
     Sparse batches are fastest when the weight is stored column by column
-    (``weight.t()`` contiguous); the estimators arrange that before training
-    on sparse input. With another layout each sparse batch works on a
-    transposed copy of the weight.
+    (``weight.t()`` contiguous, see :meth:`store_by_column`); the estimators
+    arrange that before training on sparse input. With another layout each
+    sparse batch works on a transposed copy of the weight.
 
     Parameters
     ----------
@@ -172,6 +173,8 @@ class SparseInputLinear(nn.Module):
         Size of each output row.
     bias : bool, default=True
         Learn an additive bias.
+    device, dtype : optional
+        As for :class:`torch.nn.Linear`.
 
     Examples
     --------
@@ -184,23 +187,11 @@ class SparseInputLinear(nn.Module):
     True
     """
 
-    def __init__(self, in_features, out_features, bias=True):
-        super().__init__()
-        self.in_features = in_features
-        self.out_features = out_features
-        # nn.Linear's initialisation, drawn from the same random numbers
-        reference = nn.Linear(in_features, out_features, bias=bias)
-        self.weight = reference.weight
-        self.bias = reference.bias
+    def __init__(self, in_features, out_features, bias=True, device=None, dtype=None):
+        super().__init__(in_features, out_features, bias, device=device, dtype=dtype)
         # None, or the present columns recorded by each backward since the
         # last zero_grad of a _LazyAdam that trains this layer
         self._lazy_columns = None
-
-    def extra_repr(self):
-        return (
-            f"in_features={self.in_features}, out_features={self.out_features}, "
-            f"bias={self.bias is not None}"
-        )
 
     def store_by_column(self):
         """Store ``weight`` column by column (same values, shape and name).
@@ -300,49 +291,84 @@ class _LazyAdam(torch.optim.Optimizer):
         return loss
 
     def _update(self, p, present, group):
-        lr = float(group["lr"])
-        beta1, beta2 = (float(b) for b in group["betas"])
-        eps, weight_decay = float(group["eps"]), float(group["weight_decay"])
         state = self.state[p]
         if not state:
             state["step"] = 0.0
-            # exp_avg, exp_avg_sq (and max_exp_avg_sq) of each feature side by
-            # side: one gather and one scatter per step for all of them
-            n_moments = 3 if group["amsgrad"] else 2
-            state["moments"] = torch.zeros(
-                (p.shape[1], n_moments, p.shape[0]), dtype=p.dtype, device=p.device
-            )
+            for name in ("exp_avg", "exp_avg_sq") + (
+                ("max_exp_avg_sq",) if group["amsgrad"] else ()
+            ):
+                # (in, out): one row per feature, like weight.t()
+                state[name] = torch.zeros_like(
+                    p.t(), memory_format=torch.contiguous_format
+                )
+        table = p.t()
+        names = ["exp_avg", "exp_avg_sq"] + (
+            ["max_exp_avg_sq"] if group["amsgrad"] else []
+        )
+        rows = [_gather(table, present), _gather(p.grad.t(), present)]
+        rows += [_gather(state[name], present) for name in names]
+        _adam_rows(rows, state["step"], group)
         state["step"] += 1
-        step = state["step"]
-        table = p.t()  # (in, out): one row per feature
-        moments = state["moments"]
-        n_moments = moments.shape[1]
-        grad = _gather(p.grad.t(), present)
-        param = _gather(table, present)
-        stats = _gather(moments.view(len(moments), -1), present)
-        stats = stats.view(len(present), n_moments, -1)
-        exp_avg, exp_avg_sq = stats[:, 0], stats[:, 1]
-        # the arithmetic of torch's single-tensor Adam, row by row
-        if group["maximize"]:
-            grad.neg_()
-        if weight_decay != 0:
-            if group.get("decoupled_weight_decay", False):
-                param.mul_(1 - lr * weight_decay)
-            else:
-                grad = grad.add(param, alpha=weight_decay)
-        exp_avg.lerp_(grad, 1 - beta1)
-        exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
-        bias_correction1 = 1 - beta1**step
-        bias_correction2_sqrt = (1 - beta2**step) ** 0.5
-        if group["amsgrad"]:
-            highest = stats[:, 2]
-            torch.maximum(highest, exp_avg_sq, out=highest)
-            denom = (highest.sqrt() / bias_correction2_sqrt).add_(eps)
+        table.index_copy_(0, present, rows[0])
+        for name, updated in zip(names, rows[2:]):
+            state[name].index_copy_(0, present, updated)
+
+
+def _adam_rows(rows, step, group):
+    """One Adam / AdamW step, in place, on gathered rows ``[param, grad,
+    exp_avg, exp_avg_sq, (max_exp_avg_sq)]`` at ``step`` steps taken."""
+    param, grad, exp_avg, exp_avg_sq = rows[:4]
+    lr = float(group["lr"])
+    beta1, beta2 = (float(b) for b in group["betas"])
+    eps, weight_decay = float(group["eps"]), float(group["weight_decay"])
+    decoupled = bool(group.get("decoupled_weight_decay", False))
+    if _FUSED and param.device.type in ("cpu", "cuda"):
+        # torch's fused kernel: one pass over the rows instead of eight
+        fused = torch._fused_adamw_ if decoupled else torch._fused_adam_
+        try:
+            _call_fused(fused, rows, step, lr, beta1, beta2, weight_decay, eps, group)
+            return
+        except NotImplementedError:  # no kernel for this device in this torch
+            pass
+    # the arithmetic of torch's single-tensor Adam
+    step += 1
+    if group["maximize"]:
+        grad.neg_()
+    if weight_decay != 0:
+        if decoupled:
+            param.mul_(1 - lr * weight_decay)
         else:
-            denom = (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(eps)
-        param.addcdiv_(exp_avg, denom, value=-lr / bias_correction1)
-        table.index_copy_(0, present, param)
-        moments.index_copy_(0, present, stats)
+            grad = grad.add(param, alpha=weight_decay)
+    exp_avg.lerp_(grad, 1 - beta1)
+    exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+    bias_correction1 = 1 - beta1**step
+    bias_correction2_sqrt = (1 - beta2**step) ** 0.5
+    if group["amsgrad"]:
+        torch.maximum(rows[4], exp_avg_sq, out=rows[4])
+        denom = (rows[4].sqrt() / bias_correction2_sqrt).add_(eps)
+    else:
+        denom = (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(eps)
+    param.addcdiv_(exp_avg, denom, value=-lr / bias_correction1)
+
+
+def _call_fused(fused, rows, step, lr, beta1, beta2, weight_decay, eps, group):
+    param, grad, exp_avg, exp_avg_sq = rows[:4]
+    fused(
+        [param],
+        [grad],
+        [exp_avg],
+        [exp_avg_sq],
+        rows[4:],
+        # steps taken, this one included (torch increments it before the kernel)
+        [torch.tensor(step + 1, dtype=torch.float32, device=param.device)],
+        lr=lr,
+        beta1=beta1,
+        beta2=beta2,
+        weight_decay=weight_decay,
+        eps=eps,
+        amsgrad=bool(group["amsgrad"]),
+        maximize=bool(group["maximize"]),
+    )
 
 
 def _gather(table, rows):

@@ -17,6 +17,7 @@ from sksiamese import (
     SiamesePairRegressor,
     SiameseTransformer,
     SiameseTripletClassifier,
+    _sparse,
 )
 from sksiamese._sparse import SparseInputLinear, _SplitOptimizer, lazy_optimizer
 from sksiamese.modules import MLP
@@ -155,7 +156,11 @@ def _train_pair(optimizer_class, steps, every_column, **kwargs):
         (torch.optim.AdamW, {"lr": 0.01, "maximize": True, "eps": 1e-3}),
     ],
 )
-def test_lazy_adam_is_adam_when_every_column_is_present(optimizer_class, kwargs):
+@pytest.mark.parametrize("fused", [True, False])
+def test_lazy_adam_is_adam_when_every_column_is_present(
+    optimizer_class, kwargs, fused, monkeypatch
+):
+    monkeypatch.setattr(_sparse, "_FUSED", fused and _sparse._FUSED)
     ref, lazy = _train_pair(optimizer_class, 5, every_column=True, **kwargs)
     torch.testing.assert_close(lazy.weight, ref.weight, atol=1e-6, rtol=1e-5)
     torch.testing.assert_close(lazy.bias, ref.bias, atol=1e-6, rtol=1e-5)
