@@ -193,6 +193,19 @@ class SparseInputLinear(nn.Linear):
         # last zero_grad of a _LazyAdam that trains this layer
         self._lazy_columns = None
 
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # a weight saved by column (a model trained on sparse rows, through
+        # pickle or a continued fit) keeps that layout: copy_ keeps ours
+        incoming = state_dict.get(prefix + "weight")
+        if (
+            isinstance(incoming, torch.Tensor)
+            and incoming.dim() == 2
+            and incoming.t().is_contiguous()
+            and not incoming.is_contiguous()
+        ):
+            self.store_by_column()
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
     def store_by_column(self):
         """Store ``weight`` column by column (same values, shape and name).
 

@@ -341,6 +341,8 @@ def test_sparse_fit_pickles_and_continues(tmp_path):
     model = SiameseTransformer(max_epochs=2, random_state=0).fit(X, y)
     clone = pickle.loads(pickle.dumps(model))
     np.testing.assert_allclose(clone.transform(X), model.transform(X), atol=1e-6)
+    # the weight stays stored by column: sparse batches read it as it is
+    assert clone.net_.module_.layers[0].weight.t().is_contiguous()
     clone.partial_fit(X[:30], y[:30])  # continues on sparse rows
     assert sp.issparse(clone._replay_X_)
 
