@@ -27,6 +27,7 @@ stay sparse through the first layer (``sksiamese._sparse``).
 """
 
 import argparse
+import os
 import re
 import statistics
 import subprocess
@@ -157,7 +158,7 @@ def part_sparse(seed, quick, path):
     tfidf = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4)).fit(sentences)
     svd = make_pipeline(tfidf, TruncatedSVD(256, random_state=seed)).fit(sentences)
     epochs = 2 if quick else 3
-    rows, ratios = [], {}
+    rows, ratios = [], {"load": [os.getloadavg()[0]]}
     for n_jobs in (None, 1):
         durs = {}
         for name, encoder in (
@@ -175,6 +176,7 @@ def part_sparse(seed, quick, path):
             n_features = encoder.transform(sentences[:1]).shape[1]
             rows.append([name, n_features, str(n_jobs), f"{dur:.3f}"])
         ratios[n_jobs] = durs["char TF-IDF (sparse)"] / durs["TF-IDF + SVD 256"]
+    ratios["load"].append(os.getloadavg()[0])
     headers = ["encoder", "features", "n_jobs", "s / epoch"]
     return format_table(headers, rows), ratios, len(pairs)
 
@@ -185,7 +187,11 @@ def _sparse_section(sparse, ratios, n_pairs):
         sparse,
         "Sparse epoch / dense 256-feature epoch: "
         f"{ratios[None]:.2f} (n_jobs=None), {ratios[1]:.2f} (n_jobs=1); "
-        "target <= 1.5.",
+        "target <= 1.5. With n_jobs=None both networks count as large "
+        "(parameters x batch) and get torch's threads. Load average (1 min) "
+        "at the start and end of this part: "
+        + " / ".join(f"{x:.1f}" for x in ratios["load"])
+        + f" on {os.cpu_count()} cores.",
     ]
 
 

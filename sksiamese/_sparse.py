@@ -137,10 +137,17 @@ class _SparseRowsLinear(torch.autograd.Function):
             if layer._lazy_columns is not None:
                 # one buffer across steps, filled column by column; the
                 # gradient is complete in it, so autograd gets None
+                clean = not layer._lazy_columns
                 if weight.grad is None:
                     weight.grad = torch.zeros_like(weight)
+                else:
+                    clean = clean and weight.grad._version == layer._clean_version
                 weight.grad.t().index_add_(0, present, sums)
                 layer._lazy_columns.append(present)
+                # while nothing else writes the buffer (clipping, another use
+                # of the weight), its rows of the present columns are ``sums``:
+                # the optimizer takes them as they are instead of gathering
+                layer._lazy_rows = (sums, weight.grad._version) if clean else None
             else:
                 grad_weight = torch.zeros_like(weight)
                 grad_weight.t().index_copy_(0, present, sums)
@@ -192,6 +199,8 @@ class SparseInputLinear(nn.Linear):
         # None, or the present columns recorded by each backward since the
         # last zero_grad of a _LazyAdam that trains this layer
         self._lazy_columns = None
+        self._lazy_rows = None
+        self._clean_version = None
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         # a weight saved by column (a model trained on sparse rows, through
@@ -282,6 +291,8 @@ class _LazyAdam(torch.optim.Optimizer):
                     else:
                         p.grad.t().index_fill_(0, torch.cat(columns), 0)
                 layer._lazy_columns = []
+                layer._lazy_rows = None
+                layer._clean_version = None if p.grad is None else p.grad._version
 
     @torch.no_grad()
     def step(self, closure=None):
@@ -291,19 +302,24 @@ class _LazyAdam(torch.optim.Optimizer):
                 loss = closure()
         for group in self.param_groups:
             for p in group["params"]:
-                columns = self._layer(p)._lazy_columns
+                layer = self._layer(p)
+                columns, stash = layer._lazy_columns, layer._lazy_rows
+                layer._lazy_rows = None
                 if p.grad is None or not columns:
                     continue
+                grad = None
                 if any(c is None for c in columns):
                     present = torch.arange(p.shape[1], device=p.device)
                 elif len(columns) == 1:
                     present = columns[0]
+                    if stash is not None and stash[1] == p.grad._version:
+                        grad = stash[0]
                 else:
                     present = torch.unique(torch.cat(columns))
-                self._update(p, present, group)
+                self._update(p, present, group, grad)
         return loss
 
-    def _update(self, p, present, group):
+    def _update(self, p, present, group, grad=None):
         state = self.state[p]
         if not state:
             state["step"] = 0.0
@@ -318,7 +334,9 @@ class _LazyAdam(torch.optim.Optimizer):
         names = ["exp_avg", "exp_avg_sq"] + (
             ["max_exp_avg_sq"] if group["amsgrad"] else []
         )
-        rows = [_gather(table, present), _gather(p.grad.t(), present)]
+        if grad is None:
+            grad = _gather(p.grad.t(), present)
+        rows = [_gather(table, present), grad]
         rows += [_gather(state[name], present) for name in names]
         _adam_rows(rows, state["step"], group)
         state["step"] += 1

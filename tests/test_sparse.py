@@ -124,7 +124,7 @@ def test_mlp_first_layer_takes_sparse_rows_with_or_without_hidden_layers():
 # -- the lazy optimizer --------------------------------------------------------------
 
 
-def _train_pair(optimizer_class, steps, every_column, **kwargs):
+def _train_pair(optimizer_class, steps, every_column, clip=False, **kwargs):
     """(reference layer trained by torch, layer trained by the lazy split)."""
     torch.manual_seed(0)
     ref, lazy = SparseInputLinear(12, 4), SparseInputLinear(12, 4)
@@ -143,6 +143,8 @@ def _train_pair(optimizer_class, steps, every_column, **kwargs):
         for layer, opt, batch in ((ref, ref_opt, X), (lazy, split, X.to_sparse())):
             opt.zero_grad()
             layer(batch).square().sum().backward()
+            if clip:  # changes the gradient in place between backward and step
+                torch.nn.utils.clip_grad_norm_(layer.parameters(), 0.5)
             opt.step()
     return ref, lazy
 
@@ -157,11 +159,12 @@ def _train_pair(optimizer_class, steps, every_column, **kwargs):
     ],
 )
 @pytest.mark.parametrize("fused", [True, False])
+@pytest.mark.parametrize("clip", [False, True])
 def test_lazy_adam_is_adam_when_every_column_is_present(
-    optimizer_class, kwargs, fused, monkeypatch
+    optimizer_class, kwargs, fused, clip, monkeypatch
 ):
     monkeypatch.setattr(_sparse, "_FUSED", fused and _sparse._FUSED)
-    ref, lazy = _train_pair(optimizer_class, 5, every_column=True, **kwargs)
+    ref, lazy = _train_pair(optimizer_class, 5, every_column=True, clip=clip, **kwargs)
     torch.testing.assert_close(lazy.weight, ref.weight, atol=1e-6, rtol=1e-5)
     torch.testing.assert_close(lazy.bias, ref.bias, atol=1e-6, rtol=1e-5)
 
