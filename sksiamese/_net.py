@@ -186,8 +186,10 @@ class SiameseNet(NeuralNet):
             if sparse and not layer.weight.t().is_contiguous():
                 layer.store_by_column()
                 changed = True
-            if lazy != (layer._lazy_columns is not None):
-                layer._lazy_columns = [] if lazy else None
+            # a frozen layer (no gradient) is left to the optimizer as it is
+            wanted = lazy and layer.weight.requires_grad
+            if wanted != (layer._lazy_columns is not None):
+                layer._lazy_columns = [] if wanted else None
                 changed = True
         if changed:
             self.initialize_optimizer()

@@ -409,3 +409,14 @@ def test_hashed_text_pairs_with_two_million_features_never_densify():
     )
     assert scores.shape == (300,)
     assert growth < 400, growth
+
+
+def test_a_frozen_sparse_layer_stays_as_it_is():
+    X, y = _blocks(90)
+    backbone = MLP(n_features=300, hidden_layer_sizes=(16,), embedding_dim=4)
+    backbone.layers[0].weight.requires_grad_(False)
+    model = SiameseTransformer(module=backbone, max_epochs=2, random_state=0)
+    model.fit(X, y)
+    first = model.net_.module_.layers[0]
+    torch.testing.assert_close(first.weight, backbone.layers[0].weight)
+    assert first._lazy_columns is None
