@@ -3,7 +3,7 @@
 Only skorch hooks are overridden: ``get_iterator`` (class-balanced batches cut
 straight from arrays, without per-row collation, see :mod:`sksiamese._data`),
 ``initialize_criterion`` (which gives the criterion its projection head, sized
-to the backbone's output), ``initialize_optimizer`` and ``fit_loop`` (sparse
+to the backbone's output), ``initialize_optimizer`` and ``partial_fit`` (sparse
 batches for a backbone that takes them, with the lazy update of its sparse
 input layers under Adam / AdamW, see :mod:`sksiamese._sparse`), ``get_loss``
 (the criterion's loss, with a guard against non-finite values) and ``infer``
