@@ -1,8 +1,10 @@
 """Speed where users run it: a busy machine, a small network, sparse features.
 
 Run: ``python benchmarks/bench_speed.py`` (writes benchmarks/results/bench_speed.md;
-``--quick`` is a smoke run that only prints). Every figure is a ratio of two
-timings taken in the same run, so the load of a shared machine hits both.
+``--quick`` is a smoke run that only prints; ``--only-sparse`` runs part 3 alone
+and replaces its section of the results file, keeping the others as they
+were). Every figure is a ratio of two timings taken in the same run, so the
+load of a shared machine hits both.
 
 Part 1, digits: ``StandardScaler -> SiameseTransformer -> KNeighborsClassifier(3)``
 over 5 stratified folds with the estimator's defaults; total fit time of the
@@ -19,10 +21,14 @@ Part 3, sparse features: one training epoch of ``SiamesePairClassifier`` on
 STS-B's training pairs (labelled similar at score >= 4) with a character
 n-gram TF-IDF encoder (tens of thousands of sparse features) against the same
 pairs encoded as 256 dense truncated-SVD features; encoder fitting is not
-counted (skorch's per-epoch ``dur``, median over the epochs).
+counted (skorch's per-epoch ``dur``, median over the epochs), with the
+thread policy's default (``n_jobs=None``) and with one thread. The sparse rows
+stay sparse through the first layer (``sksiamese._sparse``).
 """
 
 import argparse
+import os
+import re
 import statistics
 import subprocess
 import sys
@@ -30,7 +36,7 @@ import time
 
 import numpy as np
 import torch
-from _common import data_dir, format_table, machine, report
+from _common import RESULTS, data_dir, format_table, machine, report
 from bench_overhead import bench_training, bench_transform
 from sklearn.datasets import load_digits
 from sklearn.decomposition import TruncatedSVD
@@ -152,17 +158,60 @@ def part_sparse(seed, quick, path):
     tfidf = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4)).fit(sentences)
     svd = make_pipeline(tfidf, TruncatedSVD(256, random_state=seed)).fit(sentences)
     epochs = 2 if quick else 3
-    rows, durs = [], {}
-    for name, encoder in (("char TF-IDF (sparse)", tfidf), ("TF-IDF + SVD 256", svd)):
-        model = SiamesePairClassifier(
-            encoder=FrozenEstimator(encoder), max_epochs=epochs, random_state=seed
-        ).fit(pairs, same)
-        dur = statistics.median(model.history_[:, "dur"])
-        durs[name] = dur
-        rows.append([name, encoder.transform(sentences[:1]).shape[1], f"{dur:.2f}"])
-    ratio = durs["char TF-IDF (sparse)"] / durs["TF-IDF + SVD 256"]
-    headers = ["encoder", "features", "s / epoch"]
-    return format_table(headers, rows), ratio, len(pairs)
+    rows, ratios = [], {"load": [os.getloadavg()[0]]}
+    for n_jobs in (None, 1):
+        durs = {}
+        for name, encoder in (
+            ("char TF-IDF (sparse)", tfidf),
+            ("TF-IDF + SVD 256", svd),
+        ):
+            model = SiamesePairClassifier(
+                encoder=FrozenEstimator(encoder),
+                max_epochs=epochs,
+                n_jobs=n_jobs,
+                random_state=seed,
+            ).fit(pairs, same)
+            dur = statistics.median(model.history_[:, "dur"])
+            durs[name] = dur
+            n_features = encoder.transform(sentences[:1]).shape[1]
+            rows.append([name, n_features, str(n_jobs), f"{dur:.3f}"])
+        ratios[n_jobs] = durs["char TF-IDF (sparse)"] / durs["TF-IDF + SVD 256"]
+    ratios["load"].append(os.getloadavg()[0])
+    headers = ["encoder", "features", "n_jobs", "s / epoch"]
+    return format_table(headers, rows), ratios, len(pairs)
+
+
+def _sparse_section(sparse, ratios, n_pairs):
+    return [
+        f"## Sparse features: STS-B training pairs ({n_pairs})",
+        sparse,
+        "Sparse epoch / dense 256-feature epoch: "
+        f"{ratios[None]:.2f} (n_jobs=None), {ratios[1]:.2f} (n_jobs=1); "
+        "target <= 1.5. With n_jobs=None both networks count as large "
+        "(parameters x batch) and get torch's threads. Load average (1 min) "
+        "at the start and end of this part: "
+        + " / ".join(f"{x:.1f}" for x in ratios["load"])
+        + f" on {os.cpu_count()} cores.",
+    ]
+
+
+def _only_sparse(args):
+    """Re-run part 3 alone; the other sections stay as the last full run wrote."""
+    sparse, ratios, n_pairs = part_sparse(args.seed, args.quick, data_dir(args.data))
+    section = "\n\n".join(_sparse_section(sparse, ratios, n_pairs))
+    if args.quick:
+        print(section)
+        return
+    previous = (RESULTS / "bench_speed.md").read_text().rstrip("\n")
+    head, _, rest = previous.partition("## Sparse features")
+    # the full run's last line, or what an earlier --only-sparse kept of it
+    full = re.search(r"(?m)(?:^|last full run: )seed (.*?)\.?$", rest)
+    note = (
+        f"Part 3 re-run alone (--only-sparse): seed {args.seed}; {machine()}. "
+        "Parts 1 and 2 above are not re-run; they are from the last full run: "
+        f"seed {full.group(1) if full else 'unknown'}."
+    )
+    report("bench_speed", head + section + "\n\n" + note)
 
 
 def main():
@@ -170,10 +219,16 @@ def main():
     parser.add_argument("--quick", action="store_true", help="a small smoke run")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--data", default=None, help="the shared data folder")
+    parser.add_argument(
+        "--only-sparse", action="store_true", help="run part 3 (sparse) alone"
+    )
     args = parser.parse_args()
+    if args.only_sparse:
+        _only_sparse(args)
+        return
     digits, ratios = part_digits(args.seed, args.quick)
     overhead = part_overhead(args.seed, args.quick)
-    sparse, sparse_ratio, n_pairs = part_sparse(
+    sparse, sparse_ratios, n_pairs = part_sparse(
         args.seed, args.quick, data_dir(args.data)
     )
     text = "\n\n".join(
@@ -189,10 +244,7 @@ def main():
             overhead,
             "Targets: fit <= 1.10 x the plain loop, transform >= 0.9 x the raw "
             "forward.",
-            f"## Sparse features: STS-B training pairs ({n_pairs})",
-            sparse,
-            f"Sparse epoch / dense 256-feature epoch: {sparse_ratio:.1f} "
-            "(target <= 1.5).",
+            *_sparse_section(sparse, sparse_ratios, n_pairs),
             f"seed {args.seed}; {machine()}",
         ]
     )

@@ -6,26 +6,42 @@ and the tuples as rows of item indices, so the twins of a batch are embedded in
 one forward pass over the stacked items: ``[first items; second items;
 (third items)]``. The iterators cut whole batches straight from the arrays,
 without per-row collation.
+
+Sparse rows reach the backbone as torch sparse COO tensors when the net sets
+``keep_sparse`` on the dataset (a backbone with ``accepts_sparse = True``,
+see :mod:`sksiamese._sparse`); otherwise they are densified one batch at a
+time.
 """
 
 import numpy as np
 import scipy.sparse as sp
 import torch
 
+from ._sparse import to_torch_sparse
 from .samplers import ClassBalancedBatchSampler
 
 
 class RowsDataset(torch.utils.data.Dataset):
     """Rows of a dense array or CSR matrix, optionally with integer labels.
 
-    Sparse rows are densified one batch at a time, never the whole matrix. A
-    1-D object array holds raw items (strings) for a backbone that embeds them
+    Sparse rows are densified one batch at a time, never the whole matrix,
+    or, with ``keep_sparse``, stay sparse (torch sparse COO batches). A 1-D
+    object array holds raw items (strings) for a backbone that embeds them
     itself; its batches stay object arrays.
     """
+
+    # whether a backbone taking sparse batches may get this dataset's rows as
+    # they are (subclasses that transform the rows densely say no)
+    sparse_rows_ok = True
 
     def __init__(self, X, y=None):
         self.X = X
         self.y = y
+        self.keep_sparse = False
+
+    @property
+    def is_sparse(self):
+        return sp.issparse(self.X)
 
     def __len__(self):
         return self.X.shape[0]
@@ -35,6 +51,8 @@ class RowsDataset(torch.utils.data.Dataset):
         if is_raw_items(self.X):
             return np.atleast_1d(Xb)
         if sp.issparse(Xb):
+            if self.keep_sparse:
+                return to_torch_sparse(Xb)
             Xb = Xb.toarray()  # a fresh array
         elif not (
             isinstance(self.X, np.ndarray)
@@ -67,8 +85,8 @@ def vstack_rows(a, b):
     """Rows of ``a`` then rows of ``b``: dense, CSR or raw items (1-D)."""
     if a.ndim == 1:  # raw items
         return np.concatenate([a, b])
-    if sp.issparse(b):
-        return sp.vstack([sp.csr_matrix(a), b], format="csr")
+    if sp.issparse(a) or sp.issparse(b):
+        return sp.vstack([sp.csr_matrix(a), sp.csr_matrix(b)], format="csr")
     return np.vstack([a, np.asarray(b)])
 
 
@@ -78,17 +96,32 @@ class TupleDataset(torch.utils.data.Dataset):
     Parameters
     ----------
     items : ndarray or sparse matrix of shape (n_items, n_features)
-        The items; sparse rows are densified one batch at a time.
+        The items; sparse rows are densified one batch at a time, or stay
+        sparse with ``keep_sparse`` (see :class:`RowsDataset`).
     tuples : ndarray of shape (n_tuples, arity)
         Row indices into ``items``.
     y : ndarray of shape (n_tuples,) or None
         Target of each tuple.
     """
 
+    sparse_rows_ok = True
+
     def __init__(self, items, tuples, y=None):
         self.items = RowsDataset(items)
         self.tuples = tuples
         self.y = y
+
+    @property
+    def is_sparse(self):
+        return self.items.is_sparse
+
+    @property
+    def keep_sparse(self):
+        return self.items.keep_sparse
+
+    @keep_sparse.setter
+    def keep_sparse(self, value):
+        self.items.keep_sparse = value
 
     def __len__(self):
         return len(self.tuples)

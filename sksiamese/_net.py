@@ -3,12 +3,15 @@
 Only skorch hooks are overridden: ``get_iterator`` (class-balanced batches cut
 straight from arrays, without per-row collation, see :mod:`sksiamese._data`),
 ``initialize_criterion`` (which gives the criterion its projection head, sized
-to the backbone's output), ``get_loss`` (the criterion's loss, with a guard
-against non-finite values) and ``infer`` (batches of raw items such as
-strings go to the backbone as they are), plus skorch's private
-``_set_training``, which skips re-setting modes that are already set (should
-skorch rename it, its own version runs: slower, same result). The fit loop,
-callbacks, history and device handling are skorch's own.
+to the backbone's output), ``initialize_optimizer`` and ``partial_fit`` (sparse
+batches for a backbone that takes them, with the lazy update of its sparse
+input layers under Adam / AdamW, see :mod:`sksiamese._sparse`), ``get_loss``
+(the criterion's loss, with a guard against non-finite values) and ``infer``
+(batches of raw items such as strings go to the backbone as they are), plus
+skorch's private ``_set_training``, which skips re-setting modes that are
+already set (should skorch rename it, its own version runs: slower, same
+result). The fit loop, callbacks, history and device handling are skorch's
+own.
 """
 
 import math
@@ -25,6 +28,7 @@ from ._data import (
     ShuffledBatches,
     is_raw_items,
 )
+from ._sparse import lazy_optimizer, sparse_layers, takes_lazy_columns
 
 _MODULE_TRAIN = nn.Module.train
 
@@ -124,7 +128,7 @@ class SiameseNet(NeuralNet):
         module.eval()
         try:
             with torch.no_grad():
-                out = module(torch.zeros(2, self.n_features, device=self.device))
+                out = module(self._zero_rows(module))
         finally:
             module.train(was_training)
         if out.ndim != 2:
@@ -135,7 +139,64 @@ class SiameseNet(NeuralNet):
             )
         return int(out.shape[1])
 
+    def _zero_rows(self, module):
+        """Two rows of zeros, sparse for a backbone that takes sparse rows
+        (never a dense row of millions of features)."""
+        shape = (2, self.n_features)
+        if not getattr(module, "accepts_sparse", False):
+            return torch.zeros(shape, device=self.device)
+        indices = torch.empty((2, 0), dtype=torch.int64, device=self.device)
+        values = torch.empty(0, device=self.device)
+        return torch.sparse_coo_tensor(
+            indices, values, shape, is_coalesced=True, check_invariants=False
+        )
+
+    def _keeps_sparse(self, dataset, training):
+        """Whether ``dataset``'s sparse rows reach the backbone as they are:
+        it declares ``accepts_sparse`` and no augmentation (which takes dense
+        batches) applies."""
+        return (
+            getattr(dataset, "is_sparse", False)
+            and dataset.sparse_rows_ok
+            and bool(getattr(self.module_, "accepts_sparse", False))
+            and not (training and self.augment is not None)
+        )
+
+    def initialize_optimizer(self, *args, **kwargs):
+        super().initialize_optimizer(*args, **kwargs)
+        layers = [m for m in sparse_layers(self.module_) if m._lazy_columns is not None]
+        if layers:
+            self.optimizer_ = lazy_optimizer(self.optimizer_, layers)
+        return self
+
+    def partial_fit(self, X, y=None, classes=None, **fit_params):
+        if not self.initialized_:
+            self.initialize()
+        self._prepare_sparse(X)  # before on_train_begin builds the schedulers
+        return super().partial_fit(X, y, classes, **fit_params)
+
+    def _prepare_sparse(self, X):
+        """Training on sparse batches: weights stored by column and, under
+        Adam / AdamW, the lazy update of the columns present; re-builds the
+        optimizer when that changes (a net about to train, no step taken)."""
+        sparse = self._keeps_sparse(X, training=True)
+        lazy = sparse and takes_lazy_columns(self.optimizer)
+        changed = False
+        for layer in sparse_layers(self.module_):
+            if sparse and not layer.weight.t().is_contiguous():
+                layer.store_by_column()
+                changed = True
+            # a frozen layer (no gradient) is left to the optimizer as it is
+            wanted = lazy and layer.weight.requires_grad
+            if wanted != (layer._lazy_columns is not None):
+                layer._lazy_columns = [] if wanted else None
+                changed = True
+        if changed:
+            self.initialize_optimizer()
+
     def get_iterator(self, dataset, training=False):
+        if hasattr(dataset, "keep_sparse"):
+            dataset.keep_sparse = self._keeps_sparse(dataset, training)
         if dataset.y is None:
             return SequentialBatches(dataset, self.predict_batch_size)
         if self.batching == "shuffled":

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._fieldwise import FieldwiseMLP
+from ._sparse import SparseInputLinear
 from ._text_backbone import SentenceTransformerBackbone
 
 # their public home: pickles, skops files and the docs name it there
@@ -29,8 +30,8 @@ class _Backbone(nn.Module):
     """The output side every backbone shares: embedding layer and optional L2
     normalisation."""
 
-    def _output_layers(self, width, embedding_dim, batch_norm, normalize):
-        layers = [nn.Linear(width, embedding_dim)]
+    def _output_layers(self, width, embedding_dim, batch_norm, normalize, linear=None):
+        layers = [(linear or nn.Linear)(width, embedding_dim)]
         if batch_norm:
             layers.append(nn.BatchNorm1d(embedding_dim))
         self.normalize = normalize
@@ -58,6 +59,12 @@ class MLP(_Backbone):
     form (it would rescale each embedding dimension on its own and distort
     that geometry); ``batch_norm`` applies to the hidden layers of the
     branch, or, without hidden layers, to the embedding as before.
+
+    Sparse rows stay sparse: the first layer (the input map in the residual
+    form) is a :class:`~sksiamese._sparse.SparseInputLinear`, which takes torch sparse
+    tensors as they are (``accepts_sparse = True``), so the estimators pass
+    it the batches of a scipy sparse input (a TF-IDF encoder's output) without
+    densifying them; its cost grows with the nonzeros, not the features.
 
     Parameters
     ----------
@@ -100,7 +107,12 @@ class MLP(_Backbone):
     >>> out = net(X)
     >>> bool(torch.allclose(sim(out[:1], out[1:]), sim(X[:1], X[1:]), atol=1e-5))
     True
+    >>> rows = torch.randn(5, 6).relu()
+    >>> bool(torch.allclose(net(rows.to_sparse()), net(rows), atol=1e-6))
+    True
     """
+
+    accepts_sparse = True
 
     def __init__(
         self,
@@ -116,13 +128,16 @@ class MLP(_Backbone):
         self.residual = residual
         hidden = tuple(hidden_layer_sizes)
         if residual:
-            self.input_map = nn.Linear(n_features, embedding_dim)
+            self.input_map = SparseInputLinear(n_features, embedding_dim)
             width = embedding_dim
         else:
             width = n_features
         layers = []
+        # the first layer takes sparse rows as they are
+        linear = nn.Linear if residual else SparseInputLinear
         for size in hidden:
-            layers.append(nn.Linear(width, size))
+            layers.append(linear(width, size))
+            linear = nn.Linear
             if batch_norm:
                 layers.append(nn.BatchNorm1d(size))
             layers.append(nn.ReLU())
@@ -141,7 +156,9 @@ class MLP(_Backbone):
                 layers.append(nn.BatchNorm1d(embedding_dim))
             self.normalize = normalize
         else:
-            layers += self._output_layers(width, embedding_dim, batch_norm, normalize)
+            layers += self._output_layers(
+                width, embedding_dim, batch_norm, normalize, linear
+            )
         self.layers = nn.Sequential(*layers)
         self._has_branch = residual and bool(hidden)
 
@@ -151,7 +168,7 @@ class MLP(_Backbone):
         Parameters
         ----------
         X : torch.Tensor of shape (n_rows, n_features)
-            Rows.
+            Rows: dense, or a torch sparse COO or CSR tensor.
 
         Returns
         -------

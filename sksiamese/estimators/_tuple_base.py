@@ -376,8 +376,10 @@ _NETWORK_DOC = """\
         For records (rows of named fields, see ``fit``), it receives a
         DataFrame of records with the plain field names, so a
         :class:`~sklearn.compose.ColumnTransformer` over the fields works.
-        None: ``X`` is numeric, of shape (n, {k}, n_features), or records,
-        then encoded by a :class:`~sksiamese.RecordEncoder`.
+        A sparse output (a ``TfidfVectorizer``'s) stays sparse through the
+        backbone's first layer (see ``optimizer``). None: ``X`` is numeric,
+        of shape (n, {k}, n_features), or records, then encoded by a
+        :class:`~sksiamese.RecordEncoder`.
     hidden_layer_sizes : tuple of int, default=(256,)
         Hidden layers of the backbone.
     embedding_dim : int, default=128
@@ -408,7 +410,19 @@ _TRAINING_DOC = """\
     lr : float or "auto", default="auto"
         Learning rate; "auto": 1e-3 (or the backbone's).
     optimizer : torch optimizer class, default=torch.optim.AdamW
-        Optimizer; ``optimizer__*`` parameters are routed to it.
+        Optimizer; ``optimizer__*`` parameters are routed to it. Sparse rows
+        stay sparse: an encoder's sparse output (a ``TfidfVectorizer``'s)
+        reaches a backbone that declares ``accepts_sparse`` (the default
+        MLP) as torch sparse batches, and its first layer computes from the
+        nonzeros only. With
+        Adam or AdamW that layer's weight is updated lazily, so that a step
+        costs the features present in the batch, not all the features: only
+        the weights of those features move, with their moments, ``lr`` and
+        its schedule, betas, eps, amsgrad and ``weight_decay`` as in the
+        optimizer (a feature's weights decay at the steps where it is
+        present). Any other optimizer trains that layer on its dense
+        gradient, as for dense input. With ``augment``, training batches
+        are densified.
     lr_schedule : {"cosine", "warmup_linear", "auto"} or None, default="auto"
         Cosine annealing of the learning rate over ``max_epochs``;
         "warmup_linear": linear warm-up over the first 10 % of the training

@@ -13,6 +13,8 @@ from .._data import RowsDataset
 class _ScaledRows(RowsDataset):
     """Rows standardised with fixed ``mean`` and ``scale``, densified per batch."""
 
+    sparse_rows_ok = False  # centring makes sparse rows dense
+
     def __init__(self, X, mean, scale, y=None):
         super().__init__(X, y)
         self.mean = torch.from_numpy(mean.astype(np.float32))

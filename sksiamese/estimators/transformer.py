@@ -120,7 +120,18 @@ class SiameseTransformer(
     lr : float or "auto", default="auto"
         Learning rate; "auto": 1e-3 (or the backbone's).
     optimizer : torch optimizer class, default=torch.optim.AdamW
-        Optimizer; ``optimizer__*`` parameters are routed to it.
+        Optimizer; ``optimizer__*`` parameters are routed to it. Sparse rows
+        stay sparse: a scipy sparse input reaches a backbone that declares
+        ``accepts_sparse`` (the default MLP) as torch sparse batches, and its
+        first layer computes from the nonzeros only. With
+        Adam or AdamW that layer's weight is updated lazily, so that a step
+        costs the features present in the batch, not all the features: only
+        the weights of those features move, with their moments, ``lr`` and
+        its schedule, betas, eps, amsgrad and ``weight_decay`` as in the
+        optimizer (a feature's weights decay at the steps where it is
+        present). Any other optimizer trains that layer on its dense
+        gradient, as for dense input. With ``augment``, training batches
+        are densified.
     lr_schedule : {"cosine", "warmup_linear", "auto"} or None, default="auto"
         Cosine annealing of the learning rate over ``max_epochs``;
         "warmup_linear": linear warm-up over the first 10 % of the training
@@ -451,7 +462,8 @@ class SiameseTransformer(
         )
         keep.sort()
         rows = X[keep]
-        self._replay_X_ = rows.toarray() if sp.issparse(rows) else np.asarray(rows)
+        # sparse rows stay sparse (a dense copy of wide rows could be huge)
+        self._replay_X_ = sp.csr_matrix(rows) if sp.issparse(rows) else np.asarray(rows)
         self._replay_y_ = codes[keep]
 
     # -- inference -------------------------------------------------------------------
