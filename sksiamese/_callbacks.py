@@ -152,4 +152,6 @@ def triplet_accuracy(distances, target=None):
     half), and its binomial standard error."""
     gap = distances[:, 1] - distances[:, 0]
     share = float(np.mean((gap > 0) + 0.5 * (gap == 0)))
-    return share, float(np.sqrt(max(share * (1 - share), 0.25) / len(gap)))
+    n = len(gap)
+    # floored as for one triplet in 4n wrong, so an all-right share has one
+    return share, float(np.sqrt(max(share * (1 - share), 0.25 / n) / n))

@@ -348,8 +348,8 @@ class _TupleBase(SiameseBase):
 # estimators. A class docstring holds the placeholder lines ``{network}``
 # (the backbone's parameters, first in the signature), ``{training}`` (the
 # training parameters, after the estimator's own) and ``{attributes}``;
-# ``_doc`` fills them in, and ``{k}`` / ``{holdout}`` / ``{score}`` inside
-# them.
+# ``_doc`` fills them in, and ``{k}`` / ``{holdout}`` / ``{score}`` /
+# ``{projection}`` inside them.
 _NETWORK_DOC = """\
     module : None, torch.nn.Module class or instance, default=None
         Backbone shared by the twins; None builds an
@@ -388,15 +388,18 @@ _NETWORK_DOC = """\
         Dropout of the backbone (after each hidden layer of the MLP).
     batch_norm : bool, default=True
         Batch normalisation in the backbone.
-    projection_dim : int or None, default=64
+    projection_dim : int or None, default={projection}
         Output size of a projection head (``ReLU -> Linear``) on top of any
         backbone, which only the loss sees; distances are measured on the
         embeddings before it. The head takes up what is special to the
         training items and classes, so the embeddings keep more of the
         input's geometry: items of classes never seen in training are told
-        apart better, new pairs of the training classes somewhat less well.
-        None (no head) learns the similarity itself, for when new pairs come
-        from the same classes or items as the training pairs (the user
+        apart better, new pairs of the training classes less well, and
+        structure far from the input's (synonyms that share no word) is
+        learned more slowly. None (no head) learns the similarity itself.
+        The pair estimators default to None (pairs often link items, such as
+        duplicates or records, rather than classes); the triplet estimator,
+        whose triplets usually come from class labels, to 64 (the user
         guide's "The projection head" has the measurements)."""
 
 _TRAINING_DOC = """\
@@ -505,7 +508,7 @@ _SHARED_ATTRIBUTES = """\
         Number of features of each item (numeric input only)."""
 
 
-def _doc(text, k, holdout, score):
+def _doc(text, k, holdout, score, projection):
     """Fill the shared-documentation placeholder lines of a class docstring."""
     if text is None:  # python -OO strips docstrings
         return None
@@ -519,7 +522,7 @@ def _doc(text, k, holdout, score):
         if text.count(line) != 1:
             raise ValueError(f"the docstring must hold the line {line!r} once")
         block = block.replace("{k}", str(k)).replace("{holdout}", holdout)
-        block = block.replace("{score}", score)
+        block = block.replace("{score}", score).replace("{projection}", projection)
         text = text.replace(line, block + "\n")
     return with_n_jobs_doc(text)
 

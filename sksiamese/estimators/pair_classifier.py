@@ -146,7 +146,7 @@ class SiamesePairClassifier(ClassifierMixin, _TupleBase):
         embedding_dim=128,
         dropout=0.1,
         batch_norm=True,
-        projection_dim=64,
+        projection_dim=None,
         loss="contrastive",
         margin=None,
         distance="cosine",
@@ -591,6 +591,7 @@ SiamesePairClassifier.__doc__ = _doc(
     2,
     "to learn the threshold and calibration",
     "their ROC AUC",
+    "None",
 )
 
 

@@ -90,7 +90,7 @@ class SiamesePairRegressor(RegressorMixin, _TupleBase):
         embedding_dim=128,
         dropout=0.1,
         batch_norm=True,
-        projection_dim=64,
+        projection_dim=None,
         loss="cosent",
         margin=None,
         clip_predictions=True,
@@ -261,6 +261,7 @@ SiamesePairRegressor.__doc__ = _doc(
     2,
     "to map the similarity to the targets",
     "the Spearman correlation of their similarity and target",
+    "None",
 )
 
 

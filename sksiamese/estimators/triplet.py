@@ -236,6 +236,7 @@ SiameseTripletClassifier.__doc__ = _doc(
     3,
     "for model selection",
     "the share of triplets whose second item is the closer one",
+    "64",
 )
 
 
