@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 from sklearn.base import clone
-from sklearn.datasets import make_blobs
+from sklearn.datasets import make_blobs, make_classification
 from skorch.callbacks import Checkpoint, EarlyStopping, LoadInitState, LRScheduler
 
 from sksiamese import SiamesePairClassifier, SiameseTransformer
@@ -18,16 +18,21 @@ def blobs():
     return X.astype(np.float32), y
 
 
-def test_early_stopping_stops_before_max_epochs(blobs):
-    X, y = blobs
+def test_early_stopping_stops_before_max_epochs():
+    # classes that overlap: the held-out score peaks, then falls as the
+    # network memorises (well-separated blobs would stay at ROC AUC 1, and a
+    # tie counts as progress)
+    X, y = make_classification(
+        n_samples=400, n_features=20, n_informative=5, n_classes=4, random_state=0
+    )
     est = SiameseTransformer(
         max_epochs=60, early_stopping=True, n_iter_no_change=2, lr=1e-2, random_state=0
     ).fit(X, y)
     valid = est.history_[:, "valid_score"]
     assert 3 <= est.n_iter_ < 60
     assert len(valid) == est.n_iter_
-    # skorch's patience: the last 2 epochs did not beat the best before them
-    assert max(valid[-2:]) < max(valid[:-2]) * (1 + 1e-4)
+    # skorch's patience: the last 2 epochs fell short of the best before them
+    assert max(valid[-2:]) < max(valid[:-2])
     # the score before training opens the record; the best is what was kept
     assert est.validation_scores_ == [est.validation_scores_[0], *valid]
     assert est.best_validation_score_ == max(est.validation_scores_)

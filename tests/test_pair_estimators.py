@@ -450,9 +450,10 @@ def test_triplet_classifier_orders_unseen_triplets():
     T = make_triplets(X[seen], y[seen], n_triplets=3000, random_state=0)
     T_new = make_triplets(X[~seen], y[~seen], n_triplets=2000, random_state=1)
     a, b, c = T_new[:, 0], T_new[:, 1], T_new[:, 2]
-    cos = lambda u, v: (
-        (u * v).sum(1) / np.linalg.norm(u, axis=1) / np.linalg.norm(v, axis=1)
-    )  # noqa: E731
+
+    def cos(u, v):
+        return (u * v).sum(1) / np.linalg.norm(u, axis=1) / np.linalg.norm(v, axis=1)
+
     untrained = np.mean(cos(a, b) > cos(a, c))
     clf = SiameseTripletClassifier(random_state=0).fit(T)
     # the defaults end at or above the cosine of the input they start from

@@ -439,8 +439,10 @@ _TRAINING_DOC = """\
         Model selection on the held-out tuples (see
         ``validation_fraction``): their score ({score}) is measured before
         training and after each epoch (``validation_scores_``); training
-        stops when it has not improved for ``n_iter_no_change`` epochs, and
-        the best weights are kept. The untrained network is one of the
+        stops when it has not improved for ``n_iter_no_change`` epochs (a
+        tie with the best counts as progress: a small held-out set
+        saturates while training still widens the margins), and the latest
+        best weights are kept. The untrained network is one of the
         candidates, so a fit that only memorises its training tuples ends
         where it started (with the default backbone: the input's own
         geometry). False trains every epoch. Without held-out tuples

@@ -146,8 +146,8 @@ class SiameseTransformer(
         (stratified) are left out of training, and the ROC AUC of pairs of
         them (same class or not) is measured before training and after each
         epoch (``validation_scores_``). Training stops when it has not
-        improved for ``n_iter_no_change`` epochs, and the best weights are
-        kept; the untrained network is one of the candidates, so a fit that
+        improved for ``n_iter_no_change`` epochs (a tie with the best counts
+        as progress), and the latest best weights are kept; the untrained network is one of the candidates, so a fit that
         only memorises its training rows ends where it started. False
         trains every epoch on all rows. Data too small to hold out rows of
         two classes trains without selection.
