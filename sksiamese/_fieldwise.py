@@ -26,9 +26,11 @@ class FieldwiseMLP(nn.Module):
     """Embed each field of a record separately and weigh the fields.
 
     The input row is an encoded record whose fields occupy disjoint column
-    blocks (``fields``). Each field gets its own twin, ``Linear -> [BatchNorm]
-    -> ReLU -> [Dropout]`` per hidden layer then a linear embedding layer,
-    shared by the two records of a pair (as every backbone is) but not across
+    blocks (``fields``). Each field gets its own twin, the
+    :class:`~sksiamese.modules.MLP` in its residual form (a linear input map
+    started at the field's own geometry by :meth:`initialize_from`, plus the
+    hidden layers as a branch that starts at zero), shared by the two records
+    of a pair (as every backbone is) but not across
     fields. Each field's embedding is L2-normalised and multiplied by a
     learned positive weight ``w_f``; the output is their concatenation.
 
@@ -129,9 +131,19 @@ class FieldwiseMLP(nn.Module):
         names, slices = _check_fields(fields, n_features)
         self.field_names = names
         self.field_slices = slices
+        # sksiamese.modules re-exports this class, so it imports here
+        from .modules import MLP
+
+        # each twin is the residual MLP: the untrained backbone compares the
+        # records field by field as the encoder's output does
         self.twins = nn.ModuleList(
-            _field_twin(
-                s.stop - s.start, hidden_layer_sizes, embedding_dim, dropout, batch_norm
+            MLP(
+                s.stop - s.start,
+                hidden_layer_sizes,
+                embedding_dim,
+                dropout,
+                batch_norm,
+                residual=True,
             )
             for s in slices
         )
@@ -158,6 +170,23 @@ class FieldwiseMLP(nn.Module):
         ]
         return torch.cat(parts, dim=1)
 
+    @torch.no_grad()
+    def initialize_from(self, X):
+        """Start each field's twin at the geometry of its columns of ``X``
+        (see :meth:`MLP.initialize_from <sksiamese.modules.MLP.initialize_from>`):
+        the untrained network's cosine of two records is then the mean of
+        their per-field cosines.
+
+        Parameters
+        ----------
+        X : ndarray or scipy.sparse matrix of shape (n_rows, n_features)
+            Training rows (encoded records).
+        """
+        if hasattr(X, "tocsc"):
+            X = X.tocsc()  # cheap column blocks
+        for twin, s in zip(self.twins, self.field_slices):
+            twin.initialize_from(X[:, s])
+
     def field_weights(self):
         """The share of each field in the cosine similarity of two records.
 
@@ -176,22 +205,6 @@ class FieldwiseMLP(nn.Module):
         with torch.no_grad():
             share = torch.softmax(2 * _WEIGHT_RATE * self.log_weights, dim=0)
         return {n: float(w) for n, w in zip(self.field_names, share)}
-
-
-def _field_twin(width, hidden_layer_sizes, embedding_dim, dropout, batch_norm):
-    # first layer a plain nn.Linear on the field's columns, so a sparse-input
-    # layer can take its place
-    layers = []
-    for size in hidden_layer_sizes:
-        layers.append(nn.Linear(width, size))
-        if batch_norm:
-            layers.append(nn.BatchNorm1d(size))
-        layers.append(nn.ReLU())
-        if dropout:
-            layers.append(nn.Dropout(dropout))
-        width = size
-    layers.append(nn.Linear(width, embedding_dim))
-    return nn.Sequential(*layers)
 
 
 def _check_fields(fields, n_features):

@@ -443,8 +443,9 @@ _TRAINING_DOC = """\
         tie with the best counts as progress: a small held-out set
         saturates while training still widens the margins), and the latest
         best weights are kept. The untrained network is one of the
-        candidates, so a fit that only memorises its training tuples ends
-        where it started (with the default backbone: the input's own
+        candidates, kept unless the best epoch beat it by more than the
+        standard error of its score (the one-standard-error rule), so a fit
+        that only memorises its training tuples ends where it started (with the default backbone: the input's own
         geometry). False trains every epoch. Without held-out tuples
         (tiny data), every epoch is trained.
     validation_fraction : float, default=0.1

@@ -147,8 +147,10 @@ class SiameseTransformer(
         them (same class or not) is measured before training and after each
         epoch (``validation_scores_``). Training stops when it has not
         improved for ``n_iter_no_change`` epochs (a tie with the best counts
-        as progress), and the latest best weights are kept; the untrained network is one of the candidates, so a fit that
-        only memorises its training rows ends where it started. False
+        as progress), and the latest best weights are kept; the untrained
+        network is one of the candidates, kept unless the best epoch beat it
+        by more than the standard error of its score, so a fit that only
+        memorises its training rows ends where it started. False
         trains every epoch on all rows. Data too small to hold out rows of
         two classes trains without selection.
     validation_fraction : float, default=0.1
@@ -197,6 +199,14 @@ class SiameseTransformer(
         Per-epoch training record (losses, durations, learning rates).
     n_iter_ : int
         Number of epochs trained.
+    validation_scores_ : list of float
+        The held-out ROC AUC before training, then after each epoch (with
+        ``early_stopping`` and held-out rows only).
+    best_validation_score_ : float
+        That of the network kept.
+    best_epoch_ : int
+        The epoch after which the kept network was scored; 0 is the
+        untrained network.
     n_features_in_ : int
         Number of input features.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
