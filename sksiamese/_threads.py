@@ -28,26 +28,41 @@ import torch
 SMALL_BATCH_FLOPS = 1e8
 
 
-def batch_flops(module, batch_size):
+def batch_flops(module, batch_size, density=1.0):
     """A rough cost of one training batch: 6 flops per parameter and row.
 
     Forward and backward passes of a dense layer cost about 2 and 4 flops per
     weight and row. Convolutions reuse each weight at every position, so for
     them this underestimates the cost: :func:`resolve_threads` then also
-    treats any convolution as large work.
+    treats any convolution as large work. A first layer that reads sparse
+    rows (:class:`~sksiamese._sparse.SparseInputLinear`) touches only the
+    weights of the nonzeros: ``density``, the share of nonzero inputs, scales
+    its count.
     """
-    n_params = sum(p.numel() for p in module.parameters())
+    from ._sparse import SparseInputLinear
+
+    sparse = {
+        id(p)
+        for m in module.modules()
+        if isinstance(m, SparseInputLinear)
+        for p in m.parameters(recurse=False)
+    }
+    n_params = sum(
+        p.numel() * (density if id(p) in sparse else 1.0) for p in module.parameters()
+    )
     return 6.0 * n_params * batch_size
 
 
-def _is_large(module, batch_size):
+def _is_large(module, batch_size, density):
     convolutional = any(
         isinstance(m, torch.nn.modules.conv._ConvNd) for m in module.modules()
     )
-    return convolutional or batch_flops(module, batch_size) >= SMALL_BATCH_FLOPS
+    return convolutional or batch_flops(module, batch_size, density) >= (
+        SMALL_BATCH_FLOPS
+    )
 
 
-def resolve_threads(n_jobs, module, batch_size):
+def resolve_threads(n_jobs, module, batch_size, density=1.0):
     """The number of torch intra-op threads for ``n_jobs``.
 
     Parameters
@@ -60,6 +75,8 @@ def resolve_threads(n_jobs, module, batch_size):
         The network that will run.
     batch_size : int
         Rows per training batch.
+    density : float, default=1.0
+        Share of nonzero inputs, for sparse rows (see :func:`batch_flops`).
 
     Returns
     -------
@@ -67,7 +84,7 @@ def resolve_threads(n_jobs, module, batch_size):
     """
     current = torch.get_num_threads()
     if n_jobs is None:
-        return current if _is_large(module, batch_size) else 1
+        return current if _is_large(module, batch_size, density) else 1
     if n_jobs < 0:
         return max(1, (os.cpu_count() or 1) + 1 + n_jobs)
     return int(n_jobs)

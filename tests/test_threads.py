@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 import torch
 from sklearn.datasets import load_digits
 from skorch.callbacks import Callback
@@ -123,6 +124,40 @@ def test_large_networks_keep_the_current_setting_but_never_exceed_it():
             assert resolve_threads(None, small, 128) == 1
     finally:
         torch.set_num_threads(before)
+
+
+def test_sparse_rows_cost_by_their_nonzeros():
+    # a char TF-IDF encoder's width, a few hundred nonzeros per row: the first
+    # layer touches a sliver of its weights, so the work is small
+    wide = MLP(n_features=40000, hidden_layer_sizes=(), embedding_dim=128)
+    assert batch_flops(wide, 128) > SMALL_BATCH_FLOPS
+    assert batch_flops(wide, 128, density=0.005) < SMALL_BATCH_FLOPS
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        assert resolve_threads(None, wide, 128) == 2
+        assert resolve_threads(None, wide, 128, density=0.005) == 1
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_an_estimator_on_sparse_rows_trains_on_one_thread():
+    rng = np.random.RandomState(0)
+    X = sp.random(200, 40000, density=0.002, format="csr", random_state=rng)
+    y = np.repeat([0, 1], 100)
+    probe = _ThreadProbe()
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        est = SiameseTransformer(max_epochs=2, callbacks=[("probe", probe)])
+        est.set_params(early_stopping=False, random_state=0).fit(X, y)
+        seen = dict(est.net_.callbacks_)["probe"].seen_
+        # the same network on dense rows of that width takes both threads
+        dense = resolve_threads(None, est.net_.module_, 128)
+    finally:
+        torch.set_num_threads(before)
+    assert seen == [1, 1]
+    assert dense == 2
 
 
 def test_zero_jobs_is_a_clear_error(digits):

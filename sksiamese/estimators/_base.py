@@ -6,6 +6,7 @@ from contextlib import contextmanager
 from numbers import Integral, Real
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
@@ -396,7 +397,7 @@ class SiameseBase(_NetPickling, BaseEstimator):
                 if init_rows is not None and hook is not None:
                     hook(_init_sample(init_rows, seed))
             try:
-                with torch_threads(self._n_threads(net)):
+                with torch_threads(self._n_threads(net, dataset)):
                     net.partial_fit(dataset)
             except NonFiniteLossError as exc:
                 raise FloatingPointError(str(exc)) from None
@@ -493,15 +494,20 @@ class SiameseBase(_NetPickling, BaseEstimator):
             return check_raw_items(X, type(self).__name__)
         return check_rows(self, X, reset=False)
 
-    def _n_threads(self, net):
-        """Torch's intra-op threads for ``net`` under ``n_jobs`` (see _threads)."""
+    def _n_threads(self, net, dataset=None):
+        """Torch's intra-op threads for ``net`` on ``dataset`` under ``n_jobs``
+        (see _threads); sparse rows that stay sparse cost by their nonzeros."""
         if self.n_jobs == 0:
             raise ValueError(
                 f"n_jobs={self.n_jobs!r}: use None (the size-based policy), a "
                 "positive number of threads, or -1 for one per core."
             )
         batch_size = getattr(self, "_training_params_", {}).get("batch_size", 128)
-        return resolve_threads(self.n_jobs, net.module_, batch_size)
+        rows = getattr(getattr(dataset, "items", dataset), "X", None)
+        density = 1.0
+        if sp.issparse(rows) and getattr(net.module_, "accepts_sparse", False):
+            density = rows.nnz / max(rows.shape[0] * rows.shape[1], 1)
+        return resolve_threads(self.n_jobs, net.module_, batch_size, density)
 
     def _forward_chunks(self, dataset):
         """Yield float32 numpy outputs of the net on ``dataset``, batch by batch.
@@ -510,7 +516,7 @@ class SiameseBase(_NetPickling, BaseEstimator):
         (while the caller holds the generator) the caller's setting is back.
         """
         check_is_fitted(self, "net_")
-        n_threads = self._n_threads(self.net_)
+        n_threads = self._n_threads(self.net_, dataset)
         batches = iter(self.net_.forward_iter(dataset))
         while True:
             with torch_threads(n_threads):

@@ -445,9 +445,9 @@ _TRAINING_DOC = """\
         best weights are kept. The untrained network is one of the
         candidates, kept unless the best epoch beat it by more than the
         standard error of its score (the one-standard-error rule), so a fit
-        that only memorises its training tuples ends where it started (with the default backbone: the input's own
-        geometry). False trains every epoch. Without held-out tuples
-        (tiny data), every epoch is trained.
+        that only memorises its training tuples ends where it started (with
+        the default backbone: the input's own geometry). False trains every
+        epoch. Without held-out tuples (tiny data), every epoch is trained.
     validation_fraction : float, default=0.1
         Share of the tuples held out ({holdout}), to judge the model on
         items it was not trained on: no item of a held-out tuple occurs in a
