@@ -251,6 +251,7 @@ def test_partial_fit_learns_a_new_class():
     est.partial_fit(X_tr[old_tr], y_tr[old_tr], classes=np.arange(7))
     np.testing.assert_array_equal(est.classes_, np.arange(7))
     assert not np.any(est.predict(X_te) == 7)
+    before = np.mean(est.predict(X_te[old_te]) == y_te[old_te])
 
     est.partial_fit(X_tr[y_tr == 7], y_tr[y_tr == 7])
     np.testing.assert_array_equal(est.classes_, np.arange(8))
@@ -258,6 +259,8 @@ def test_partial_fit_learns_a_new_class():
     # measured: new class 1.0, old classes 0.978-0.984
     assert np.mean(pred[y_te == 7] == 7) > 0.8
     assert np.mean(pred[old_te] == y_te[old_te]) > 0.9
+    # the new class costs the old ones little (a replay memory of them)
+    assert np.mean(pred[old_te] == y_te[old_te]) > before - 0.02
 
 
 def test_warm_start_continues_training(blobs):
