@@ -187,8 +187,9 @@ def _sparse_section(sparse, ratios, n_pairs):
         sparse,
         "Sparse epoch / dense 256-feature epoch: "
         f"{ratios[None]:.2f} (n_jobs=None), {ratios[1]:.2f} (n_jobs=1); "
-        "target <= 1.5. With n_jobs=None both networks count as large "
-        "(parameters x batch) and get torch's threads. Load average (1 min) "
+        "target <= 1.5. With n_jobs=None the sparse network counts by its "
+        "nonzeros (one thread) and the dense one by its parameters. Load "
+        "average (1 min) "
         "at the start and end of this part: "
         + " / ".join(f"{x:.1f}" for x in ratios["load"])
         + f" on {os.cpu_count()} cores.",
