@@ -7,7 +7,6 @@ import re
 import sys
 
 import numpy as np
-import torch
 from skorch.callbacks import Callback, PrintLog
 
 
@@ -92,17 +91,10 @@ class HeldOutScore(Callback):
 
     def _current(self, net):
         from ._data import RowsDataset
+        from .distances import _first_to_others
 
         emb = net.forward(RowsDataset(self.items), training=False)
-        first = emb[self.tuples[:, 0]]
-        with torch.no_grad():
-            distances = torch.stack(
-                [
-                    self.distance.paired(first, emb[self.tuples[:, j]])
-                    for j in range(1, self.tuples.shape[1])
-                ],
-                dim=1,
-            )
+        distances = _first_to_others(self.distance, emb, self.tuples)
         value, error = self.score(distances.numpy())
         return float(value), float(error)
 

@@ -214,6 +214,23 @@ class CosineDistance(nn.Module):
 DISTANCES = {"euclidean": EuclideanDistance, "cosine": CosineDistance}
 
 
+def _first_to_others(distance, embeddings, tuples):
+    """Distances from the first item of each tuple to each of its others.
+
+    ``embeddings`` holds one row per item and ``tuples`` (n, k) the rows of
+    each tuple's items; returns a tensor of shape (n, k - 1).
+    """
+    with torch.no_grad():
+        first = embeddings[tuples[:, 0]]
+        return torch.stack(
+            [
+                distance.paired(first, embeddings[tuples[:, j]])
+                for j in range(1, tuples.shape[1])
+            ],
+            dim=1,
+        )
+
+
 def get_distance(distance):
     """Return a distance module from its name or pass an instance through.
 

@@ -384,8 +384,9 @@ class SiameseBase(_NetPickling, BaseEstimator):
         ``history_`` and ``n_iter_``); turn a non-finite loss into a clear
         error.
 
-        ``init_rows``: training rows from which a fresh backbone with an
-        ``initialize_from`` method starts (its input's geometry). With a
+        ``init_rows``: training rows (a sample, see :func:`_init_sample`) from
+        which a fresh backbone with an ``initialize_from`` method starts (its
+        input's geometry). With a
         held-out scorer, the untrained network is kept unless an epoch
         scored better by more than the standard error of its score
         (``validation_scores_``, ``best_epoch_``, ``best_validation_score_``).
@@ -395,7 +396,7 @@ class SiameseBase(_NetPickling, BaseEstimator):
                 net.initialize()
                 hook = getattr(net.module_, "initialize_from", None)
                 if init_rows is not None and hook is not None:
-                    hook(_init_sample(init_rows, seed))
+                    hook(init_rows)
             try:
                 with torch_threads(self._n_threads(net, dataset)):
                     net.partial_fit(dataset)
@@ -540,13 +541,13 @@ class SiameseBase(_NetPickling, BaseEstimator):
         return out
 
 
-def _init_sample(rows, seed, size=_INIT_ROWS):
-    """At most ``size`` random rows of ``rows``: enough for the principal
-    directions a backbone starts from, and cheap on big data."""
-    if rows.shape[0] <= size:
-        return rows
-    keep = np.random.RandomState(seed).choice(rows.shape[0], size, replace=False)
-    return rows[np.sort(keep)]
+def _init_sample(X, index, seed, size=_INIT_ROWS):
+    """The rows ``X[index]``, at most ``size`` of them drawn at random: enough
+    for the geometry a backbone starts from, and no copy of all the training
+    rows on big data."""
+    if len(index) > size:
+        index = np.sort(np.random.RandomState(seed).choice(index, size, replace=False))
+    return X[index]
 
 
 def _silent(*args, **kwargs):

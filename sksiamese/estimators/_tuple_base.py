@@ -31,7 +31,7 @@ from .._records import (
     single_items,
 )
 from .._threads import with_n_jobs_doc
-from ..distances import get_distance
+from ..distances import _first_to_others, get_distance
 from ..pairs import _pair_items
 from ..records import RecordEncoder
 from ..utils.validation import (
@@ -39,7 +39,7 @@ from ..utils.validation import (
     check_rows,
     check_tuples,
 )
-from ._base import _ROUTED_PREFIXES, SiameseBase, _n_features
+from ._base import _ROUTED_PREFIXES, SiameseBase, _init_sample, _n_features
 from ._loss_side import _build_loss
 
 # Tuples embedded at a time at inference: bounds memory whatever the input.
@@ -195,7 +195,7 @@ class _TupleBase(SiameseBase):
                 scorer = self._scorer(items, *valid)
             net = self._build_net(_n_features(items), seed, scorer)
             raw = self._takes_raw_items()
-            init_rows = None if raw else items[np.unique(tuples)]
+            init_rows = None if raw else _init_sample(items, np.unique(tuples), seed)
         dataset = TupleDataset(items, tuples, y)
         self._train(net, dataset, seed, not continuing, init_rows=init_rows)
         return self
@@ -306,11 +306,10 @@ class _TupleBase(SiameseBase):
         for start in range(0, len(tuples), _CHUNK):
             chunk = tuples[start : start + _CHUNK]
             emb = torch.from_numpy(self._embed(items[chunk.T.ravel()]))
-            parts = emb.reshape(chunk.shape[1], len(chunk), -1)
-            with torch.no_grad():
-                for j in range(1, chunk.shape[1]):
-                    d = distance.paired(parts[0], parts[j]).numpy()
-                    out[start : start + len(chunk), j - 1] = d
+            # the chunk's items are embedded position after position
+            local = np.arange(chunk.size).reshape(chunk.shape[1], -1).T
+            d = _first_to_others(distance, emb, local)
+            out[start : start + len(chunk)] = d.numpy()
         return out
 
     def _similarity(self, items, tuples):

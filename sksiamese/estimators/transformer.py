@@ -28,7 +28,7 @@ from ..utils.validation import (
     check_raw_items,
     check_rows,
 )
-from ._base import _ROUTED_PREFIXES, SiameseBase, _n_features
+from ._base import _ROUTED_PREFIXES, SiameseBase, _init_sample, _n_features
 from ._loss_side import _build_loss, _build_miner
 from ._prototypes import _PrototypeClassifier
 
@@ -387,7 +387,8 @@ class SiameseTransformer(
                 if valid is not None:
                     scorer = _pair_scorer(X[valid], codes[valid], self, seed)
                 net = self._build_net(_n_features(X), seed, scorer)
-                init_rows = None if self._takes_raw_items() else X[train]
+                if not self._takes_raw_items():
+                    init_rows = _init_sample(X, train, seed)
             dataset = RowsDataset(X[train], codes[train])
             self._train(net, dataset, seed, not continuing, init_rows=init_rows)
             self.classes_ = classes
