@@ -68,9 +68,11 @@ class FieldwiseMLP(nn.Module):
     hidden_layer_sizes : tuple of int, default=(64,)
         Width of each hidden layer of every field's twin; ``()`` gives a
         linear embedding per field.
-    embedding_dim : int, default=32
+    embedding_dim : int or "auto", default="auto"
         Embedding size *per field*; the output has ``n_fields *
-        embedding_dim`` columns.
+        embedding_dim`` columns when it is an int. "auto": each field's twin
+        sizes its embedding from the field's width, as
+        :class:`~sksiamese.modules.MLP` does.
     dropout : float, default=0.0
         Dropout probability after each hidden layer.
     batch_norm : bool, default=True
@@ -112,10 +114,10 @@ class FieldwiseMLP(nn.Module):
     >>> model = SiamesePairClassifier(
     ...     FieldwiseMLP, hidden_layer_sizes=(8,), embedding_dim=4, max_epochs=5,
     ...     random_state=0).fit(X, y)
-    >>> model.net_.module_.field_names
-    ['name', 'phone']
+    >>> model.net_.module_.field_names  # the encoder's whole-record block last
+    ['name', 'phone', '__record__']
     >>> model.embed(pd.DataFrame({"name": names, "phone": phones})).shape
-    (6, 8)
+    (6, 12)
     """
 
     def __init__(
@@ -123,7 +125,7 @@ class FieldwiseMLP(nn.Module):
         n_features,
         fields,
         hidden_layer_sizes=(64,),
-        embedding_dim=32,
+        embedding_dim="auto",
         dropout=0.0,
         batch_norm=True,
     ):

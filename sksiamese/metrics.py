@@ -170,7 +170,14 @@ def tar_at_far(y_true, y_score, far=1e-2, pos_label=None):
 
 
 def select_threshold(
-    y_true, y_score, strategy="accuracy", *, beta=1.0, target_far=None, pos_label=None
+    y_true,
+    y_score,
+    strategy="accuracy",
+    *,
+    beta=1.0,
+    target_far=None,
+    pos_label=None,
+    positive_rate=None,
 ):
     """Choose the score at and above which a pair is accepted as genuine.
 
@@ -198,6 +205,14 @@ def select_threshold(
         Highest false accept rate, required with ``strategy="far"``.
     pos_label : int, float, bool or str, default=None
         Label of the genuine (matching) pairs; None takes the greater label.
+    positive_rate : float in (0, 1), default=None
+        Share of genuine pairs among the pairs the threshold will judge, when
+        it differs from that of ``y_true`` (e.g. held-out pairs of a few
+        held-out classes, which hold more genuine pairs than the data
+        does): "accuracy" and "f_beta" then count each genuine pair of
+        ``y_true`` as ``positive_rate / (its share in y_true)`` pairs, and
+        each impostor pair likewise. None: the share in ``y_true``.
+        "far" does not depend on it.
 
     Returns
     -------
@@ -225,6 +240,8 @@ def select_threshold(
     0.5
     >>> select_threshold(y, s, "far", target_far=0.0)  # no impostor accepted
     0.7
+    >>> select_threshold(y, s, positive_rate=0.9)  # genuine pairs are the most
+    0.5
     """
     if strategy not in ("accuracy", "f_beta", "far"):
         raise ValueError(
@@ -238,6 +255,10 @@ def select_threshold(
         )
     if strategy == "f_beta" and not (isinstance(beta, numbers.Real) and beta > 0):
         raise ValueError(f"beta must be a positive number, got {beta!r}.")
+    if positive_rate is not None and not (
+        isinstance(positive_rate, numbers.Real) and 0 < positive_rate < 1
+    ):
+        raise ValueError(f"positive_rate must be in (0, 1), got {positive_rate!r}.")
     y_true, y_score, pos_label = _check_binary(y_true, y_score, pos_label)
     if not np.all(np.isfinite(y_score)):
         raise ValueError("y_score must be finite.")
@@ -247,6 +268,8 @@ def select_threshold(
     thresholds = np.clip(thresholds, -big, big)
     n_pos = int(np.sum(y_true == pos_label))
     n_neg = len(y_true) - n_pos
+    if positive_rate is not None:  # the counts of pairs at that share
+        n_pos, n_neg = positive_rate * len(y_true), (1 - positive_rate) * len(y_true)
     if strategy == "far":
         ok = np.flatnonzero(fpr <= target_far)
         return float(thresholds[ok[np.argmax(tpr[ok])]])
@@ -257,7 +280,8 @@ def select_threshold(
         b2 = beta**2
         # F-beta = (1 + b2) tp / ((1 + b2) tp + b2 fn + fp), 0 with no true accept
         gains = (1 + b2) * tp / ((1 + b2) * tp + b2 * (n_pos - tp) + fp)
-    return float(thresholds[int(np.argmax(gains))])
+    # rounded: equal gains computed in another order stay ties (the highest wins)
+    return float(thresholds[int(np.argmax(np.round(gains, 9)))])
 
 
 def spearman_score(y_true, y_pred):

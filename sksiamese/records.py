@@ -134,6 +134,10 @@ def split_record_pairs(X):
     return left, right.reset_index(drop=True)
 
 
+# the field_slices_ key of the whole-record block
+_RECORD = "__record__"
+
+
 def _is_text(column):
     """Whether a column is encoded as text: anything but numbers and booleans
     (strings, categories, dates)."""
@@ -166,6 +170,15 @@ class RecordEncoder(TransformerMixin, BaseEstimator):
     n-grams see through typos, abbreviations and reordered words, which is
     what differs between records of one entity in practice.
 
+    With ``whole_record=True`` (and at least two text fields), one more
+    block, ``field_slices_["__record__"]``, is the character n-gram TF-IDF of
+    the record's text fields joined into one string, weighted to count as
+    much as all the field blocks together: the cosine of two encoded records
+    is then half field by field, half of the records read as one text. The
+    whole-record view sees through values in the wrong field (a title
+    written into the authors, a city inside the address), which field by
+    field comparison counts as two disagreements.
+
     Replace it when fields need another treatment: categories that are
     codes (one-hot), numbers that are identifiers (zip codes: list them in
     ``text_fields``), long texts where words matter more than spelling
@@ -191,6 +204,8 @@ class RecordEncoder(TransformerMixin, BaseEstimator):
         Weight of a field's block, by field name (default 1): a field of
         weight 2 counts four times as much in a squared distance. Unknown
         field names raise a ``ValueError`` in ``fit``.
+    whole_record : bool, default=True
+        Add the whole-record block described above.
 
     Attributes
     ----------
@@ -203,12 +218,14 @@ class RecordEncoder(TransformerMixin, BaseEstimator):
     numeric_fields_ : list of str
         The fields encoded as numbers.
     field_slices_ : dict of str to slice
-        Columns of the output of each encoded field. A text field that
-        holds no n-gram in ``fit`` (always missing) gets an empty slice.
+        Columns of the output of each encoded field, and of the whole
+        record (``"__record__"``, last) with ``whole_record``. A text field
+        that holds no n-gram in ``fit`` (always missing) gets an empty slice.
     encoders_ : list of (str, transformer or None)
         The fitted encoder of each field, in output order: a
         ``TfidfVectorizer`` or a ``StandardScaler`` (None for a field without
-        any value in ``fit``).
+        any value in ``fit``), and last the whole record's
+        ``TfidfVectorizer`` with ``whole_record``.
 
     See Also
     --------
@@ -238,6 +255,7 @@ class RecordEncoder(TransformerMixin, BaseEstimator):
         "min_df": [Interval(numbers.Integral, 1, None, closed="left")],
         "max_features": [Interval(numbers.Integral, 1, None, closed="left"), None],
         "field_weights": [dict, None],
+        "whole_record": ["boolean"],
     }
 
     def __init__(
@@ -248,6 +266,7 @@ class RecordEncoder(TransformerMixin, BaseEstimator):
         min_df=1,
         max_features=None,
         field_weights=None,
+        whole_record=True,
     ):
         self.id_field = id_field
         self.text_fields = text_fields
@@ -255,6 +274,7 @@ class RecordEncoder(TransformerMixin, BaseEstimator):
         self.min_df = min_df
         self.max_features = max_features
         self.field_weights = field_weights
+        self.whole_record = whole_record
 
     def _frame(self, X):
         pd = _pandas()
@@ -327,16 +347,7 @@ class RecordEncoder(TransformerMixin, BaseEstimator):
                 # pairs swap title and authors (only a whole-record view sees
                 # through that). Kept per field: the network reweighs the
                 # fields itself, and a field-aware backbone needs them apart.
-                enc = TfidfVectorizer(
-                    analyzer="char_wb",
-                    ngram_range=(lo, hi),
-                    min_df=self.min_df,
-                    max_features=self.max_features,
-                )
-                try:
-                    width = enc.fit(_as_text(column)).idf_.shape[0]
-                except ValueError:  # no n-gram at all (always missing)
-                    enc, width = None, 0
+                enc, width = self._text_encoder(_as_text(column), (lo, hi))
                 self.text_fields_.append(field)
             else:
                 # StandardScaler skips NaN in fit; transform maps them to 0,
@@ -350,9 +361,44 @@ class RecordEncoder(TransformerMixin, BaseEstimator):
             self.encoders_.append((field, enc))
             self.field_slices_[field] = slice(start, start + width)
             start += width
+        if self.whole_record and len(self.text_fields_) >= 2:
+            if _RECORD in encoded:
+                raise ValueError(
+                    f"A field is named {_RECORD!r}, the name of the whole-record "
+                    "block; rename it or set whole_record=False."
+                )
+            enc, width = self._text_encoder(self._joined(X), (lo, hi))
+            self.encoders_.append((_RECORD, enc))
+            self.field_slices_[_RECORD] = slice(start, start + width)
         self.feature_names_in_ = np.asarray(fields, dtype=object)
         self.n_features_in_ = len(fields)
         return self
+
+    def _text_encoder(self, texts, ngram_range):
+        """A fitted character n-gram TF-IDF of ``texts`` and its width; (None,
+        0) when they hold no n-gram (always missing)."""
+        enc = TfidfVectorizer(
+            analyzer="char_wb",
+            ngram_range=ngram_range,
+            min_df=self.min_df,
+            max_features=self.max_features,
+        )
+        try:
+            return enc, enc.fit(texts).idf_.shape[0]
+        except ValueError:
+            return None, 0
+
+    def _joined(self, X):
+        """The text fields of each record joined into one string."""
+        columns = [_as_text(X[field]) for field in self.text_fields_]
+        return np.array([" ".join(values) for values in zip(*columns)], dtype=object)
+
+    def _record_weight(self):
+        """The whole-record block's weight: it counts as much as the (unit
+        norm) field blocks together."""
+        weights = self.field_weights or {}
+        fields = [f for f, enc in self.encoders_ if enc is not None and f != _RECORD]
+        return float(np.sqrt(sum(weights.get(f, 1.0) ** 2 for f in fields)))
 
     def transform(self, X):
         """Encode records.
@@ -371,7 +417,7 @@ class RecordEncoder(TransformerMixin, BaseEstimator):
         check_is_fitted(self)
         X = self._frame(X)
         X = X.set_axis([str(c) for c in X.columns], axis=1)
-        missing = [f for f, _ in self.encoders_ if f not in X.columns]
+        missing = [f for f, _ in self.encoders_ if f not in X.columns and f != _RECORD]
         if missing:
             raise ValueError(
                 f"The records lack the fields {missing} that RecordEncoder was "
@@ -382,7 +428,9 @@ class RecordEncoder(TransformerMixin, BaseEstimator):
         for field, enc in self.encoders_:
             if enc is None:
                 continue
-            if field in self.text_fields_:
+            if field == _RECORD:
+                block = enc.transform(self._joined(X)) * self._record_weight()
+            elif field in self.text_fields_:
                 block = enc.transform(_as_text(X[field]))
             else:
                 values = X[field].to_numpy(dtype=np.float64, na_value=np.nan)
@@ -398,7 +446,7 @@ class RecordEncoder(TransformerMixin, BaseEstimator):
         """Get the names of the output columns.
 
         ``<field>__<n-gram>`` for the n-grams of a text field, ``<field>``
-        for a numeric one.
+        for a numeric one, ``__record____<n-gram>`` for the whole record's.
 
         Parameters
         ----------
@@ -414,7 +462,7 @@ class RecordEncoder(TransformerMixin, BaseEstimator):
         for field, enc in self.encoders_:
             if enc is None:
                 continue
-            if field in self.text_fields_:
+            if field in self.text_fields_ or field == _RECORD:
                 names.extend(f"{field}__{g}" for g in enc.get_feature_names_out())
             else:
                 names.append(field)

@@ -202,7 +202,8 @@ def test_fitted_model_round_trips_through_pickle_and_skops():
         model = SiamesePairClassifier(
             FieldwiseMLP, embedding_dim=4, max_epochs=2, random_state=0
         ).fit(frame, y)
-    assert model.net_.module_.field_names == FIELDS
+    # the default RecordEncoder's fields, and its whole-record block last
+    assert model.net_.module_.field_names == [*FIELDS, "__record__"]
     expected = model.similarity(frame)
     for copy in (
         pickle.loads(pickle.dumps(model)),

@@ -303,6 +303,25 @@ def test_select_threshold_matches_brute_force(seed):
         assert select_threshold(y, s, "f_beta", beta=beta) == expected
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_select_threshold_at_a_positive_rate_counts_pairs_at_that_share(seed):
+    # the threshold of the pairs with each impostor pair counted 3 times is
+    # the threshold of the pairs at the share of genuine pairs that gives
+    rng = np.random.RandomState(seed)
+    y = rng.randint(0, 2, 80)
+    s = np.round(y + rng.normal(0, 1, 80), 1)
+    repeated = np.r_[np.arange(80), np.repeat(np.flatnonzero(y == 0), 2)]
+    rate = y.mean() / (y.mean() + 3 * (1 - y.mean()))
+    for strategy in ("accuracy", "f_beta"):
+        assert select_threshold(y, s, strategy, positive_rate=rate) == select_threshold(
+            y[repeated], s[repeated], strategy
+        )
+    # fewer genuine pairs: a stricter threshold
+    assert select_threshold(y, s, positive_rate=0.1) >= select_threshold(y, s)
+    with pytest.raises(ValueError, match="positive_rate must be in"):
+        select_threshold(y, s, positive_rate=1.0)
+
+
 def test_select_threshold_far_keeps_the_false_accept_rate():
     y, s = _gaussian_scores(n=300)
     for target in (0.0, 0.01, 0.1, 0.5):

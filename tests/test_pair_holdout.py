@@ -2,6 +2,7 @@
 their training tuples: thresholds, calibration and ``scale_`` suit new items."""
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from sklearn.feature_extraction import DictVectorizer
@@ -11,7 +12,11 @@ from sksiamese import (
     SiamesePairRegressor,
     SiameseTripletClassifier,
 )
-from sksiamese._holdout import _item_disjoint_holdout
+from sksiamese._holdout import (
+    _identities,
+    _identity_disjoint_holdout,
+    _item_disjoint_holdout,
+)
 from sksiamese.metrics import select_threshold
 from sksiamese.pairs import make_pairs, make_triplets
 
@@ -116,7 +121,8 @@ def test_holdout_falls_back_to_random_pairs_on_small_or_unhashable_data():
     clf = SiamesePairClassifier(
         encoder=DictVectorizer(sparse=False), max_epochs=1, random_state=0
     )
-    assert clf.fit(records, labels).holdout_ == "item-disjoint"
+    # each similar pair is an identity of its own two records
+    assert clf.fit(records, labels).holdout_ == "identity-disjoint"
     assert clf.encoder_.feature_names_ == ["a", "b"]  # it read the dicts
 
 
@@ -129,7 +135,7 @@ def test_groups_set_the_items_of_the_holdout():
     tri = SiameseTripletClassifier(max_epochs=2, early_stopping=False, random_state=0)
     assert tri.fit(triplets).holdout_ is None  # nothing held out
     tri.set_params(early_stopping=True).fit(triplets, groups=idx[:, [0, 1, 0]])
-    assert tri.holdout_ == "item-disjoint"
+    assert tri.holdout_ == "identity-disjoint"  # anchor and positive: one
     clf = SiamesePairClassifier(max_epochs=1, random_state=0)
     with pytest.raises(ValueError, match=r"shape \(n_pairs, 2\)"):
         clf.fit(X, y, groups=idx[:, 0])
@@ -159,3 +165,63 @@ def test_item_disjoint_holdout_holds_out_groups_whole_or_cuts_items(n_items):
         assert 450 <= len(train) <= 650
     # too few pairs for min_test
     assert _item_disjoint_holdout(items[:100], 0.1, y[:100], rng, 20) is None
+
+
+def _class_pairs(n_classes, seed):
+    """Pairs of 1000 items of ``n_classes`` classes, as item codes: each class
+    chained by similar pairs (item to the next of its class), and as many
+    random dissimilar pairs; whether each pair is similar, and the class of
+    each item."""
+    rng = np.random.RandomState(seed)
+    item_class = rng.permutation(np.arange(1000) % n_classes)
+    chains = []
+    for c in range(n_classes):
+        members = rng.permutation(np.flatnonzero(item_class == c))
+        chains.append(np.column_stack([members[:-1], members[1:]]))
+    similar_pairs = np.concatenate(chains)
+    other = rng.randint(1000, size=(3 * len(similar_pairs), 2))
+    other = other[item_class[other[:, 0]] != item_class[other[:, 1]]]
+    items = np.concatenate([similar_pairs, other[: len(similar_pairs)]])
+    return items, item_class[items[:, 0]] == item_class[items[:, 1]], item_class
+
+
+def test_identity_disjoint_holdout_holds_out_whole_classes():
+    items, similar, item_class = _class_pairs(50, 0)
+    # the similar pairs link each class into one identity
+    identity = _identities(items, similar)
+    assert len(np.unique(identity)) == 50
+    # the same partition of the items
+    np.testing.assert_array_equal(
+        pd.factorize(identity)[0], pd.factorize(item_class)[0]
+    )
+    rng = np.random.RandomState(0)
+    train, test = _identity_disjoint_holdout(
+        items, similar, 0.1, similar.astype(int), rng, min_test=20
+    )
+    # no class on both sides, both labels held out, no pair on both sides
+    assert not set(item_class[items[train]].ravel()) & set(
+        item_class[items[test]].ravel()
+    )
+    assert set(similar[test]) == {False, True}
+    assert not np.intersect1d(train, test).size
+    assert len(test) >= 20
+
+
+def test_identity_disjoint_holdout_needs_many_identities():
+    # 6 classes: holding out whole ones would leave few to learn from
+    items, similar, _ = _class_pairs(6, 0)
+    rng = np.random.RandomState(0)
+    assert _identity_disjoint_holdout(items, similar, 0.1, None, rng, 20) is None
+    # no similar pair links two items: the same as item-disjoint, left to it
+    unlinked = np.zeros_like(similar)
+    assert _identity_disjoint_holdout(items, unlinked, 0.1, None, rng, 20) is None
+
+
+def test_pair_estimators_hold_out_identities_or_items():
+    rng = np.random.RandomState(0)
+    for n_classes, expected in [(40, "identity-disjoint"), (4, "item-disjoint")]:
+        y = np.repeat(np.arange(n_classes), 400 // n_classes)
+        X = rng.normal(size=(400, 8)) + 2 * rng.normal(size=(n_classes, 8))[y]
+        pairs, labels = make_pairs(X, y, n_pairs=1500, random_state=0)
+        clf = SiamesePairClassifier(max_epochs=1, random_state=0).fit(pairs, labels)
+        assert clf.holdout_ == expected

@@ -17,7 +17,8 @@ def backbone_spec(est, n_features):
     ``n_features`` and the estimator's backbone parameters
     (``hidden_layer_sizes``, ``embedding_dim``, ``dropout``,
     ``batch_norm``) go to the backbone class whose constructor takes a
-    parameter of that name; an explicit ``module__*`` wins. One set away
+    parameter of that name; an explicit ``module__*`` wins, and
+    ``embedding_dim="auto"`` leaves the backbone's own default. One set away
     from its default that cannot reach the backbone (an instance, or a
     class without that parameter) raises, rather than doing nothing. A
     backbone that takes ``fields`` gets the fitted encoder's field layout.
@@ -31,7 +32,8 @@ def backbone_spec(est, n_features):
     for name in ("n_features", *BACKBONE_PARAMS):
         key = f"module__{name}"
         value = n_features if name == "n_features" else getattr(est, name)
-        if key in routed:
+        if key in routed or (name == "embedding_dim" and _is_auto(value)):
+            # "auto": the backbone's own default (MLP sizes it from the input)
             continue
         if name in takes:
             kwargs[key] = tuple(value) if name == "hidden_layer_sizes" else value
@@ -48,6 +50,10 @@ def backbone_spec(est, n_features):
         # never train the user's instance in place: fit must not change params
         module = copy.deepcopy(module)
     return module, {**kwargs, **routed}
+
+
+def _is_auto(value):
+    return isinstance(value, str) and value == "auto"
 
 
 def _same(value, default):

@@ -76,7 +76,7 @@ class SiameseBase(_NetPickling, BaseEstimator):
     _parameter_constraints = {
         "module": [None, type, nn.Module],
         "hidden_layer_sizes": ["array-like"],
-        "embedding_dim": [Interval(Integral, 1, None, closed="left")],
+        "embedding_dim": [_AUTO, Interval(Integral, 1, None, closed="left")],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "batch_norm": ["boolean"],
         "projection_dim": [None, Interval(Integral, 1, None, closed="left")],

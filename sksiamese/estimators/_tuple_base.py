@@ -11,7 +11,6 @@ import torch
 from sklearn.base import (
     clone,
 )
-from sklearn.model_selection import train_test_split
 from sklearn.utils._param_validation import HasMethods
 from sklearn.utils.validation import (
     check_array,
@@ -21,7 +20,7 @@ from sklearn.utils.validation import (
 from .._callbacks import HeldOutScore
 from .._criteria import TupleCriterion
 from .._data import TupleDataset
-from .._holdout import _item_disjoint_holdout
+from .._holdout import tuple_holdout
 from .._records import (
     check_encoded_records,
     encoder_input,
@@ -254,45 +253,15 @@ class _TupleBase(SiameseBase):
         except TypeError:
             return None
 
-    def _holdout(self, y, stratify, ids=None):
+    def _holdout(self, y, stratify, ids=None, similar=None):
         """Split tuple indices into training and held-out (calibration and
-        early-stopping validation) parts; set ``holdout_``.
-
-        With item codes ``ids`` the held-out tuples share no item with the
-        training tuples ("item-disjoint"), when that leaves at least
-        ``_MIN_DISJOINT`` of them; else a random share of the tuples is held
-        out ("random"), stratified by ``y`` with ``stratify``; tiny data hold
-        nothing out (None, and ``train`` is every tuple).
-        """
-        index = np.arange(len(y))
-        n_valid = int(np.ceil(self.validation_fraction * len(y)))
-        self.holdout_ = None
-        if n_valid < 2 or len(y) - n_valid < 2:
-            return index, None
+        early-stopping validation) parts (see
+        :func:`~sksiamese._holdout.tuple_holdout`); set ``holdout_``."""
         rng = np.random.RandomState(self._next_seed())
-        two_classes = stratify and len(np.unique(y)) == 2
-        if ids is not None:
-            split = _item_disjoint_holdout(
-                ids,
-                self.validation_fraction,
-                y if two_classes else None,
-                rng,
-                min_test=_MIN_DISJOINT,
-            )
-            if split is not None:
-                self.holdout_ = "item-disjoint"
-                return split
-        try:
-            split = train_test_split(
-                index,
-                test_size=n_valid,
-                stratify=y if two_classes else None,
-                random_state=rng,
-            )
-        except ValueError:  # a class too small to stratify
-            return index, None
-        self.holdout_ = "random"
-        return split
+        train, valid, self.holdout_ = tuple_holdout(
+            y, self.validation_fraction, stratify, ids, similar, rng, _MIN_DISJOINT
+        )
+        return train, valid
 
     # -- inference -----------------------------------------------------------------
 
@@ -381,8 +350,13 @@ _NETWORK_DOC = """\
         :class:`~sksiamese.RecordEncoder`.
     hidden_layer_sizes : tuple of int, default=(256,)
         Hidden layers of the backbone.
-    embedding_dim : int, default=128
+    embedding_dim : int or "auto", default="auto"
         Size of the backbone's embeddings (the output of :meth:`embed`).
+        "auto": the backbone's own default; the default MLP then has as many
+        dimensions as the input has features, at least 128 and at most
+        1024, so that its untrained start keeps the input's cosines exactly
+        (up to 1024 features) or within about 0.03 (a random projection of
+        wider, e.g. TF-IDF, rows: see :class:`~sksiamese.modules.MLP`).
     dropout : float, default=0.1
         Dropout of the backbone (after each hidden layer of the MLP).
     batch_norm : bool, default=True
@@ -450,7 +424,13 @@ _TRAINING_DOC = """\
     validation_fraction : float, default=0.1
         Share of the tuples held out ({holdout}), to judge the model on
         items it was not trained on: no item of a held-out tuple occurs in a
-        training tuple. Items are the same when their numeric rows are
+        training tuple. For the pair classifier (similar pairs) and the
+        triplet estimator (anchor and positive), whole identities are held
+        out when there are many: the groups of items that similar tuples
+        link (a person, an entity, a class), when no identity holds more
+        than a twentieth of the items, so the held-out tuples are of
+        identities never seen in training ("identity-disjoint"). With fewer,
+        larger identities, as below. Items are the same when their numeric rows are
         identical, their raw items equal, or their ids in ``fit``'s
         ``groups`` equal. Groups of tuples linked by shared items are held
         out whole; when one group holds most tuples (densely linked pairs of
@@ -493,7 +473,7 @@ _SHARED_ATTRIBUTES = """\
         The fields of the records seen in ``fit`` (only for records).
     history_ : skorch.History
         Per-epoch training record.
-    holdout_ : {"item-disjoint", "random"} or None
+    holdout_ : {"identity-disjoint", "item-disjoint", "random"} or None
         How the held-out tuples were chosen (see ``validation_fraction``);
         None when none were.
     n_iter_ : int

@@ -143,7 +143,7 @@ class SiamesePairClassifier(ClassifierMixin, _TupleBase):
         *,
         encoder=None,
         hidden_layer_sizes=(256,),
-        embedding_dim=128,
+        embedding_dim="auto",
         dropout=0.1,
         batch_norm=True,
         projection_dim=None,
@@ -274,10 +274,15 @@ class SiamesePairClassifier(ClassifierMixin, _TupleBase):
                 target = y = self._all_similar(tuples, reset=not continuing)
             else:
                 target = self._check_y(tuples, y, reset=not continuing)
+            # the share the threshold and calibration are set for; none for
+            # positive-only pairs, whose dissimilar pairs are made up
+            self._positive_rate_ = None if positive_only else float(target.mean())
             ids = self._item_ids(X, items, groups)
             if not positive_only and not self._takes_raw_items():
                 self._check_label_convention(items, tuples, target)
-            train, calib = self._holdout(target, stratify=True, ids=ids)
+            train, calib = self._holdout(
+                target, stratify=True, ids=ids, similar=target == 1
+            )
             valid = None if calib is None else (tuples[calib], target[calib])
             self._fit_tuples(items, tuples[train], target[train], valid, continuing)
             if (
@@ -333,10 +338,20 @@ class SiamesePairClassifier(ClassifierMixin, _TupleBase):
         return np.ones(len(tuples), dtype=np.int64)
 
     def _calibrate(self, score, target):
-        """Fit the probability calibration and, for "auto", the threshold."""
-        self.calibrator_ = LogisticRegression(C=100.0).fit(score[:, None], target)
+        """Fit the probability calibration and, for "auto", the threshold, at
+        the share of similar pairs of the training data (``_positive_rate_``):
+        held-out pairs of a few held-out identities hold more similar pairs
+        than the data do."""
+        rate = getattr(self, "_positive_rate_", None)
+        share = target.mean()
+        weight = None
+        if rate is not None:
+            weight = {1: rate / share, 0: (1 - rate) / (1 - share)}
+        self.calibrator_ = LogisticRegression(C=100.0, class_weight=weight).fit(
+            score[:, None], target
+        )
         if self.threshold == "auto":
-            best = select_threshold(target, score, "accuracy")
+            best = select_threshold(target, score, "accuracy", positive_rate=rate)
             below = score[score < best]
             # midway to the next score down, as a decision tree splits: the
             # best score itself is the strictest threshold that is as good,

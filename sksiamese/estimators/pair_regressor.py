@@ -87,7 +87,7 @@ class SiamesePairRegressor(RegressorMixin, _TupleBase):
         *,
         encoder=None,
         hidden_layer_sizes=(256,),
-        embedding_dim=128,
+        embedding_dim="auto",
         dropout=0.1,
         batch_norm=True,
         projection_dim=None,

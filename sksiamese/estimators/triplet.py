@@ -67,7 +67,7 @@ class SiameseTripletClassifier(ClassifierMixin, _TupleBase):
         *,
         encoder=None,
         hidden_layer_sizes=(256,),
-        embedding_dim=128,
+        embedding_dim="auto",
         dropout=0.1,
         batch_norm=True,
         projection_dim=64,
@@ -168,8 +168,12 @@ class SiameseTripletClassifier(ClassifierMixin, _TupleBase):
             self.holdout_ = None
             if self.early_stopping:
                 ids = self._item_ids(X, items, groups)
+                # anchor and positive share an identity
                 train, valid = self._holdout(
-                    np.ones(len(ordered)), stratify=False, ids=ids
+                    np.ones(len(ordered)),
+                    stratify=False,
+                    ids=ids,
+                    similar=np.ones(len(ordered), dtype=bool),
                 )
             valid = None if valid is None else (ordered[valid], np.ones(len(valid)))
             self._fit_tuples(
