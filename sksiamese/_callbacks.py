@@ -57,6 +57,10 @@ class PlainPrintLog(PrintLog):
         return formatted
 
 
+# the best value of every held-out score (ROC AUC, Spearman, share of triplets)
+_BEST_SCORE = 1.0
+
+
 class HeldOutScore(Callback):
     """Score the network on held-out tuples before training and after each
     epoch, into the history's ``valid_score``.
@@ -68,6 +72,10 @@ class HeldOutScore(Callback):
     estimator keeps the start instead unless that epoch beat it by more than
     the standard error (the one-standard-error rule: a gain within the noise
     of a small held-out set is no reason to leave the input's geometry).
+    When no epoch could beat the start so (its score plus the standard error
+    reaches the best possible score: a perfect held-out ranking), training
+    stops after the first epoch, as skorch's ``EarlyStopping``
+    stops: by raising ``KeyboardInterrupt``.
 
     Parameters
     ----------
@@ -107,6 +115,8 @@ class HeldOutScore(Callback):
 
     def on_epoch_end(self, net, **kwargs):
         net.history.record("valid_score", self._current(net)[0])
+        if self.start_score_ + self.start_se_ >= _BEST_SCORE:
+            raise KeyboardInterrupt  # the start is kept whatever comes
 
     def on_train_end(self, net, X=None, y=None, **kwargs):
         # the held-out data would otherwise travel with every copy of the net

@@ -50,13 +50,17 @@ def test_user_early_stopping_callback_without_validation(blobs):
 
 def test_verbose_prints_the_epoch_log_and_uses_progress_bar(blobs, capsys):
     X, y = blobs
-    est = SiameseTransformer(max_epochs=2, verbose=1, random_state=0).fit(X, y)
+    # without model selection, which stops the blobs' perfect start early
+    est = SiameseTransformer(
+        max_epochs=2, verbose=1, early_stopping=False, random_state=0
+    ).fit(X, y)
     assert "progress_bar" in dict(est.net_.callbacks_)
     out = capsys.readouterr().out
     assert "train_loss" in out
     assert len([line for line in out.splitlines() if line.strip()[:1] in "12"]) == 2
 
-    quiet = SiameseTransformer(max_epochs=2, random_state=0).fit(X, y)
+    quiet = SiameseTransformer(max_epochs=2, early_stopping=False, random_state=0)
+    quiet.fit(X, y)
     assert "progress_bar" not in dict(quiet.net_.callbacks_)
     captured = capsys.readouterr()
     assert captured.out == captured.err == ""
@@ -97,9 +101,13 @@ def test_checkpoint_writes_and_loads_with_weights_only(blobs, tmp_path, monkeypa
 def test_load_init_state_resumes_from_a_checkpoint(blobs, tmp_path):
     X, y = blobs
     checkpoint = Checkpoint(monitor=None, dirname=str(tmp_path))
-    SiameseTransformer(max_epochs=3, callbacks=[checkpoint], random_state=0).fit(X, y)
+    # without model selection: the blobs' perfect start would stop training
+    SiameseTransformer(
+        max_epochs=3, callbacks=[checkpoint], early_stopping=False, random_state=0
+    ).fit(X, y)
     resumed = SiameseTransformer(
         max_epochs=2,
+        early_stopping=False,
         lr_schedule=None,
         callbacks=[LoadInitState(checkpoint)],
         random_state=0,
@@ -112,7 +120,12 @@ def test_user_lr_scheduler(blobs):
     X, y = blobs
     step = LRScheduler(policy=torch.optim.lr_scheduler.StepLR, step_size=1, gamma=0.5)
     est = SiameseTransformer(
-        max_epochs=3, lr=0.01, lr_schedule=None, callbacks=[step], random_state=0
+        max_epochs=3,
+        lr=0.01,
+        lr_schedule=None,
+        callbacks=[step],
+        early_stopping=False,  # every epoch steps the schedule
+        random_state=0,
     ).fit(X, y)
     assert est.net_.optimizer_.param_groups[0]["lr"] == pytest.approx(0.01 * 0.5**3)
     with pytest.raises(ValueError, match="lr_schedule=None"):
@@ -121,7 +134,8 @@ def test_user_lr_scheduler(blobs):
 
 def test_cosine_schedule_anneals_to_zero(blobs):
     X, y = blobs
-    est = SiameseTransformer(max_epochs=3, lr=0.01, random_state=0).fit(X, y)
+    est = SiameseTransformer(max_epochs=3, lr=0.01, early_stopping=False)
+    est.set_params(random_state=0).fit(X, y)
     assert est.net_.optimizer_.param_groups[0]["lr"] == pytest.approx(0.0, abs=1e-12)
 
 
