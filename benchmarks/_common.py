@@ -43,6 +43,16 @@ def data_dir(arg):
     return Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
+def read_stsb(folder, split):
+    """STS-B's ``split``: sentence pairs as an (n, 2) object array of str, and
+    their 0-5 scores."""
+    with open(Path(folder) / "stsb" / f"sts-{split}.csv", encoding="utf-8") as f:
+        # tab-separated, no header, no quoting; some lines carry extra columns
+        rows = [line.rstrip("\n").split("\t")[:7] for line in f]
+    pairs = np.array([[row[5], row[6]] for row in rows], dtype=object)
+    return pairs, np.array([float(row[4]) for row in rows])
+
+
 def format_table(headers, rows):
     """Return a Markdown table with columns padded to their widest cell."""
     cells = [[str(h) for h in headers]] + [[str(c) for c in row] for row in rows]

@@ -67,6 +67,7 @@ from _common import (
     pair_items,
     pca_cosine,
     provenance,
+    read_stsb,
     report,
     text_similarity_features,
     untrained_similarity,
@@ -221,14 +222,6 @@ def task_digits_pairs(ctx):
             seconds,
         )
     ]
-
-
-def read_stsb(folder, split):
-    with open(folder / "stsb" / f"sts-{split}.csv", encoding="utf-8") as f:
-        # tab-separated, no header, no quoting; some lines carry extra columns
-        rows = [line.rstrip("\n").split("\t")[:7] for line in f]
-    pairs = np.array([[row[5], row[6]] for row in rows], dtype=object)
-    return pairs, np.array([float(row[4]) for row in rows])
 
 
 def stsb(ctx):

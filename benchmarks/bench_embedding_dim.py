@@ -17,13 +17,13 @@ TF-IDF cosine itself (the untrained input). ``"auto"`` is the default.
 import argparse
 import time
 
-import numpy as np
 from _common import (
     data_dir,
     format_table,
     machine,
     pair_items,
     provenance,
+    read_stsb,
     report,
     untrained_similarity,
 )
@@ -34,14 +34,6 @@ from sksiamese import SiamesePairClassifier, SiamesePairRegressor
 from sksiamese.metrics import spearman_score
 
 SEED = 0
-
-
-def read_stsb(folder, split):
-    with open(folder / "stsb" / f"sts-{split}.csv", encoding="utf-8") as f:
-        # tab-separated, no header, no quoting; some lines carry extra columns
-        rows = [line.rstrip("\n").split("\t")[:7] for line in f]
-    pairs = np.array([[row[5], row[6]] for row in rows], dtype=object)
-    return pairs, np.array([float(row[4]) for row in rows])
 
 
 def tasks(folder):

@@ -36,7 +36,7 @@ import time
 
 import numpy as np
 import torch
-from _common import RESULTS, data_dir, format_table, machine, report
+from _common import RESULTS, data_dir, format_table, machine, read_stsb, report
 from bench_overhead import bench_training, bench_transform
 from sklearn.datasets import load_digits
 from sklearn.decomposition import TruncatedSVD
@@ -145,11 +145,8 @@ def part_overhead(seed, quick):
 
 
 def _stsb(path, limit):
-    with open(path / "stsb" / "sts-train.csv", encoding="utf-8") as f:
-        rows = [line.rstrip("\n").split("\t")[:7] for line in f][:limit]
-    pairs = np.array([[r[5], r[6]] for r in rows], dtype=object)
-    same = np.array([float(r[4]) >= 4 for r in rows], dtype=int)
-    return pairs, same
+    pairs, scores = read_stsb(path, "train")
+    return pairs[:limit], (scores[:limit] >= 4).astype(int)
 
 
 def part_sparse(seed, quick, path):

@@ -34,9 +34,8 @@ import resource
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
-from _common import format_table, machine, report
+from _common import format_table, machine, read_stsb, report
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.metrics.pairwise import paired_cosine_distances
 from skorch.callbacks import Callback
@@ -61,15 +60,6 @@ RECIPES = {
 # pairs held out of training to map the cosine to the 0-5 scale; the
 # Spearman correlation does not depend on that map
 VALIDATION_FRACTION = 0.02
-
-
-def read_split(folder, split):
-    """Sentence pairs as an (n, 2) object array of str, and their 0-5 scores."""
-    with open(folder / "stsb" / f"sts-{split}.csv", encoding="utf-8") as f:
-        # tab-separated, no header, no quoting; some lines carry extra columns
-        rows = [line.rstrip("\n").split("\t")[:7] for line in f]
-    pairs = np.array([[row[5], row[6]] for row in rows], dtype=object)
-    return pairs, np.array([float(row[4]) for row in rows])
 
 
 class Timer:
@@ -192,7 +182,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if not (args.data / "stsb" / "sts-train.csv").is_file():
         raise SystemExit(f"no stsb/sts-train.csv under {args.data}; pass --data")
-    train, dev, test = (read_split(args.data, s) for s in ("train", "dev", "test"))
+    train, dev, test = (read_stsb(args.data, s) for s in ("train", "dev", "test"))
     recipes = args.recipe or ["defaults"]
 
     rows = []

@@ -28,7 +28,7 @@ __all__ = ["MLP", "ConvNet", "FieldwiseMLP", "SentenceTransformerBackbone"]
 # the sizes embedding_dim="auto" chooses from: wide enough that the residual
 # MLP's untrained start keeps the input's cosines (see MLP), small enough for
 # nearest-neighbour search on the embeddings
-_AUTO_DIMS = (128, 1024)
+_AUTO_DIMS = (128, 512)
 
 
 class _Backbone(nn.Module):
@@ -79,10 +79,10 @@ class MLP(_Backbone):
         Width of each hidden layer; ``()`` gives a linear embedding.
     embedding_dim : int or "auto", default="auto"
         Output dimension. "auto": ``n_features``, at least 128 and at most
-        1024: in the residual form, an input map that keeps the input's
-        geometry exactly up to 1024 features, and within the error of a
-        1024-dimensional random projection beyond (cosines off by about
-        ``1 / sqrt(1024) = 0.03``; at 128 dimensions, by about 0.09, which
+        512: in the residual form, an input map that keeps the input's
+        geometry exactly up to 512 features, and within the error of a
+        512-dimensional random projection beyond (cosines off by about
+        ``1 / sqrt(512)``, 0.04; at 128 dimensions, by about 0.09, which
         loses much of a TF-IDF similarity).
     dropout : float, default=0.0
         Dropout probability after each hidden layer.
@@ -222,7 +222,7 @@ class MLP(_Backbone):
         else:
             # Gaussian rows: as good a random projection as orthonormal ones
             # when the features far outnumber them, without the cost of
-            # orthonormalising (a TF-IDF's 50,000 x 1,024 map)
+            # orthonormalising (a TF-IDF's 50,000 x 512 map)
             weight = torch.randn(out, n_features).numpy()
         outputs = X @ weight.T if sp.issparse(X) else np.asarray(X, float) @ weight.T
         scale = float(np.sqrt(np.mean(np.square(outputs))))
@@ -233,7 +233,7 @@ class MLP(_Backbone):
 
 
 def auto_embedding_dim(n_features, embedding_dim="auto"):
-    """``embedding_dim``, or for "auto" ``n_features`` clipped to [128, 1024]
+    """``embedding_dim``, or for "auto" ``n_features`` clipped to [128, 512]
     (see :class:`MLP`)."""
     if isinstance(embedding_dim, str) and embedding_dim == "auto":
         return int(np.clip(n_features, _AUTO_DIMS[0], _AUTO_DIMS[1]))

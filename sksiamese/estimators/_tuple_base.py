@@ -354,8 +354,8 @@ _NETWORK_DOC = """\
         Size of the backbone's embeddings (the output of :meth:`embed`).
         "auto": the backbone's own default; the default MLP then has as many
         dimensions as the input has features, at least 128 and at most
-        1024, so that its untrained start keeps the input's cosines exactly
-        (up to 1024 features) or within about 0.03 (a random projection of
+        512, so that its untrained start keeps the input's cosines exactly
+        (up to 512 features) or within about 0.04 (a random projection of
         wider, e.g. TF-IDF, rows: see :class:`~sksiamese.modules.MLP`).
     dropout : float, default=0.1
         Dropout of the backbone (after each hidden layer of the MLP).
