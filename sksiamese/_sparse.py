@@ -502,3 +502,27 @@ def takes_lazy_columns(optimizer_class):
 
 
 __all__ = ["SparseInputLinear"]
+
+
+# what the estimators' ``optimizer`` entry says of sparse rows, in one place
+LAZY_UPDATE_DOC = """\
+        With Adam or AdamW that layer's weight is updated lazily, so that a
+        step costs the features present in the batch, not all the features:
+        only the weights of those features move, with their moments, ``lr``
+        and its schedule, betas, eps, amsgrad and ``weight_decay`` as in the
+        optimizer (a feature's weights decay at the steps where it is
+        present). Any other optimizer trains that layer on its dense
+        gradient, as for dense input. With ``augment``, training batches
+        are densified.
+"""
+
+
+def with_lazy_update_doc(text):
+    """A docstring with :data:`LAZY_UPDATE_DOC` in place of its
+    ``{lazy_update}`` line (None stays None: ``python -OO`` strips
+    docstrings)."""
+    return (
+        None
+        if text is None
+        else text.replace("        {lazy_update}\n", LAZY_UPDATE_DOC)
+    )

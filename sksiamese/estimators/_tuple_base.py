@@ -29,6 +29,7 @@ from .._records import (
     record_tuples,
     single_items,
 )
+from .._sparse import with_lazy_update_doc
 from .._threads import with_n_jobs_doc
 from ..distances import _first_to_others, get_distance
 from ..pairs import _pair_items
@@ -390,15 +391,8 @@ _TRAINING_DOC = """\
         stay sparse: an encoder's sparse output (a ``TfidfVectorizer``'s)
         reaches a backbone that declares ``accepts_sparse`` (the default
         MLP) as torch sparse batches, and its first layer computes from the
-        nonzeros only. With
-        Adam or AdamW that layer's weight is updated lazily, so that a step
-        costs the features present in the batch, not all the features: only
-        the weights of those features move, with their moments, ``lr`` and
-        its schedule, betas, eps, amsgrad and ``weight_decay`` as in the
-        optimizer (a feature's weights decay at the steps where it is
-        present). Any other optimizer trains that layer on its dense
-        gradient, as for dense input. With ``augment``, training batches
-        are densified.
+        nonzeros only.
+        {lazy_update}
     lr_schedule : {"cosine", "warmup_linear", "auto"} or None, default="auto"
         Cosine annealing of the learning rate over ``max_epochs``;
         "warmup_linear": linear warm-up over the first 10 % of the training
@@ -506,7 +500,7 @@ def _doc(text, k, holdout, score, projection):
         block = block.replace("{k}", str(k)).replace("{holdout}", holdout)
         block = block.replace("{score}", score).replace("{projection}", projection)
         text = text.replace(line, block + "\n")
-    return with_n_jobs_doc(text)
+    return with_n_jobs_doc(with_lazy_update_doc(text))
 
 
 # -- helpers ------------------------------------------------------------------------

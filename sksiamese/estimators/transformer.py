@@ -18,6 +18,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from .._callbacks import HeldOutScore, pair_auc
 from .._criteria import MetricCriterion
 from .._data import RowsDataset, vstack_rows
+from .._sparse import with_lazy_update_doc
 from .._threads import with_n_jobs_doc
 from ..distances import get_distance
 from ..losses import LOSSES
@@ -123,15 +124,8 @@ class SiameseTransformer(
         Optimizer; ``optimizer__*`` parameters are routed to it. Sparse rows
         stay sparse: a scipy sparse input reaches a backbone that declares
         ``accepts_sparse`` (the default MLP) as torch sparse batches, and its
-        first layer computes from the nonzeros only. With
-        Adam or AdamW that layer's weight is updated lazily, so that a step
-        costs the features present in the batch, not all the features: only
-        the weights of those features move, with their moments, ``lr`` and
-        its schedule, betas, eps, amsgrad and ``weight_decay`` as in the
-        optimizer (a feature's weights decay at the steps where it is
-        present). Any other optimizer trains that layer on its dense
-        gradient, as for dense input. With ``augment``, training batches
-        are densified.
+        first layer computes from the nonzeros only.
+        {lazy_update}
     lr_schedule : {"cosine", "warmup_linear", "auto"} or None, default="auto"
         Cosine annealing of the learning rate over ``max_epochs``;
         "warmup_linear": linear warm-up over the first 10 % of the training
@@ -549,7 +543,9 @@ class SiameseTransformer(
         return self.distance_.similarity(distances)
 
 
-SiameseTransformer.__doc__ = with_n_jobs_doc(SiameseTransformer.__doc__)
+SiameseTransformer.__doc__ = with_n_jobs_doc(
+    with_lazy_update_doc(SiameseTransformer.__doc__)
+)
 
 
 __all__ = ["SiameseTransformer"]
