@@ -10,6 +10,8 @@ whole record.
 
 from numbers import Integral
 
+import numpy as np
+import scipy.sparse as sp
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -20,6 +22,13 @@ __all__ = ["FieldwiseMLP"]
 # multiplier for these few parameters, which would otherwise move by about
 # lr per step (Adam) and stay near equal within a usual training run.
 _WEIGHT_RATE = 10.0
+# The least share a field keeps when the labelled pairs give it none: off in
+# effect, with a weight that stays finite
+_MIN_SHARE = 1e-3
+# The inverse L2 strength of the logistic regression that starts the field
+# weights (scikit-learn's C), as the estimators' probability calibration:
+# a handful of weights, fitted on every training pair
+_WEIGHTS_C = 100.0
 
 
 class FieldwiseMLP(nn.Module):
@@ -42,6 +51,12 @@ class FieldwiseMLP(nn.Module):
     against a typo in a name), as entity-matching models that compare records
     attribute by attribute do. ``field_weights()`` returns the learned
     ``w_f**2 / sum_f w_f**2``.
+
+    :class:`~sksiamese.SiamesePairClassifier` builds it by default on
+    records encoded by its default :class:`~sksiamese.records.RecordEncoder`,
+    and, whenever it is its backbone, starts the field weights from the
+    labelled training pairs (:meth:`initialize_from_pairs`) before training;
+    every estimator whose backbone it is calls :meth:`initialize_from`.
 
     With a sksiamese estimator, leave ``fields`` out (``module=FieldwiseMLP``):
     the estimator passes its fitted encoder's ``field_slices_`` (as
@@ -189,6 +204,63 @@ class FieldwiseMLP(nn.Module):
         for twin, s in zip(self.twins, self.field_slices):
             twin.initialize_from(X[:, s])
 
+    @torch.no_grad()
+    def initialize_from_pairs(self, A, B, y):
+        """Start the field weights at what tells labelled pairs apart.
+
+        A logistic regression of ``y`` on the per-field cosine similarities
+        of the pairs, with non-negative coefficients (a field agreeing more
+        can never make a match less likely), sets each field's share of the
+        cosine similarity of two records to its coefficient's share (at
+        least ``1e-3``). The untrained network then scores a pair as that
+        regression's linear part does, up to scale and offset: as
+        entity-matching tools weigh per-field comparisons (e.g. a matching
+        phone number more than a matching city), before any training. The
+        cosines are those of the columns of each field, which the twins
+        reproduce after :meth:`initialize_from`. When no field gets a
+        positive coefficient (no field tells the pairs apart) the weights
+        stay equal.
+
+        Parameters
+        ----------
+        A, B : ndarray or scipy.sparse matrix of shape (n_pairs, n_features)
+            The encoded first and second records of the pairs.
+        y : array-like of shape (n_pairs,)
+            1 (or True) for a pair of the same entity, 0 otherwise; both
+            must occur.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sksiamese.modules import FieldwiseMLP
+        >>> rng = np.random.RandomState(0)
+        >>> A = rng.rand(40, 4)
+        >>> y = np.arange(40) % 2
+        >>> # the second field agrees in the matches only; the first at random
+        >>> B = np.column_stack([rng.rand(40, 2),
+        ...                      np.where(y[:, None] == 1, A[:, 2:], rng.rand(40, 2))])
+        >>> net = FieldwiseMLP(4, {"name": slice(0, 2), "phone": slice(2, 4)})
+        >>> net.initialize_from_pairs(A, B, y)
+        >>> w = net.field_weights()
+        >>> w["phone"] > 0.9
+        True
+        """
+        y = np.asarray(y, dtype=float)
+        if len(np.unique(y)) != 2:
+            raise ValueError("y must hold both matching (1) and other (0) pairs.")
+        if sp.issparse(A):
+            A, B = A.tocsc(), B.tocsc()  # cheap column blocks
+        cosines = np.column_stack(
+            [_row_cosines(A[:, s], B[:, s]) for s in self.field_slices]
+        )
+        coef = _positive_logistic(cosines, y, _WEIGHTS_C)
+        if coef.sum() <= 0:
+            return
+        share = np.maximum(coef / coef.sum(), _MIN_SHARE)
+        # the cosine weighs field f by w_f**2, with w_f = exp(rate * log_w_f)
+        log_weights = np.log(share / share.sum()) / (2 * _WEIGHT_RATE)
+        self.log_weights.copy_(torch.as_tensor(log_weights, dtype=torch.float32))
+
     def field_weights(self):
         """The share of each field in the cosine similarity of two records.
 
@@ -207,6 +279,44 @@ class FieldwiseMLP(nn.Module):
         with torch.no_grad():
             share = torch.softmax(2 * _WEIGHT_RATE * self.log_weights, dim=0)
         return {n: float(w) for n, w in zip(self.field_names, share)}
+
+
+def _row_cosines(A, B):
+    """Cosine similarity of each row of ``A`` with the same row of ``B`` (0
+    where either is all zero)."""
+    if sp.issparse(A):
+        dot = np.asarray(A.multiply(B).sum(axis=1)).ravel()
+        na = np.sqrt(np.asarray(A.multiply(A).sum(axis=1)).ravel())
+        nb = np.sqrt(np.asarray(B.multiply(B).sum(axis=1)).ravel())
+    else:
+        A, B = np.asarray(A, float), np.asarray(B, float)
+        dot = np.einsum("ij,ij->i", A, B)
+        na, nb = np.linalg.norm(A, axis=1), np.linalg.norm(B, axis=1)
+    norms = na * nb
+    return np.divide(dot, norms, out=np.zeros_like(dot), where=norms > 0)
+
+
+def _positive_logistic(X, y, C):
+    """Coefficients of an L2-penalised logistic regression of ``y`` (0/1) on
+    ``X`` whose coefficients are constrained non-negative (the intercept is
+    free), with scikit-learn's objective ``||w||^2 / 2 + C * sum(log-loss)``."""
+    from scipy.optimize import minimize
+    from scipy.special import expit
+
+    n_features = X.shape[1]
+    sign = 2 * y - 1
+
+    def objective(params):
+        w, b = params[:-1], params[-1]
+        margin = sign * (X @ w + b)
+        grad = -C * sign * expit(-margin)
+        value = 0.5 * w @ w + C * np.logaddexp(0, -margin).sum()
+        return value, np.append(w + X.T @ grad, grad.sum())
+
+    bounds = [(0, None)] * n_features + [(None, None)]
+    start = np.zeros(n_features + 1)
+    result = minimize(objective, start, jac=True, method="L-BFGS-B", bounds=bounds)
+    return np.maximum(result.x[:-1], 0)
 
 
 def _check_fields(fields, n_features):

@@ -11,7 +11,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
 from sksiamese import SiamesePairClassifier
-from sksiamese.modules import FieldwiseMLP
+from sksiamese.modules import MLP, FieldwiseMLP
 
 FIELDS = ["name", "addr", "city", "phone"]
 SEED = 0
@@ -210,3 +210,86 @@ def test_fitted_model_round_trips_through_pickle_and_skops():
         persistence.loads(persistence.dumps(model)),
     ):
         np.testing.assert_allclose(copy.similarity(frame), expected, rtol=1e-6)
+
+
+def _encoded_pairs(n, seed=SEED):
+    """The constructed pairs (see ``_pairs``) through a RecordEncoder of the
+    four fields alone: ``(A, B, y)``."""
+    from sksiamese.records import RecordEncoder
+
+    rng = np.random.RandomState(seed)
+    X, y = _pairs(_entities(n, rng), rng)
+    left, right = (pd.DataFrame([p[i] for p in X]) for i in (0, 1))
+    enc = RecordEncoder(id_field=None, whole_record=False)
+    enc.fit(pd.concat([left, right]))
+    return enc.transform(left), enc.transform(right), y, enc.field_slices_
+
+
+def test_field_weights_start_from_the_labelled_pairs():
+    A, B, y, fields = _encoded_pairs(100)
+    net = FieldwiseMLP(A.shape[1], fields)
+    assert set(net.field_weights().values()) == {0.25}
+    net.initialize_from_pairs(A, B, y)
+    weights = net.field_weights()
+    # only the phone tells the constructed matches from the others
+    assert weights["phone"] > 0.5, weights
+    assert max(weights, key=weights.get) == "phone"
+    assert sum(weights.values()) == pytest.approx(1.0)
+
+
+def test_field_weights_stay_equal_when_no_field_tells_pairs_apart():
+    rng = np.random.RandomState(SEED)
+    A = rng.rand(60, 6)
+    y = np.arange(60) % 2
+    # the "matches" are the unrelated rows, the others identical copies: no
+    # field agrees more in a match, so no field earns a weight
+    B = np.where(y[:, None] == 1, rng.rand(60, 6), A)
+    net = FieldwiseMLP(6, [slice(0, 3), slice(3, 6)])
+    net.initialize_from_pairs(A, B, y)
+    assert net.field_weights() == {"field0": 0.5, "field1": 0.5}
+    with pytest.raises(ValueError, match="both matching"):
+        net.initialize_from_pairs(A, B, np.ones(60))
+
+
+def test_positive_logistic_is_logistic_regression_when_unconstrained_agrees():
+    from sklearn.linear_model import LogisticRegression
+
+    from sksiamese._fieldwise import _positive_logistic
+
+    rng = np.random.RandomState(SEED)
+    X = rng.rand(200, 3)
+    y = (X @ [3.0, 1.0, 0.5] + rng.normal(0, 0.5, 200) > 2.2).astype(float)
+    expected = LogisticRegression(C=10.0, tol=1e-8).fit(X, y).coef_.ravel()
+    assert (expected > 0).all()
+    np.testing.assert_allclose(_positive_logistic(X, y, 10.0), expected, rtol=1e-3)
+    # a field that only hurts gets 0, not a negative weight
+    X[:, 2] = 1 - y + rng.normal(0, 0.1, 200)
+    coef = _positive_logistic(X, y, 10.0)
+    assert coef[2] == 0
+    assert (coef[:2] > 0).all()
+
+
+@pytest.mark.filterwarnings("ignore:The pairs labelled pos_label")
+def test_default_backbone_on_records_weighs_fields_from_the_start():
+    rng = np.random.RandomState(SEED)
+    entities = _entities(210, rng)
+    X_train, y_train = _pairs(entities[:140], rng)
+    X_test, y_test = _pairs(entities[140:], rng)
+    scores = {}
+    for name, params in [
+        ("default", {}),
+        # the default before: one embedding of the whole encoded record
+        ("whole record", {"module": MLP, "module__residual": True}),
+    ]:
+        model = SiamesePairClassifier(random_state=0, **params).fit(X_train, y_train)
+        scores[name] = model.score(X_test, y_test)
+        if name == "default":
+            assert isinstance(model.net_.module_, FieldwiseMLP)
+            weights = model.net_.module_.field_weights()
+    assert max(weights, key=weights.get) == "phone", weights
+    # measured: accuracy 0.790 -> 1.000, the phone's share 0.996
+    assert scores["default"] >= scores["whole record"] + 0.1, scores
+    # a user's encoder has no field layout to rely on: the plain MLP
+    model = SiamesePairClassifier(encoder=_encoder(), max_epochs=1, random_state=0)
+    model.fit(X_train, y_train)
+    assert isinstance(model.net_.module_, MLP)

@@ -177,7 +177,9 @@ def test_embed_takes_a_dataframe_of_records_row_by_row():
     clf = SiamesePairClassifier(**QUICK).fit(frame, y)
     left, right = split_record_pairs(frame)
     Z = clf.embed(left)
-    assert Z.shape == (len(left), 16)
+    # the default backbone on records embeds each field (16 wide) apart
+    n_fields = len(clf.encoder_.field_slices_)
+    assert Z.shape == (len(left), 16 * n_fields)
     # the embedding of a record does not depend on the others embedded with it
     np.testing.assert_allclose(clf.embed(left.iloc[3:4]), Z[3:4], atol=1e-5)
     np.testing.assert_allclose(clf.embed(left.to_dict("records")[:5]), Z[:5], atol=1e-5)

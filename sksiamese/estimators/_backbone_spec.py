@@ -17,14 +17,16 @@ def backbone_spec(est, n_features):
     ``n_features`` and the estimator's backbone parameters
     (``hidden_layer_sizes``, ``embedding_dim``, ``dropout``,
     ``batch_norm``) go to the backbone class whose constructor takes a
-    parameter of that name; an explicit ``module__*`` wins, and
+    parameter of that name (the backbone is the estimator's
+    ``_default_backbone()`` when ``module`` is None); an explicit
+    ``module__*`` wins, and
     ``embedding_dim="auto"`` leaves the backbone's own default. One set away
     from its default that cannot reach the backbone (an instance, or a
     class without that parameter) raises, rather than doing nothing. A
     backbone that takes ``fields`` gets the fitted encoder's field layout.
     """
     routed = est._routed_params("module__")
-    module = MLP if est.module is None else est.module
+    module = est._default_backbone() if est.module is None else est.module
     instance = isinstance(module, nn.Module)
     takes = () if instance else inspect.signature(module).parameters
     defaults = inspect.signature(type(est).__init__).parameters
@@ -39,7 +41,7 @@ def backbone_spec(est, n_features):
             kwargs[key] = tuple(value) if name == "hidden_layer_sizes" else value
         elif name != "n_features" and not _same(value, defaults[name].default):
             raise ValueError(_unreachable(name, value, defaults[name].default, module))
-    if est.module is None and "module__residual" not in routed:
+    if module is MLP and est.module is None and "module__residual" not in routed:
         # the default backbone starts as the input's geometry (see MLP)
         kwargs["module__residual"] = est._residual_backbone
     if "fields" in takes and "module__fields" not in routed:

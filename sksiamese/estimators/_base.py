@@ -29,6 +29,7 @@ from .._data import RowsDataset
 from .._net import NonFiniteLossError, SiameseNet
 from .._threads import resolve_threads, torch_threads
 from ..distances import DISTANCES
+from ..modules import MLP
 from ..utils.validation import check_raw_items, check_rows
 from ._backbone_spec import backbone_spec
 from ._pickling import _NetPickling
@@ -187,6 +188,10 @@ class SiameseBase(_NetPickling, BaseEstimator):
                 value = backbone.get(name, self._standard_training[name])
             params[name] = value
         return params
+
+    def _default_backbone(self):
+        """The backbone class built when ``module`` is None."""
+        return MLP
 
     def _module_spec(self, n_features):
         """Return (module, kwargs) as skorch takes them (see
@@ -379,14 +384,17 @@ class SiameseBase(_NetPickling, BaseEstimator):
         net.history = copy.deepcopy(self.net_.history)
         return net
 
-    def _train(self, net, dataset, seed, initialize, init_rows=None):
+    def _train(self, net, dataset, seed, initialize, init_rows=None, init_pairs=None):
         """Run ``net`` on ``dataset`` and store it as ``net_`` (with
         ``history_`` and ``n_iter_``); turn a non-finite loss into a clear
         error.
 
         ``init_rows``: training rows (a sample, see :func:`_init_sample`) from
         which a fresh backbone with an ``initialize_from`` method starts (its
-        input's geometry). With a
+        input's geometry); ``init_pairs``: labelled training pairs ``(A, B,
+        y)`` for one with an ``initialize_from_pairs`` method (after
+        ``initialize_from``; e.g. :class:`~sksiamese.modules.FieldwiseMLP`'s
+        field weights). With a
         held-out scorer, the untrained network is kept unless an epoch
         scored better by more than the standard error of its score
         (``validation_scores_``, ``best_epoch_``, ``best_validation_score_``).
@@ -397,6 +405,9 @@ class SiameseBase(_NetPickling, BaseEstimator):
                 hook = getattr(net.module_, "initialize_from", None)
                 if init_rows is not None and hook is not None:
                     hook(init_rows)
+                hook = getattr(net.module_, "initialize_from_pairs", None)
+                if init_pairs is not None and hook is not None:
+                    hook(*init_pairs)
             try:
                 with torch_threads(self._n_threads(net, dataset)):
                     net.partial_fit(dataset)

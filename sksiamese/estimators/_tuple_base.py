@@ -188,7 +188,7 @@ class _TupleBase(SiameseBase):
             net = self._continued_net(_n_features(items), seed)
             if max_epochs is not None:
                 net.max_epochs = max_epochs
-            init_rows = None
+            init_rows = init_pairs = None
         else:
             scorer = None
             if valid is not None and self.early_stopping:
@@ -196,9 +196,15 @@ class _TupleBase(SiameseBase):
             net = self._build_net(_n_features(items), seed, scorer)
             raw = self._takes_raw_items()
             init_rows = None if raw else _init_sample(items, np.unique(tuples), seed)
+            init_pairs = None if raw else self._init_pairs(items, tuples, y, seed)
         dataset = TupleDataset(items, tuples, y)
-        self._train(net, dataset, seed, not continuing, init_rows=init_rows)
+        self._train(net, dataset, seed, not continuing, init_rows, init_pairs)
         return self
+
+    def _init_pairs(self, items, tuples, y, seed):
+        """Labelled training pairs ``(A, B, similar)`` that a fresh backbone
+        may start from (``initialize_from_pairs``), or None."""
+        return None
 
     def _scorer(self, items, tuples, y):
         """The held-out score of ``(tuples, y)`` that selects the model, or
@@ -327,7 +333,10 @@ _NETWORK_DOC = """\
         form: a linear input map that starts at the principal directions of
         the training items (``MLP.initialize_from``), plus the hidden layers
         as a branch that starts at zero, so the untrained network compares
-        items as their features do. A class is
+        items as their features do (on records with the default encoder,
+        :class:`SiamesePairClassifier` builds a
+        :class:`~sksiamese.modules.FieldwiseMLP` instead, its field weights
+        started from the labelled pairs). A class is
         instantiated with the ``module__*`` parameters, ``n_features`` and
         those of ``hidden_layer_sizes``, ``embedding_dim``, ``dropout`` and
         ``batch_norm`` that its constructor takes (an explicit ``module__*``

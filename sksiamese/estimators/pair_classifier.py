@@ -17,9 +17,11 @@ from sklearn.utils.validation import (
 
 from .._callbacks import pair_auc
 from ..metrics import select_threshold
+from ..modules import FieldwiseMLP
 from ..utils.validation import (
     check_class_labels,
 )
+from ._base import _INIT_ROWS
 from ._label_guard import warn_if_labels_inverted
 from ._tuple_base import (
     _as_item_tuples,
@@ -361,6 +363,25 @@ class SiamesePairClassifier(ClassifierMixin, _TupleBase):
             )
         else:
             self.threshold_ = float(self.threshold)
+
+    def _default_backbone(self):
+        """FieldwiseMLP on records with the default RecordEncoder: the field
+        weights start from the labelled pairs (``_init_pairs``)."""
+        if self._on_records() and self.encoder is None:
+            return FieldwiseMLP
+        return super()._default_backbone()
+
+    def _init_pairs(self, items, tuples, y, seed):
+        """A sample of the training pairs, labelled similar or not, when both
+        occur (for ``FieldwiseMLP.initialize_from_pairs``)."""
+        similar = np.asarray(y) == 1
+        if similar.all() or not similar.any():
+            return None
+        index = np.arange(len(tuples))
+        if len(index) > _INIT_ROWS:
+            index = np.random.RandomState(seed).choice(index, _INIT_ROWS, replace=False)
+        pairs = tuples[index]
+        return items[pairs[:, 0]], items[pairs[:, 1]], similar[index]
 
     def _uses_encoder(self):
         encoded = self.encoder is not None or self._on_records()
