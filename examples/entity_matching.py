@@ -10,7 +10,9 @@ Magellan's column convention (``ltable_<field>``, ``rtable_<field>``, a
 pairs are the same restaurant, straight from the DataFrame: the prefixed
 columns are read as pairs of records, encoded field by field by a
 :class:`~sksiamese.RecordEncoder` (a character n-gram TF-IDF per text
-field).
+field), and compared field by field by a
+:class:`~sksiamese.modules.FieldwiseMLP`, whose field weights start from the
+labelled training pairs.
 
 The pairs are split so that no record is in both a training and a test pair
 (:func:`~sksiamese.pairs.pair_train_test_split` tells records apart by their
@@ -126,6 +128,15 @@ print(
     f"encoded fields: {sorted(clf.encoder_.field_slices_)}; "
     f"{len(clf.encoder_.get_feature_names_out())} features"
 )
+
+# %%
+# Which fields decide
+# -------------------
+# The similarity of two records is a weighted mean of their per-field
+# similarities; the weights start from a logistic regression on the training
+# pairs, and training moves them.
+weights = clf.net_.module_.field_weights()
+print("field weights: " + ", ".join(f"{f} {w:.2f}" for f, w in weights.items()))
 
 # %%
 # Test pairs: precision, recall, F1 and ROC AUC

@@ -56,6 +56,14 @@ def _pairs(entities, rng):
     return X, np.array(y)
 
 
+def _train_test():
+    """Training pairs of 140 entities, test pairs of 70 others (item-disjoint:
+    the test pairs are of entities never seen in training)."""
+    rng = np.random.RandomState(SEED)
+    entities = _entities(210, rng)
+    return (*_pairs(entities[:140], rng), *_pairs(entities[140:], rng))
+
+
 def _encoder():
     return make_pipeline(
         FunctionTransformer(pd.DataFrame),
@@ -73,11 +81,7 @@ def _encoder():
 # non-matches: the label-convention guard says so
 @pytest.mark.filterwarnings("ignore:The pairs labelled pos_label")
 def test_fieldwise_beats_concatenated_record_when_one_field_decides():
-    rng = np.random.RandomState(SEED)
-    entities = _entities(210, rng)
-    # item-disjoint: the held-out pairs are of entities never seen in training
-    X_train, y_train = _pairs(entities[:140], rng)
-    X_test, y_test = _pairs(entities[140:], rng)
+    X_train, y_train, X_test, y_test = _train_test()
     scores = {}
     for name, module in [("concatenated", None), ("fieldwise", FieldwiseMLP)]:
         model = SiamesePairClassifier(
@@ -271,10 +275,7 @@ def test_positive_logistic_is_logistic_regression_when_unconstrained_agrees():
 
 @pytest.mark.filterwarnings("ignore:The pairs labelled pos_label")
 def test_default_backbone_on_records_weighs_fields_from_the_start():
-    rng = np.random.RandomState(SEED)
-    entities = _entities(210, rng)
-    X_train, y_train = _pairs(entities[:140], rng)
-    X_test, y_test = _pairs(entities[140:], rng)
+    X_train, y_train, X_test, y_test = _train_test()
     scores = {}
     for name, params in [
         ("default", {}),

@@ -370,6 +370,28 @@ def test_optimizer_params_are_routed(blobs):
     assert est.net_.optimizer_.param_groups[0]["momentum"] == 0.9
 
 
+def test_adam_takes_the_fused_kernel_unless_told_otherwise(blobs):
+    from sksiamese.estimators._base import _cpu_fused_adam
+
+    if not _cpu_fused_adam():
+        pytest.skip("this torch has no fused Adam kernel on CPU")
+    X, y = blobs
+    fused = SiameseTransformer(max_epochs=2, random_state=0).fit(X, y)
+    assert fused.net_.optimizer_.param_groups[0]["fused"] is True
+    # the user's choice of implementation wins, and gives the same model
+    # up to the last bits of the arithmetic
+    plain = SiameseTransformer(max_epochs=2, random_state=0, optimizer__foreach=False)
+    plain.fit(X, y)
+    group = plain.net_.optimizer_.param_groups[0]
+    assert not group["fused"]
+    assert group["foreach"] is False
+    np.testing.assert_allclose(fused.transform(X), plain.transform(X), atol=1e-4)
+    # another optimizer gets no such option
+    sgd = SiameseTransformer(optimizer=torch.optim.SGD, max_epochs=1, random_state=0)
+    assert "optimizer__fused" not in sgd.fit(X, y).net_.get_params()
+    assert "optimizer__fused" in fused.net_.get_params()
+
+
 def test_loss_and_miner_params_are_routed(blobs):
     X, y = blobs
     est = SiameseTransformer(

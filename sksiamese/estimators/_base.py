@@ -2,6 +2,7 @@
 the opening and the end of a fit, batched embedding."""
 
 import copy
+import functools
 from contextlib import contextmanager
 from numbers import Integral, Real
 
@@ -269,8 +270,12 @@ class SiameseBase(_NetPickling, BaseEstimator):
         _check_device(self.device)
         module, module_kwargs = self._module_spec(n_features)
         training = self._training_params_
-        optimizer_kwargs = {"optimizer__weight_decay": training["weight_decay"]}
-        optimizer_kwargs.update(self._routed_params("optimizer__"))
+        routed = self._routed_params("optimizer__")
+        optimizer_kwargs = {
+            "optimizer__weight_decay": training["weight_decay"],
+            **_fused_adam(self.optimizer, self.device, routed),
+            **routed,
+        }
         callbacks = self._callbacks(scorer, training=training)
         if not scheduled:
             callbacks = [c for c in callbacks if c[0] != "lr_schedule"]
@@ -550,6 +555,41 @@ class SiameseBase(_NetPickling, BaseEstimator):
             out[start : start + len(chunk)] = chunk
             start += len(chunk)
         return out
+
+
+# Optimizer options that choose or exclude an implementation of the step
+_IMPLEMENTATION = {
+    "optimizer__fused",
+    "optimizer__foreach",
+    "optimizer__differentiable",
+    "optimizer__capturable",
+}
+
+
+def _fused_adam(optimizer, device, routed):
+    """``optimizer__fused=True`` for torch's Adam or AdamW on a device with
+    its fused kernel, unless ``routed`` chooses an implementation: the same
+    update in one pass over each parameter instead of one per operation
+    (measured: a quarter of a small network's fit on CPU, where torch's
+    default is the per-operation loop)."""
+    if optimizer not in (torch.optim.Adam, torch.optim.AdamW):
+        return {}
+    if _IMPLEMENTATION & set(routed):
+        return {}
+    kind = torch.device(device).type
+    if kind == "cuda" or (kind == "cpu" and _cpu_fused_adam()):
+        return {"optimizer__fused": True}
+    return {}
+
+
+@functools.cache
+def _cpu_fused_adam():
+    """Whether this torch has the fused Adam kernel on CPU (2.4 and later)."""
+    try:
+        torch.optim.Adam([torch.zeros(1, requires_grad=True)], fused=True)
+    except (RuntimeError, TypeError, ValueError):
+        return False
+    return True
 
 
 def _init_sample(X, index, seed, size=_INIT_ROWS):

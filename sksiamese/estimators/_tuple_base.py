@@ -396,7 +396,11 @@ _TRAINING_DOC = """\
     lr : float or "auto", default="auto"
         Learning rate; "auto": 1e-3 (or the backbone's).
     optimizer : torch optimizer class, default=torch.optim.AdamW
-        Optimizer; ``optimizer__*`` parameters are routed to it. Sparse rows
+        Optimizer; ``optimizer__*`` parameters are routed to it. Adam and
+        AdamW take torch's fused kernel (``fused=True``) on CPU and CUDA
+        where this torch has it, unless ``optimizer__fused``,
+        ``optimizer__foreach`` (or ``differentiable`` / ``capturable``) is
+        given. Sparse rows
         stay sparse: an encoder's sparse output (a ``TfidfVectorizer``'s)
         reaches a backbone that declares ``accepts_sparse`` (the default
         MLP) as torch sparse batches, and its first layer computes from the

@@ -139,7 +139,11 @@ class SiameseOutlierDetector(
     lr : float or "auto", default="auto"
         Learning rate; "auto": 1e-3 (or the backbone's).
     optimizer : torch optimizer class, default=torch.optim.AdamW
-        Optimizer; ``optimizer__*`` parameters are routed to it.
+        Optimizer; ``optimizer__*`` parameters are routed to it. Adam and
+        AdamW take torch's fused kernel (``fused=True``) on CPU and CUDA
+        where this torch has it, unless ``optimizer__fused``,
+        ``optimizer__foreach`` (or ``differentiable`` / ``capturable``) is
+        given.
     lr_schedule : {"cosine", "warmup_linear", "auto"} or None, default="auto"
         Cosine annealing of the learning rate over ``max_epochs``;
         "warmup_linear": linear warm-up over the first 10 % of the training
