@@ -34,10 +34,13 @@ class RowsDataset(torch.utils.data.Dataset):
     # they are (subclasses that transform the rows densely say no)
     sparse_rows_ok = True
 
-    def __init__(self, X, y=None):
+    def __init__(self, X, y=None, share_rows=False):
         self.X = X
         self.y = y
         self.keep_sparse = False
+        # dense batches as views of a writeable float32 X instead of copies:
+        # for a backbone known not to write into its input, at inference
+        self.share_rows = share_rows
 
     @property
     def is_sparse(self):
@@ -54,6 +57,10 @@ class RowsDataset(torch.utils.data.Dataset):
             if self.keep_sparse:
                 return to_torch_sparse(Xb)
             Xb = Xb.toarray()  # a fresh array
+        elif self.share_rows and _shareable(Xb):
+            # no copy: a fresh array per batch costs a fifth of a small
+            # network's inference (page faults of each new allocation)
+            return torch.from_numpy(Xb)
         elif not (
             isinstance(self.X, np.ndarray)
             and isinstance(Xb, np.ndarray)
@@ -75,6 +82,17 @@ class RowsDataset(torch.utils.data.Dataset):
     def __getitem__(self, i):
         Xi, yi = self.batch(np.atleast_1d(i))
         return Xi[0], (None if yi is None else yi[0])
+
+
+def _shareable(Xb):
+    """Whether torch may take the rows ``Xb`` as they are (no copy, no cast,
+    no warning about read-only memory)."""
+    return (
+        isinstance(Xb, np.ndarray)
+        and Xb.dtype == np.float32
+        and Xb.flags.writeable
+        and Xb.flags.c_contiguous
+    )
 
 
 def is_raw_items(X):

@@ -743,3 +743,29 @@ def test_default_network_ignores_the_overall_scale_of_the_input():
     # the same up to the first layer's bias, which 1e6 * X dwarfs (measured:
     # cosines within 0.02)
     np.testing.assert_allclose(cos(a), cos(b.transform(1e6 * X)), atol=0.05)
+
+
+class _DoublesItsInput(torch.nn.Module):
+    """A user backbone that writes into its input (an in-place op)."""
+
+    def __init__(self, n_features):
+        super().__init__()
+        self.linear = torch.nn.Linear(n_features, 4)
+
+    def forward(self, X):
+        return self.linear(X.mul_(2.0))
+
+
+def test_transform_never_writes_into_the_callers_rows(blobs):
+    X, y = blobs
+    X = np.ascontiguousarray(X, dtype=np.float32)
+    before = X.copy()
+    # the default backbone reads the rows in place: same result as on a copy
+    est = SiameseTransformer(max_epochs=1, random_state=0).fit(X, y)
+    np.testing.assert_array_equal(est.transform(X), est.transform(X.copy()))
+    np.testing.assert_array_equal(X, before)
+    # a user backbone that writes into its input gets copies
+    user = SiameseTransformer(_DoublesItsInput, max_epochs=1, random_state=0)
+    first = user.fit(X, y).transform(X)
+    np.testing.assert_array_equal(X, before)
+    np.testing.assert_array_equal(user.transform(X), first)

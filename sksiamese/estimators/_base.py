@@ -30,7 +30,7 @@ from .._data import RowsDataset
 from .._net import NonFiniteLossError, SiameseNet
 from .._threads import resolve_threads, torch_threads
 from ..distances import DISTANCES
-from ..modules import MLP
+from ..modules import MLP, ConvNet, FieldwiseMLP
 from ..utils.validation import check_raw_items, check_rows
 from ._backbone_spec import backbone_spec
 from ._pickling import _NetPickling
@@ -544,7 +544,10 @@ class SiameseBase(_NetPickling, BaseEstimator):
 
     def _iter_embed(self, X):
         """Yield float32 numpy embeddings of ``X`` batch by batch."""
-        return self._forward_chunks(RowsDataset(X))
+        # sksiamese's own backbones never write into their input, so they
+        # may read the caller's rows in place; another module gets copies
+        own = type(self.net_.module_) in _READ_ONLY_BACKBONES
+        return self._forward_chunks(RowsDataset(X, share_rows=own))
 
     def _embed(self, X):
         out = None
@@ -556,6 +559,9 @@ class SiameseBase(_NetPickling, BaseEstimator):
             start += len(chunk)
         return out
 
+
+# Backbones whose forward never writes into its input rows
+_READ_ONLY_BACKBONES = (MLP, ConvNet, FieldwiseMLP)
 
 # Optimizer options that choose or exclude an implementation of the step
 _IMPLEMENTATION = {
