@@ -16,6 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .distances import _row_cosines, _row_products
+
 __all__ = ["FieldwiseMLP"]
 
 # The field weights are exp(_WEIGHT_RATE * log_weights): a learning-rate
@@ -251,7 +253,7 @@ class FieldwiseMLP(nn.Module):
         if sp.issparse(A):
             A, B = A.tocsc(), B.tocsc()  # cheap column blocks
         cosines = np.column_stack(
-            [_row_cosines(A[:, s], B[:, s]) for s in self.field_slices]
+            [_row_cosines(*_row_products(A[:, s], B[:, s])) for s in self.field_slices]
         )
         coef = _positive_logistic(cosines, y, _WEIGHTS_C)
         if coef.sum() <= 0:
@@ -279,21 +281,6 @@ class FieldwiseMLP(nn.Module):
         with torch.no_grad():
             share = torch.softmax(2 * _WEIGHT_RATE * self.log_weights, dim=0)
         return {n: float(w) for n, w in zip(self.field_names, share)}
-
-
-def _row_cosines(A, B):
-    """Cosine similarity of each row of ``A`` with the same row of ``B`` (0
-    where either is all zero)."""
-    if sp.issparse(A):
-        dot = np.asarray(A.multiply(B).sum(axis=1)).ravel()
-        na = np.sqrt(np.asarray(A.multiply(A).sum(axis=1)).ravel())
-        nb = np.sqrt(np.asarray(B.multiply(B).sum(axis=1)).ravel())
-    else:
-        A, B = np.asarray(A, float), np.asarray(B, float)
-        dot = np.einsum("ij,ij->i", A, B)
-        na, nb = np.linalg.norm(A, axis=1), np.linalg.norm(B, axis=1)
-    norms = na * nb
-    return np.divide(dot, norms, out=np.zeros_like(dot), where=norms > 0)
 
 
 def _positive_logistic(X, y, C):

@@ -7,6 +7,8 @@ Both are finite and have finite gradients for any finite input, including
 identical points and zero vectors.
 """
 
+import numpy as np
+import scipy.sparse as sp
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -212,6 +214,23 @@ class CosineDistance(nn.Module):
 
 
 DISTANCES = {"euclidean": EuclideanDistance, "cosine": CosineDistance}
+
+
+def _row_products(a, b):
+    """``(a_i . b_i, |a_i|^2, |b_i|^2)`` of the paired rows of two arrays or
+    scipy sparse matrices, in float64."""
+    if sp.issparse(a):
+        return tuple(
+            np.asarray(x.multiply(z).sum(1), dtype=np.float64).ravel()
+            for x, z in ((a, b), (a, a), (b, b))
+        )
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    return (a * b).sum(1), (a * a).sum(1), (b * b).sum(1)
+
+
+def _row_cosines(dot, aa, bb):
+    """Cosine similarities from :func:`_row_products` (0 for an all-zero row)."""
+    return dot / np.maximum(np.sqrt(aa * bb), 1e-12)
 
 
 # How many more distances a distance matrix may hold than the tuples need,

@@ -602,9 +602,14 @@ def _init_sample(X, index, seed, size=_INIT_ROWS):
     """The rows ``X[index]``, at most ``size`` of them drawn at random: enough
     for the geometry a backbone starts from, and no copy of all the training
     rows on big data."""
+    return X[_init_index(index, seed, size)]
+
+
+def _init_index(index, seed, size=_INIT_ROWS):
+    """``index``, or ``size`` of its entries drawn at random (in order)."""
     if len(index) > size:
         index = np.sort(np.random.RandomState(seed).choice(index, size, replace=False))
-    return X[index]
+    return index
 
 
 def _silent(*args, **kwargs):

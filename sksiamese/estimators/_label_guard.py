@@ -5,8 +5,9 @@ that use 1 = dissimilar (Hadsell et al.)."""
 import warnings
 
 import numpy as np
-import scipy.sparse as sp
 from sklearn.metrics import roc_auc_score
+
+from ..distances import _row_cosines, _row_products
 
 # The label-convention guard of fit: warn when the pairs labelled "similar"
 # rank below the others by the input's own similarity, with an ROC AUC under
@@ -61,12 +62,5 @@ def warn_if_labels_inverted(
 def _input_similarities(a, b):
     """Cosine similarity and minus the Euclidean distance of paired rows
     (dense or CSR)."""
-    if sp.issparse(a):
-        dot = np.asarray(a.multiply(b).sum(1)).ravel()
-        aa = np.asarray(a.multiply(a).sum(1)).ravel()
-        bb = np.asarray(b.multiply(b).sum(1)).ravel()
-    else:
-        a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-        dot, aa, bb = (a * b).sum(1), (a * a).sum(1), (b * b).sum(1)
-    cosine = dot / np.maximum(np.sqrt(aa * bb), 1e-12)
-    return cosine, -np.sqrt(np.maximum(aa + bb - 2 * dot, 0))
+    dot, aa, bb = _row_products(a, b)
+    return _row_cosines(dot, aa, bb), -np.sqrt(np.maximum(aa + bb - 2 * dot, 0))

@@ -21,7 +21,7 @@ from ..modules import FieldwiseMLP
 from ..utils.validation import (
     check_class_labels,
 )
-from ._base import _INIT_ROWS
+from ._base import _init_index
 from ._label_guard import warn_if_labels_inverted
 from ._tuple_base import (
     _as_item_tuples,
@@ -377,9 +377,7 @@ class SiamesePairClassifier(ClassifierMixin, _TupleBase):
         similar = np.asarray(y) == 1
         if similar.all() or not similar.any():
             return None
-        index = np.arange(len(tuples))
-        if len(index) > _INIT_ROWS:
-            index = np.random.RandomState(seed).choice(index, _INIT_ROWS, replace=False)
+        index = _init_index(np.arange(len(tuples)), seed)
         pairs = tuples[index]
         return items[pairs[:, 0]], items[pairs[:, 1]], similar[index]
 
