@@ -65,6 +65,13 @@ class MLP(_Backbone):
     that geometry); ``batch_norm`` applies to the hidden layers of the
     branch, or, without hidden layers, to the embedding as before.
 
+    In the plain form the first layer starts as a random isometry when it has
+    at least as many outputs as inputs (orthonormal weight columns): a linear
+    embedding (``hidden_layer_sizes=()``) then compares rows, before any
+    training, exactly as their features do (its batch normalisation is the
+    identity until it has seen data). With fewer outputs than inputs it keeps
+    torch's default random init, a random projection.
+
     Sparse rows stay sparse: the first layer (the input map in the residual
     form) is a :class:`~sksiamese._sparse.SparseInputLinear`, which takes torch sparse
     tensors as they are (``accepts_sparse = True``), so the estimators pass
@@ -172,6 +179,8 @@ class MLP(_Backbone):
             )
         self.layers = nn.Sequential(*layers)
         self._has_branch = residual and bool(hidden)
+        if not residual:
+            _orthonormal_start(layers[0])
 
     def forward(self, X):
         """Embed a batch of rows.
@@ -204,7 +213,8 @@ class MLP(_Backbone):
         better for sparse high-dimensional rows such as TF-IDF than their
         top principal directions do. The common scale makes any overall
         scale of the input (``X * 1e6``) give the same network. The plain
-        form (``residual=False``) keeps its random weights.
+        form (``residual=False``) starts its first layer as a random
+        isometry instead, from no data (see the class docstring).
 
         Parameters
         ----------
@@ -230,6 +240,18 @@ class MLP(_Backbone):
             scale = 1.0  # all-zero rows: any scale keeps their geometry
         layer.weight.copy_(torch.as_tensor(weight / scale, dtype=layer.weight.dtype))
         layer.bias.zero_()
+
+
+def _orthonormal_start(layer):
+    """Start ``layer`` as a random isometry when it has at least as many
+    outputs as inputs: orthonormal weight columns (torch's ``orthogonal_``)
+    keep every distance and inner product of its input rows, where torch's
+    default uniform init distorts them. With fewer outputs the default init
+    stays: a random projection, and orthonormalising a TF-IDF-wide map would
+    cost more than it keeps."""
+    out, n_inputs = layer.weight.shape
+    if out >= n_inputs:
+        nn.init.orthogonal_(layer.weight)
 
 
 def auto_embedding_dim(n_features, embedding_dim="auto"):

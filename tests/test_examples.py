@@ -64,16 +64,17 @@ def test_demo_digits_table(docs_build):
 
     auc = dict(
         re.findall(
-            r"^(raw pixels|standardised pixels|SiameseTransformer\.pair_score)"
-            r".*?(\d\.\d+)$",
+            r"^(raw pixels|SiameseTransformer on raw pixels|standardised pixels"
+            r"|StandardScaler -> SiameseTransformer)\b.*?(\d\.\d+)$",
             out,
             re.M,
         )
     )
     assert set(auc) == {
         "raw pixels",
+        "SiameseTransformer on raw pixels",
         "standardised pixels",
-        "SiameseTransformer.pair_score",
+        "StandardScaler -> SiameseTransformer",
     }, out
     # higher scores must mean "same digit": a flipped sign gives AUC < 0.5
     assert all(float(value) > 0.5 for value in auc.values()), out

@@ -19,6 +19,10 @@ def _x(n=16, d=6, seed=0):
     return torch.randn(n, d, generator=torch.Generator().manual_seed(seed))
 
 
+def _distances(x):
+    return torch.cdist(x, x, compute_mode="donot_use_mm_for_euclid_dist")
+
+
 def _layers(net, cls):
     return [m for m in net.layers if isinstance(m, cls)]
 
@@ -108,6 +112,29 @@ def test_empty_hidden_layers_with_batch_norm_is_affine_in_eval():
     x, y = _x(), _x(seed=1)
     with torch.no_grad():
         torch.testing.assert_close(net(0.3 * x + 0.7 * y), 0.3 * net(x) + 0.7 * net(y))
+
+
+def test_untrained_linear_embedding_keeps_the_input_distances():
+    """The plain form's first map starts as an isometry when it widens its
+    input, so an untrained linear embedding compares rows as their features
+    do; a narrowing map keeps torch's default init."""
+    torch.manual_seed(0)
+    x = _x(40, 6)
+    net = MLP(6, hidden_layer_sizes=(), embedding_dim=16).eval()
+    with torch.no_grad():
+        out = net(x)
+    torch.testing.assert_close(_distances(out), _distances(x), atol=1e-4, rtol=1e-4)
+    # torch's default init distorts them: the property is the init's
+    default = nn.Linear(6, 16)
+    with torch.no_grad():
+        moved = default(x)
+    off = ~torch.eye(40, dtype=torch.bool)
+    distortion = (_distances(moved)[off] / _distances(x)[off]).std()
+    assert distortion > 0.05
+    narrow = MLP(16, hidden_layer_sizes=(), embedding_dim=6, batch_norm=False)
+    (linear,) = list(narrow.layers)
+    gram = linear.weight @ linear.weight.T
+    assert not torch.allclose(gram, torch.eye(6), atol=0.1)
 
 
 def test_hidden_layers_are_nonlinear():

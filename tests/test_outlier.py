@@ -257,18 +257,29 @@ def test_scores_are_standardised_multi_scale_neighbour_distances(data, input_wei
         np.testing.assert_allclose(det.score_samples(X), expected, rtol=1e-4, atol=1e-4)
 
 
+def _anomaly_group(n, seed):
+    """Anomalies of one kind: a tight group off the normal surface (a rare
+    class), whose members are each other's neighbours."""
+    rng = np.random.RandomState(seed)
+    shift = np.random.RandomState(7).normal(size=20)
+    shift /= np.linalg.norm(shift)
+    points = _manifold(rng.uniform(-0.5, 0.5, size=(n, 2))) + shift
+    return points + 0.05 * rng.normal(size=(n, 20))
+
+
 def test_known_anomalies_improve_scores(data):
-    """Semi-supervised mode: a few labelled anomalies of the same kind as the
-    test anomalies push them away from the normal data."""
+    """Semi-supervised mode: a few labelled anomalies of the kind the test
+    anomalies are make that kind stand out. Unlabelled, the group would
+    vouch for its new members as their near neighbours (plain AUC
+    0.97-0.99 over seeds 0-2, measured); labelled, it leaves the reference
+    set and is pushed away from the normal rows (0.998-1.000)."""
     X_normal = data[0]
-    X_known, _ = _manifold_data(0, 30, seed=2)
+    X_known = _anomaly_group(30, seed=2)
     X_train = np.vstack([X_normal, X_known])
     y_train = np.r_[np.ones(len(X_normal)), -np.ones(len(X_known))]
-    X_test, y_test = data[1], data[2]
-    # small neighbourhoods: the known anomalies would mask their kind if they
-    # stayed in the reference set. The labels act through the embedding, so
-    # the scores measure it alone.
-    params = dict(n_neighbors=8, input_weight=0, random_state=0, **FAST)
+    X_test = np.vstack([data[1][data[2] == 0], _anomaly_group(100, seed=3)])
+    y_test = np.r_[np.zeros(int((data[2] == 0).sum())), np.ones(100)]
+    params = dict(n_neighbors=8, random_state=0, **FAST)
     plain = SiameseOutlierDetector(**params).fit(X_train)
     semi = SiameseOutlierDetector(**params).fit(X_train, y_train)
     # known anomalies are left out of the reference set
@@ -277,7 +288,7 @@ def test_known_anomalies_improve_scores(data):
     np.testing.assert_allclose(nearest, 0, atol=1e-8)
     auc_plain = roc_auc_score(y_test, -plain.score_samples(X_test))
     auc_semi = roc_auc_score(y_test, -semi.score_samples(X_test))
-    assert auc_semi > auc_plain
+    assert auc_semi > max(auc_plain, 0.99)
 
 
 # -- the corruption and the loss -------------------------------------------------------

@@ -109,19 +109,19 @@ def test_digits_embedding_beats_raw_pixels_on_unseen_digits():
     est = SiameseTransformer(random_state=0).fit(X[seen], y[seen])
     auc = roc_auc_score(same, est.pair_score(X_new[i], X_new[j]))
 
-    # measured: raw 0.885; default embedding 0.91-0.92. A deeper embedding
-    # (hidden_layer_sizes=(256,), no projection head) overfits digits 0-5 and
-    # scores 0.74, below raw pixels.
+    # measured: raw 0.885; default embedding 0.902-0.910 over random_state
+    # 0-4. A deeper embedding (hidden_layer_sizes=(256,), no projection head)
+    # overfits digits 0-5 and scores 0.74, below raw pixels.
     assert raw_auc == pytest.approx(0.885, abs=0.01)
-    assert auc > raw_auc + 0.02
+    assert auc > raw_auc + 0.01
 
 
 @pytest.mark.parametrize("loss", ["contrastive", "triplet"])
 def test_losses_learn(loss):
     X, y = _noisy_classes()
     X_tr, X_te, y_tr, y_te = train_test_split(X, y, stratify=y, random_state=0)
-    # a non-linear net without head: untrained, it scrambles the distances
-    # (a random linear map, as in the default, would roughly keep them)
+    # a non-linear net without head: untrained, its ReLU layer loses much of
+    # the distances (a linear map, as in the default, would keep them)
     params = dict(
         loss=loss,
         hidden_layer_sizes=(64,),
@@ -133,9 +133,10 @@ def test_losses_learn(loss):
     acc = SiameseTransformer(**params).fit(X_tr, y_tr).score(X_te, y_te)
     untrained = SiameseTransformer(lr=1e-12, **params).fit(X_tr, y_tr)
     acc_untrained = untrained.score(X_te, y_te)
-    # measured: trained 0.52 (both losses), untrained 0.15; chance is 0.05
-    assert acc > 0.45
-    assert acc > acc_untrained + 0.25
+    # measured over random_state 0-4 (both losses): trained 0.45-0.55,
+    # untrained 0.16-0.22, a gain of 0.23-0.38; chance is 0.05
+    assert acc > 0.4
+    assert acc > acc_untrained + 0.2
 
 
 def test_hard_mining_helps_on_near_duplicate_classes():
