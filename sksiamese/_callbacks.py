@@ -70,9 +70,13 @@ class HeldOutScore(Callback):
     untrained network a candidate of model selection: skorch's
     ``EarlyStopping`` on ``valid_score`` picks the best epoch, and the
     estimator keeps the start instead unless that epoch beat it by more than
-    the standard error (the one-standard-error rule: a gain within the noise
-    of a small held-out set is no reason to leave the input's geometry).
-    When no epoch could beat the start so (its score plus the standard error
+    the standard error of the gain (``gain_se_``, one per epoch: the
+    one-standard-error rule, a gain within the noise of a small held-out set
+    is no reason to leave the input's geometry). The gain is paired: both
+    networks are scored on the same held-out tuples, so its error is that of
+    the per-tuple differences, far below either score's own error when the
+    two networks agree on most tuples.
+    When no epoch could beat the start (its score plus its standard error
     reaches the best possible score: a perfect held-out ranking), training
     stops after the first epoch, as skorch's ``EarlyStopping``
     stops: by raising ``KeyboardInterrupt``.
@@ -84,9 +88,11 @@ class HeldOutScore(Callback):
     tuples : ndarray of shape (n_tuples, k)
         Rows of ``items`` in each held-out tuple (pair or triplet).
     score : callable
-        ``score(distances)`` -> ``(value, standard_error)``, higher is
-        better, from the distances (n_tuples, k - 1) of each tuple's first
-        item to its others.
+        ``score(distances, baseline=None)`` -> ``(value, standard_error)``,
+        higher is better, from the distances (n_tuples, k - 1) of each
+        tuple's first item to its others; with the ``baseline`` distances of
+        another network on the same tuples, the standard error is that of
+        the difference of the two scores.
     distance : distance module
         How embeddings are compared (:mod:`sksiamese.distances`).
     """
@@ -97,40 +103,65 @@ class HeldOutScore(Callback):
         self.score = score
         self.distance = distance
 
-    def _current(self, net):
+    def _distances(self, net):
         from ._data import RowsDataset
         from .distances import _first_to_others
 
         emb = net.forward(RowsDataset(self.items), training=False)
-        distances = _first_to_others(self.distance, emb, self.tuples)
-        value, error = self.score(distances.numpy())
-        return float(value), float(error)
+        return _first_to_others(self.distance, emb, self.tuples).numpy()
 
     def on_train_begin(self, net, X=None, y=None, **kwargs):
-        self.start_score_, self.start_se_ = self._current(net)
+        self.start_distances_ = self._distances(net)
+        value, error = self.score(self.start_distances_)
+        self.start_score_, self.start_se_ = float(value), float(error)
+        self.gain_se_ = []
         self.start_state_ = {
             "module": copy.deepcopy(net.module_.state_dict()),
             "criterion": copy.deepcopy(net.criterion_.state_dict()),
         }
 
     def on_epoch_end(self, net, **kwargs):
-        net.history.record("valid_score", self._current(net)[0])
+        value, gain_se = self.score(
+            self._distances(net), baseline=self.start_distances_
+        )
+        net.history.record("valid_score", float(value))
+        self.gain_se_.append(float(gain_se))
         if self.start_score_ + self.start_se_ >= _BEST_SCORE:
             raise KeyboardInterrupt  # the start is kept whatever comes
 
     def on_train_end(self, net, X=None, y=None, **kwargs):
         # the held-out data would otherwise travel with every copy of the net
-        self.items = self.tuples = None
+        self.items = self.tuples = self.start_distances_ = None
 
 
-def pair_auc(distances, target):
+def _auc_components(score, target):
+    """DeLong's structural components of the ROC AUC of ``score``: for each
+    positive the share of negatives it outranks, for each negative the share
+    of positives that outrank it (ties count half), from midranks."""
+    from scipy.stats import rankdata
+
+    positive = target == 1
+    ranks = rankdata(score)
+    pos, neg = ranks[positive], ranks[~positive]
+    n_pos, n_neg = len(pos), len(neg)
+    v10 = (pos - rankdata(pos)) / n_neg
+    v01 = 1.0 - (neg - rankdata(neg)) / n_pos
+    return v10, v01
+
+
+def pair_auc(distances, target, baseline=None):
     """ROC AUC of pairs from their distances (closer means more similar), and
-    its standard error (Hanley and McNeil, 1982)."""
-    from sklearn.metrics import roc_auc_score
-
-    auc = float(roc_auc_score(target, -distances[:, 0]))
-    n_pos = int(np.sum(target))
-    n_neg = len(target) - n_pos
+    its standard error (Hanley and McNeil, 1982), or with ``baseline``
+    distances of the same pairs, the standard error of the difference of
+    the two AUCs (DeLong et al., 1988)."""
+    target = np.asarray(target)
+    v10, v01 = _auc_components(-distances[:, 0], target)
+    auc = float(np.mean(v10))
+    n_pos, n_neg = len(v10), len(v01)
+    if baseline is not None:
+        b10, b01 = _auc_components(-baseline[:, 0], target)
+        var = _var(v10 - b10) / n_pos + _var(v01 - b01) / n_neg
+        return auc, float(np.sqrt(var))
     q1, q2 = auc / (2 - auc), 2 * auc**2 / (1 + auc)
     var = (
         auc * (1 - auc) + (n_pos - 1) * (q1 - auc**2) + (n_neg - 1) * (q2 - auc**2)
@@ -138,22 +169,57 @@ def pair_auc(distances, target):
     return auc, float(np.sqrt(max(var, 0.0)))
 
 
-def spearman(distances, target):
-    """Spearman correlation of the similarity (minus the distance) with the
-    target, and its standard error (Fieller et al., 1957)."""
-    from scipy.stats import spearmanr
+def _var(values):
+    return float(np.var(values, ddof=1)) if len(values) > 1 else 0.0
 
+
+def _rank_influence(similarity, target):
+    """Spearman correlation of ``similarity`` with ``target`` and each
+    pair's influence on it: the delta method for the correlation of the
+    standardised ranks (held fixed)."""
+    from scipy.stats import rankdata
+
+    x, y = rankdata(similarity), rankdata(target)
+    x, y = (x - x.mean()) / (x.std() or 1.0), (y - y.mean()) / (y.std() or 1.0)
+    rho = float(np.mean(x * y))
+    return rho, x * y - rho / 2 * (x**2 + y**2)
+
+
+def spearman(distances, target, baseline=None):
+    """Spearman correlation of the similarity (minus the distance) with the
+    target, and its standard error (Fieller et al., 1957), or with
+    ``baseline`` distances of the same pairs, the standard error of the
+    difference of the two correlations (from each pair's influence on
+    them)."""
+    target = np.asarray(target)
     n = len(target)
-    value = spearmanr(-distances[:, 0], target).statistic
-    value = -1.0 if np.isnan(value) else float(value)
+    if np.ptp(distances[:, 0]) == 0 or np.ptp(target) == 0:
+        value, influence = -1.0, np.zeros(n)  # no ranking: the worst score
+    else:
+        value, influence = _rank_influence(-distances[:, 0], target)
+    if baseline is not None:
+        _, base = (
+            (0.0, np.zeros(n))
+            if np.ptp(baseline[:, 0]) == 0 or np.ptp(target) == 0
+            else _rank_influence(-baseline[:, 0], target)
+        )
+        return value, float(np.sqrt(_var(influence - base) / max(n, 1)))
     return value, (1 - value**2) * float(np.sqrt(1.06 / max(n - 3, 1)))
 
 
-def triplet_accuracy(distances, target=None):
+def triplet_accuracy(distances, target=None, baseline=None):
     """Share of triplets whose second item is the closer one (ties count
-    half), and its binomial standard error."""
-    gap = distances[:, 1] - distances[:, 0]
-    share = float(np.mean((gap > 0) + 0.5 * (gap == 0)))
-    n = len(gap)
+    half), and its binomial standard error, or with ``baseline`` distances
+    of the same triplets, the standard error of the difference of the two
+    shares (of the per-triplet differences)."""
+    right = _right_order(distances)
+    share, n = float(np.mean(right)), len(right)
+    if baseline is not None:
+        return share, float(np.sqrt(_var(right - _right_order(baseline)) / n))
     # floored as for one triplet in 4n wrong, so an all-right share has one
     return share, float(np.sqrt(max(share * (1 - share), 0.25 / n) / n))
+
+
+def _right_order(distances):
+    gap = distances[:, 1] - distances[:, 0]
+    return (gap > 0) + 0.5 * (gap == 0)

@@ -401,7 +401,8 @@ class SiameseBase(_NetPickling, BaseEstimator):
         ``initialize_from``; e.g. :class:`~sksiamese.modules.FieldwiseMLP`'s
         field weights). With a
         held-out scorer, the untrained network is kept unless an epoch
-        scored better by more than the standard error of its score
+        scored better by more than the standard error of the gain, measured
+        on the same held-out tuples (paired)
         (``validation_scores_``, ``best_epoch_``, ``best_validation_score_``).
         """
         with self._torch_seeded(seed):
@@ -437,8 +438,10 @@ class SiameseBase(_NetPickling, BaseEstimator):
         # the epoch whose weights early stopping restored (or the last)
         stopper = dict(net.callbacks_)["early_stopping"]
         self.best_epoch_ = int(getattr(stopper, "best_epoch_", len(scores) - 1))
-        # the one-standard-error rule: leave the start only for a clear gain
-        if scores[self.best_epoch_] <= start + scorer.start_se_:
+        # the one-standard-error rule: leave the start only for a clear gain,
+        # judged on the same held-out tuples (a paired difference)
+        gain = scores[self.best_epoch_] - start
+        if self.best_epoch_ == 0 or gain <= scorer.gain_se_[self.best_epoch_ - 1]:
             self.best_epoch_ = 0
             net.module_.load_state_dict(state["module"])
             net.criterion_.load_state_dict(state["criterion"])

@@ -424,7 +424,8 @@ _TRAINING_DOC = """\
         saturates while training still widens the margins), and the latest
         best weights are kept. The untrained network is one of the
         candidates, kept unless the best epoch beat it by more than the
-        standard error of its score (the one-standard-error rule), so a fit
+        standard error of the gain (the one-standard-error rule; the gain is
+        paired, both networks scored on the same held-out tuples), so a fit
         that only memorises its training tuples ends where it started (with
         the default backbone: the input's own geometry). False trains every
         epoch. Without held-out tuples (tiny data), every epoch is trained.

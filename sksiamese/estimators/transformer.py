@@ -147,7 +147,8 @@ class SiameseTransformer(
         improved for ``n_iter_no_change`` epochs (a tie with the best counts
         as progress), and the latest best weights are kept; the untrained
         network is one of the candidates, kept unless the best epoch beat it
-        by more than the standard error of its score, so a fit that only
+        by more than the standard error of the gain (paired: both scored on
+        the same held-out pairs), so a fit that only
         memorises its training rows ends where it started. False
         trains every epoch on all rows. Data too small to hold out rows of
         two classes trains without selection.
