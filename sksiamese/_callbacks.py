@@ -173,14 +173,18 @@ def _var(values):
     return float(np.var(values, ddof=1)) if len(values) > 1 else 0.0
 
 
-def _rank_influence(similarity, target):
-    """Spearman correlation of ``similarity`` with ``target`` and each
-    pair's influence on it: the delta method for the correlation of the
-    standardised ranks (held fixed)."""
+def _rank_influence(distances, target):
+    """Spearman correlation of the similarity (minus ``distances[:, 0]``)
+    with ``target``, and each pair's influence on it: the delta method for
+    the correlation of the standardised ranks (held fixed). A constant
+    similarity or target ranks nothing: the worst score, -1, and no
+    influence."""
     from scipy.stats import rankdata
 
-    x, y = rankdata(similarity), rankdata(target)
-    x, y = (x - x.mean()) / (x.std() or 1.0), (y - y.mean()) / (y.std() or 1.0)
+    if np.ptp(distances[:, 0]) == 0 or np.ptp(target) == 0:
+        return -1.0, np.zeros(len(target))
+    x, y = rankdata(-distances[:, 0]), rankdata(target)
+    x, y = (x - x.mean()) / x.std(), (y - y.mean()) / y.std()
     rho = float(np.mean(x * y))
     return rho, x * y - rho / 2 * (x**2 + y**2)
 
@@ -193,16 +197,9 @@ def spearman(distances, target, baseline=None):
     them)."""
     target = np.asarray(target)
     n = len(target)
-    if np.ptp(distances[:, 0]) == 0 or np.ptp(target) == 0:
-        value, influence = -1.0, np.zeros(n)  # no ranking: the worst score
-    else:
-        value, influence = _rank_influence(-distances[:, 0], target)
+    value, influence = _rank_influence(distances, target)
     if baseline is not None:
-        _, base = (
-            (0.0, np.zeros(n))
-            if np.ptp(baseline[:, 0]) == 0 or np.ptp(target) == 0
-            else _rank_influence(-baseline[:, 0], target)
-        )
+        base = _rank_influence(baseline, target)[1]
         return value, float(np.sqrt(_var(influence - base) / max(n, 1)))
     return value, (1 - value**2) * float(np.sqrt(1.06 / max(n - 3, 1)))
 

@@ -295,7 +295,7 @@ class SiameseBase(_NetPickling, BaseEstimator):
             seed=seed,
             # a stateful augmentation (own seeded generator) restarts at each fit
             augment=copy.deepcopy(self.augment),
-            predict_batch_size=max(training["batch_size"], 1024),
+            predict_batch_size=_predict_batch_size(training["batch_size"], n_features),
             # the loss side owns the projection head, sized to the backbone
             projection_dim=self.projection_dim,
             n_features=n_features,
@@ -441,7 +441,12 @@ class SiameseBase(_NetPickling, BaseEstimator):
         # the one-standard-error rule: leave the start only for a clear gain,
         # judged on the same held-out tuples (a paired difference)
         gain = scores[self.best_epoch_] - start
-        if self.best_epoch_ == 0 or gain <= scorer.gain_se_[self.best_epoch_ - 1]:
+        # history epochs before this call's (a continued net) have no paired error
+        first = len(scores) - 1 - len(scorer.gain_se_)
+        if (
+            self.best_epoch_ <= first
+            or gain <= scorer.gain_se_[self.best_epoch_ - first - 1]
+        ):
             self.best_epoch_ = 0
             net.module_.load_state_dict(state["module"])
             net.criterion_.load_state_dict(state["criterion"])
@@ -561,6 +566,23 @@ class SiameseBase(_NetPickling, BaseEstimator):
             out[start : start + len(chunk)] = chunk
             start += len(chunk)
         return out
+
+
+# Inference batches: at least this many rows, and up to _MAX_PREDICT_ROWS
+# while a batch holds at most _PREDICT_VALUES input values: narrow rows
+# (tabular data) go in fewer, larger batches, whose per-batch Python work then
+# costs little against the compute; wide ones (images) stay at the floor, so
+# that their activations stay small
+_MIN_PREDICT_ROWS, _MAX_PREDICT_ROWS, _PREDICT_VALUES = 1024, 8192, 2**22
+
+
+def _predict_batch_size(batch_size, n_features):
+    """Rows per inference batch for training batches of ``batch_size`` rows
+    of ``n_features`` values (None: raw items, which the backbone batches)."""
+    rows = _MIN_PREDICT_ROWS
+    if n_features:
+        rows = int(np.clip(_PREDICT_VALUES // n_features, rows, _MAX_PREDICT_ROWS))
+    return max(batch_size, rows)
 
 
 # Backbones whose forward never writes into its input rows
