@@ -440,13 +440,9 @@ class SiameseBase(_NetPickling, BaseEstimator):
         self.best_epoch_ = int(getattr(stopper, "best_epoch_", len(scores) - 1))
         # the one-standard-error rule: leave the start only for a clear gain,
         # judged on the same held-out tuples (a paired difference)
+        # (only fresh nets have a scorer: their history is this call's epochs)
         gain = scores[self.best_epoch_] - start
-        # history epochs before this call's (a continued net) have no paired error
-        first = len(scores) - 1 - len(scorer.gain_se_)
-        if (
-            self.best_epoch_ <= first
-            or gain <= scorer.gain_se_[self.best_epoch_ - first - 1]
-        ):
+        if self.best_epoch_ == 0 or gain <= scorer.gain_se_[self.best_epoch_ - 1]:
             self.best_epoch_ = 0
             net.module_.load_state_dict(state["module"])
             net.criterion_.load_state_dict(state["criterion"])
