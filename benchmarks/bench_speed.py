@@ -24,7 +24,10 @@ n-gram TF-IDF encoder (tens of thousands of sparse features) against the same
 pairs encoded as 256 dense truncated-SVD features; encoder fitting is not
 counted (skorch's per-epoch ``dur``, median over the epochs), with the
 thread policy's default (``n_jobs=None``) and with one thread. The sparse rows
-stay sparse through the first layer (``sksiamese._sparse``).
+stay sparse through the first layer (``sksiamese._sparse``). The part also
+prints the floor that exact lazy Adam sets: the bytes its update of the
+present features' rows must move, at this machine's measured copy bandwidth,
+as a share of the dense epoch.
 """
 
 import argparse
@@ -159,6 +162,38 @@ def _stsb(path, limit):
     return pairs[:limit], (scores[:limit] >= 4).astype(int)
 
 
+def _copy_bandwidth(threads, n_values=2**24):
+    """Bytes a second that a tensor copy moves (read and write) at ``threads``."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        source, target = torch.randn(n_values), torch.empty(n_values)
+        target.copy_(source)
+        start = time.perf_counter()
+        for _ in range(10):
+            target.copy_(source)
+        return 10 * 2 * 4 * n_values / (time.perf_counter() - start)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _lazy_adam_floor(model, tfidf, pairs, seed):
+    """Seconds an epoch that exact lazy Adam needs for its update alone: the
+    rows of the features present in each batch are read (weight, gradient,
+    both moments) and written back (weight, moments), 7 passes over their
+    float32 values, at the copy bandwidth measured at 1 and 2 threads.
+    Returns ``(distinct features a batch, steps an epoch, {threads: s})``."""
+    X = [tfidf.transform(pairs[:, k]) for k in (0, 1)]
+    batch = model.net_.batch_size
+    rng = np.random.RandomState(seed)
+    batches = [rng.choice(len(pairs), batch, replace=False) for _ in range(20)]
+    distinct = np.mean([len(np.union1d(*(x[b].indices for x in X))) for b in batches])
+    steps = sum("train_loss" in b for b in model.history_[-1, "batches"])
+    width = model.embed(pairs[:1, 0]).shape[1]
+    moved = 7 * 4 * distinct * width * steps
+    return distinct, steps, {t: moved / _copy_bandwidth(t) for t in (1, 2)}
+
+
 def part_sparse(seed, quick, path):
     pairs, same = _stsb(path, 800 if quick else None)
     sentences = list(pairs.ravel())
@@ -184,12 +219,21 @@ def part_sparse(seed, quick, path):
             ).fit(pairs, same)
             dur = statistics.median(model.history_[:, "dur"])
             durs[name] = dur
+            if (n_jobs, width, name) == (None, "auto", "char TF-IDF (sparse)"):
+                floor = _lazy_adam_floor(model, tfidf, pairs, seed)
             n_features = encoder.transform(sentences[:1]).shape[1]
             out = model.embed(pairs[:1, 0]).shape[1]
             rows.append(
                 [name, n_features, f"{width} ({out})", str(n_jobs), f"{dur:.3f}"]
             )
         ratios[n_jobs, width] = durs["char TF-IDF (sparse)"] / durs["TF-IDF + SVD 256"]
+        if (n_jobs, width) == (None, "auto"):
+            distinct, steps, seconds = floor
+            ratios["floor"] = (
+                distinct,
+                steps,
+                {t: s / durs["TF-IDF + SVD 256"] for t, s in seconds.items()},
+            )
     ratios["load"].append(os.getloadavg()[0])
     headers = ["encoder", "features", "embedding_dim", "n_jobs", "s / epoch"]
     return format_table(headers, rows), ratios, len(pairs)
@@ -208,7 +252,24 @@ def _sparse_section(sparse, ratios, n_pairs):
         "at the start and end of this part: "
         + " / ".join(f"{x:.1f}" for x in ratios["load"])
         + f" on {os.cpu_count()} cores.",
+        _floor_sentence(*ratios["floor"]),
     ]
+
+
+def _floor_sentence(distinct, steps, floor):
+    return (
+        "Lower bound with exact lazy Adam, defaults: a batch holds "
+        f"{distinct:.0f} distinct features, whose weights, gradients and two "
+        "moments the update must read and whose weights and moments it must "
+        f"write, 7 float32 passes over them at each of {steps} steps; at this "
+        "machine's measured copy bandwidth that update alone takes "
+        f"{floor[1]:.2f} (1 thread) / {floor[2]:.2f} (2 threads) of the dense "
+        "epoch. The rest of the sparse network (its dense layers, wider than "
+        "the whole dense network's, the loss and the batches) does at least the "
+        "dense epoch's work, so the sparse epoch cannot go below "
+        f"{1 + floor[1]:.2f} / {1 + floor[2]:.2f} of it without changing what "
+        "the optimizer computes."
+    )
 
 
 def _only_sparse(args):

@@ -283,6 +283,21 @@ class _LazyAdam(torch.optim.Optimizer):
         for layer in layers:
             layer._lazy_columns = []
 
+    def _rows(self, p, name, n):
+        """A block of ``n`` rows of ``p.t()``'s shape to gather ``name``'s rows
+        into, kept across steps: a block allocated anew at each step is fresh
+        memory, whose page faults made a whole epoch on character TF-IDF rows
+        5-15 % slower. The blocks hold about as many values as the moments'
+        rows of one batch; they are not pickled (``Optimizer.__getstate__``
+        keeps the state and groups only)."""
+        blocks = self.__dict__.setdefault("_row_blocks", {})
+        block = blocks.get((id(p), name))
+        if block is None or len(block) < n:
+            # a little spare, so that batches of a few more features reuse it
+            size = min(p.shape[1], n + n // 4)
+            block = blocks[id(p), name] = p.new_empty((size, p.shape[0]))
+        return block[:n]
+
     def _layer(self, param):
         return next(layer for layer in self.layers if layer.weight is param)
 
@@ -342,10 +357,13 @@ class _LazyAdam(torch.optim.Optimizer):
         names = ["exp_avg", "exp_avg_sq"] + (
             ["max_exp_avg_sq"] if group["amsgrad"] else []
         )
+        n = len(present)
         if grad is None:
-            grad = _gather(p.grad.t(), present)
-        rows = [_gather(table, present), grad]
-        rows += [_gather(state[name], present) for name in names]
+            grad = _gather(p.grad.t(), present, self._rows(p, "grad", n))
+        rows = [_gather(table, present, self._rows(p, "param", n)), grad]
+        rows += [
+            _gather(state[name], present, self._rows(p, name, n)) for name in names
+        ]
         _adam_rows(rows, state["step"], group)
         state["step"] += 1
         table.index_copy_(0, present, rows[0])
@@ -410,12 +428,9 @@ def _call_fused(fused, rows, step, lr, beta1, beta2, weight_decay, eps, group):
     )
 
 
-def _gather(table, rows):
-    """``table[rows]`` as a new tensor; ``F.embedding`` copies whole rows,
-    2-4x faster than ``index_select`` on CPU for rows of a few hundred."""
-    if not table.is_contiguous():
-        return table.index_select(0, rows)
-    return F.embedding(rows, table)
+def _gather(table, rows, out):
+    """``table[rows]``, written into ``out``."""
+    return torch.index_select(table, 0, rows, out=out)
 
 
 class _SplitOptimizer(torch.optim.Optimizer):
