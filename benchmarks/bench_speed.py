@@ -177,12 +177,13 @@ def _copy_bandwidth(threads, n_values=2**24):
         torch.set_num_threads(before)
 
 
-def _lazy_adam_floor(model, tfidf, pairs, seed):
-    """Seconds an epoch that exact lazy Adam needs for its update alone: the
-    rows of the features present in each batch are read (weight, gradient,
-    both moments) and written back (weight, moments), 7 passes over their
-    float32 values, at the copy bandwidth measured at 1 and 2 threads.
-    Returns ``(distinct features a batch, steps an epoch, {threads: s})``."""
+def _lazy_adam_floor(model, tfidf, pairs, seed, dense_epoch):
+    """The time an epoch that exact lazy Adam needs for its update alone, as
+    a share of ``dense_epoch`` seconds: the rows of the features present in
+    each batch are read (weight, gradient, both moments) and written back
+    (weight, moments), 7 passes over their float32 values, at the copy
+    bandwidth measured at 1 and 2 threads. Returns ``(distinct features a
+    batch, steps an epoch, {threads: share})``."""
     X = [tfidf.transform(pairs[:, k]) for k in (0, 1)]
     batch = model.net_.batch_size
     rng = np.random.RandomState(seed)
@@ -191,7 +192,11 @@ def _lazy_adam_floor(model, tfidf, pairs, seed):
     steps = sum("train_loss" in b for b in model.history_[-1, "batches"])
     width = model.embed(pairs[:1, 0]).shape[1]
     moved = 7 * 4 * distinct * width * steps
-    return distinct, steps, {t: moved / _copy_bandwidth(t) for t in (1, 2)}
+    return (
+        distinct,
+        steps,
+        {t: moved / _copy_bandwidth(t) / dense_epoch for t in (1, 2)},
+    )
 
 
 def part_sparse(seed, quick, path):
@@ -204,7 +209,7 @@ def part_sparse(seed, quick, path):
     # the defaults (embedding_dim="auto": 512 wide for the TF-IDF, 256 for the
     # SVD), then both 128 wide: the cost of the sparse first layer alone
     for n_jobs, width in ((None, "auto"), (1, "auto"), (None, 128)):
-        durs = {}
+        durs, models = {}, {}
         for name, encoder in (
             ("char TF-IDF (sparse)", tfidf),
             ("TF-IDF + SVD 256", svd),
@@ -218,9 +223,7 @@ def part_sparse(seed, quick, path):
                 random_state=seed,
             ).fit(pairs, same)
             dur = statistics.median(model.history_[:, "dur"])
-            durs[name] = dur
-            if (n_jobs, width, name) == (None, "auto", "char TF-IDF (sparse)"):
-                floor = _lazy_adam_floor(model, tfidf, pairs, seed)
+            durs[name], models[name] = dur, model
             n_features = encoder.transform(sentences[:1]).shape[1]
             out = model.embed(pairs[:1, 0]).shape[1]
             rows.append(
@@ -228,11 +231,12 @@ def part_sparse(seed, quick, path):
             )
         ratios[n_jobs, width] = durs["char TF-IDF (sparse)"] / durs["TF-IDF + SVD 256"]
         if (n_jobs, width) == (None, "auto"):
-            distinct, steps, seconds = floor
-            ratios["floor"] = (
-                distinct,
-                steps,
-                {t: s / durs["TF-IDF + SVD 256"] for t, s in seconds.items()},
+            ratios["floor"] = _lazy_adam_floor(
+                models["char TF-IDF (sparse)"],
+                tfidf,
+                pairs,
+                seed,
+                durs["TF-IDF + SVD 256"],
             )
     ratios["load"].append(os.getloadavg()[0])
     headers = ["encoder", "features", "embedding_dim", "n_jobs", "s / epoch"]
