@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-
 from _reference import PATH, reference_outputs
 
 
