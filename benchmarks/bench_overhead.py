@@ -50,7 +50,7 @@ from _common import format_table, machine, report
 from skorch.callbacks import Callback
 
 from sksiamese import SiamesePairClassifier, SiameseTransformer
-from sksiamese._criteria import ProjectionHead
+from sksiamese._engine.criteria import ProjectionHead
 from sksiamese.evaluation import one_shot_accuracy
 from sksiamese.pairs import make_pairs
 from sksiamese.samplers import ClassBalancedBatchSampler

@@ -24,7 +24,7 @@ n-gram TF-IDF encoder (tens of thousands of sparse features) against the same
 pairs encoded as 256 dense truncated-SVD features; encoder fitting is not
 counted (skorch's per-epoch ``dur``, median over the epochs), with the
 thread policy's default (``n_jobs=None``) and with one thread. The sparse rows
-stay sparse through the first layer (``sksiamese._sparse``). The part also
+stay sparse through the first layer (``sksiamese.modules._sparse``). The part also
 prints the floor that exact lazy Adam sets: the bytes its update of the
 present features' rows must move, at this machine's measured copy bandwidth,
 as a share of the dense epoch.

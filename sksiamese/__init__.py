@@ -25,8 +25,7 @@ from .estimators import (
 )
 from .records import RecordEncoder, split_record_pairs
 from .retrieval import EmbeddingIndex
-
-__version__ = "0.1.0"
+from .utils.version import __version__
 
 __all__ = [
     "EmbeddingIndex",

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_array, check_is_fitted
 
-from .modules import _check_input_shape
+from .utils.validation import check_input_shape
 
 __all__ = ["RandomAffine", "ShiftAveragedEmbedding"]
 
@@ -199,7 +199,7 @@ class RandomAffine:
                 f"RandomAffine expects a batch of rows (batch, n_features), got "
                 f"shape {tuple(X.shape)}."
             )
-        channels, height, width = _check_input_shape(self.input_shape, X.shape[1])
+        channels, height, width = check_input_shape(self.input_shape, X.shape[1])
         n = len(X)
         if self.p == 0 or not n:
             return X
@@ -309,7 +309,7 @@ class ShiftAveragedEmbedding(TransformerMixin, BaseEstimator):
             This object.
         """
         X = check_array(X, dtype=[np.float32, np.float64])
-        _check_input_shape(self.input_shape, X.shape[1])
+        check_input_shape(self.input_shape, X.shape[1])
         if not (isinstance(self.shift, Integral) and self.shift >= 1):
             raise ValueError(f"shift must be a positive integer, got {self.shift!r}.")
         self.n_features_in_ = X.shape[1]
@@ -335,7 +335,7 @@ class ShiftAveragedEmbedding(TransformerMixin, BaseEstimator):
                 f"X has {X.shape[1]} features, but {type(self).__name__} was "
                 f"fitted with {self.n_features_in_}."
             )
-        images = X.reshape(len(X), *_check_input_shape(self.input_shape))
+        images = X.reshape(len(X), *check_input_shape(self.input_shape))
         # a copy: an estimator may return its input (the identity) itself
         total = np.array(self.estimator.transform(X), dtype=np.float64)
         s = self.shift

@@ -7,8 +7,6 @@ Both are finite and have finite gradients for any finite input, including
 identical points and zero vectors.
 """
 
-import numpy as np
-import scipy.sparse as sp
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -214,53 +212,6 @@ class CosineDistance(nn.Module):
 
 
 DISTANCES = {"euclidean": EuclideanDistance, "cosine": CosineDistance}
-
-
-def _row_products(a, b):
-    """``(a_i . b_i, |a_i|^2, |b_i|^2)`` of the paired rows of two arrays or
-    scipy sparse matrices, in float64."""
-    if sp.issparse(a):
-        return tuple(
-            np.asarray(x.multiply(z).sum(1), dtype=np.float64).ravel()
-            for x, z in ((a, b), (a, a), (b, b))
-        )
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    return (a * b).sum(1), (a * a).sum(1), (b * b).sum(1)
-
-
-def _row_cosines(dot, aa, bb):
-    """Cosine similarities from :func:`_row_products` (0 for an all-zero row)."""
-    return dot / np.maximum(np.sqrt(aa * bb), 1e-12)
-
-
-# How many more distances a distance matrix may hold than the tuples need,
-# and still be faster to compute (a matrix product against row gathers)
-_MATRIX_RATIO = 16
-
-
-def _first_to_others(distance, embeddings, tuples):
-    """Distances from the first item of each tuple to each of its others.
-
-    ``embeddings`` holds one row per item and ``tuples`` (n, k) the rows of
-    each tuple's items; returns a tensor of shape (n, k - 1).
-    """
-    with torch.no_grad():
-        n_rows, n_others = len(embeddings), tuples.shape[1] - 1
-        if n_rows * n_rows <= _MATRIX_RATIO * len(tuples) * n_others:
-            # few items in many tuples (all pairs of the held-out rows): one
-            # distance matrix, a matrix product, costs less than gathering
-            # and comparing the rows of every tuple
-            matrix = distance.pairwise(embeddings, embeddings)
-            index = torch.as_tensor(tuples)
-            return matrix[index[:, :1], index[:, 1:]]
-        first = embeddings[tuples[:, 0]]
-        return torch.stack(
-            [
-                distance.paired(first, embeddings[tuples[:, j]])
-                for j in range(1, tuples.shape[1])
-            ],
-            dim=1,
-        )
 
 
 def get_distance(distance):

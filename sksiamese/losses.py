@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .distances import get_distance
+from .distances import CosineDistance, get_distance
 from .miners import all_pairs, all_triplets
 from .utils._named import build_named
 
@@ -75,6 +75,25 @@ def _check_real(name, value, low, cls, closed="neither"):
             f"{cls.__name__}: {name} must be a real number {bound}, got {value!r}."
         )
     return value
+
+
+class _CosineOnly:
+    """Marks a loss defined on cosine similarity alone: built by name, it is
+    given no distance unless one is asked for (see :func:`get_loss`)."""
+
+    cosine_only = True
+
+
+def _cosine_only(cls, distance):
+    """The cosine distance, or a ValueError naming the loss for another."""
+    measure = get_distance(distance)
+    if not isinstance(measure, CosineDistance):
+        raise ValueError(
+            f"{cls.__name__} is defined on cosine similarity only, got "
+            f"distance={distance!r}; leave distance='cosine', or use the "
+            "contrastive or triplet loss for another distance."
+        )
+    return measure
 
 
 class _MetricLoss(nn.Module):
@@ -191,7 +210,7 @@ class TripletLoss(_MetricLoss):
         return _mean_nonzero(F.relu(d_ap - d_an + self.margin))
 
 
-class SupConLoss(nn.Module):
+class SupConLoss(_CosineOnly, nn.Module):
     """Supervised contrastive loss (Khosla et al., 2020) on cosine similarity.
 
     Each anchor's positives compete against all other batch members in a
@@ -203,9 +222,10 @@ class SupConLoss(nn.Module):
     ----------
     temperature : float, default=0.1
         Softmax temperature (smaller = sharper); > 0.
-    distance : ignored
-        Accepted for a uniform constructor; the loss always uses cosine
-        similarity.
+    distance : "cosine" or CosineDistance, default="cosine"
+        The loss is defined on cosine similarity; any other distance raises
+        a ValueError (the contrastive and triplet losses take a Euclidean
+        distance).
 
     Examples
     --------
@@ -222,7 +242,7 @@ class SupConLoss(nn.Module):
     def __init__(self, temperature=0.1, distance="cosine"):
         super().__init__()
         self.temperature = _check_real("temperature", temperature, 0, type(self))
-        self.distance = get_distance("cosine")
+        self.distance = _cosine_only(type(self), distance)
 
     def forward(self, embeddings, labels, indices=None):
         """Return the scalar loss of the batch.
@@ -274,7 +294,7 @@ def _pair_cosine(embeddings, indices):
     return F.cosine_similarity(first, second, dim=1)
 
 
-class CoSENTLoss(nn.Module):
+class CoSENTLoss(_CosineOnly, nn.Module):
     """CoSENT ranking loss on the cosine similarity of graded pairs (Su, 2022).
 
     For every two pairs whose targets are ordered (``t_i > t_j``), the loss
@@ -290,9 +310,10 @@ class CoSENTLoss(nn.Module):
     ----------
     scale : float, default=20.0
         Scale of the cosine differences (a softmax inverse temperature); > 0.
-    distance : ignored
-        Accepted for a uniform constructor; the loss always uses cosine
-        similarity.
+    distance : "cosine" or CosineDistance, default="cosine"
+        The loss is defined on cosine similarity; any other distance raises
+        a ValueError (the contrastive and triplet losses take a Euclidean
+        distance).
 
     Examples
     --------
@@ -310,7 +331,7 @@ class CoSENTLoss(nn.Module):
     def __init__(self, scale=20.0, distance="cosine"):
         super().__init__()
         self.scale = _check_real("scale", scale, 0, type(self))
-        self.distance = get_distance("cosine")
+        self.distance = _cosine_only(type(self), distance)
 
     def forward(self, embeddings, labels, indices=None):
         """Return the scalar loss of the batch.
@@ -341,7 +362,7 @@ class CoSENTLoss(nn.Module):
         return f"scale={self.scale}"
 
 
-class CosineMSELoss(nn.Module):
+class CosineMSELoss(_CosineOnly, nn.Module):
     """Mean squared error between the cosine similarity of pairs and targets.
 
     ``labels`` are the targets, expected on the cosine scale ``[-1, 1]``;
@@ -349,9 +370,10 @@ class CosineMSELoss(nn.Module):
 
     Parameters
     ----------
-    distance : ignored
-        Accepted for a uniform constructor; the loss always uses cosine
-        similarity.
+    distance : "cosine" or CosineDistance, default="cosine"
+        The loss is defined on cosine similarity; any other distance raises
+        a ValueError (the contrastive and triplet losses take a Euclidean
+        distance).
 
     Examples
     --------
@@ -364,7 +386,7 @@ class CosineMSELoss(nn.Module):
 
     def __init__(self, distance="cosine"):
         super().__init__()
-        self.distance = get_distance("cosine")
+        self.distance = _cosine_only(type(self), distance)
 
     def forward(self, embeddings, labels, indices=None):
         """Return the scalar loss of the batch.
@@ -388,7 +410,7 @@ class CosineMSELoss(nn.Module):
         return F.mse_loss(cos, labels.to(cos.dtype))
 
 
-class MultipleNegativesRankingLoss(nn.Module):
+class MultipleNegativesRankingLoss(_CosineOnly, nn.Module):
     """In-batch softmax ranking loss for similar pairs (Henderson et al. 2017).
 
     Each similar pair ``(a, p)`` of the batch is a classification among the
@@ -412,9 +434,10 @@ class MultipleNegativesRankingLoss(nn.Module):
     ----------
     scale : float, default=20.0
         Scale of the cosine similarities (a softmax inverse temperature); > 0.
-    distance : ignored
-        Accepted for a uniform constructor; the loss always uses cosine
-        similarity.
+    distance : "cosine" or CosineDistance, default="cosine"
+        The loss is defined on cosine similarity; any other distance raises
+        a ValueError (the contrastive and triplet losses take a Euclidean
+        distance).
 
     Examples
     --------
@@ -433,7 +456,7 @@ class MultipleNegativesRankingLoss(nn.Module):
     def __init__(self, scale=20.0, distance="cosine"):
         super().__init__()
         self.scale = _check_real("scale", scale, 0, type(self))
-        self.distance = get_distance("cosine")
+        self.distance = _cosine_only(type(self), distance)
 
     def forward(self, embeddings, labels, indices=None):
         """Return the scalar loss of the batch.
@@ -487,7 +510,7 @@ PAIR_LOSSES = {"mnrl": MultipleNegativesRankingLoss}
 REGRESSION_LOSSES = {"cosent": CoSENTLoss, "mse": CosineMSELoss}
 
 
-def get_loss(loss, distance="euclidean", **params):
+def get_loss(loss, distance=None, **params):
     """Return a loss module from its name, or pass a loss instance through.
 
     Parameters
@@ -496,8 +519,11 @@ def get_loss(loss, distance="euclidean", **params):
         Name of the loss, or a module called as
         ``loss(embeddings, labels, indices)`` (such as a
         pytorch-metric-learning loss).
-    distance : {"euclidean", "cosine"} or distance module, default="euclidean"
-        Distance of a loss built from its name (the cosine losses ignore it).
+    distance : {"euclidean", "cosine"}, distance module or None, default=None
+        Distance of a loss built from its name; None: the loss's own default
+        (Euclidean for "contrastive" and "triplet"). The losses defined on
+        cosine similarity ("supcon", "cosent", "mse", "mnrl") raise a
+        ValueError for any other distance.
     **params
         Parameters of a loss built from its name: ``margin`` for
         "contrastive" and "triplet", ``temperature`` for "supcon", ``scale``
@@ -519,7 +545,9 @@ def get_loss(loss, distance="euclidean", **params):
     """
     if isinstance(loss, str):
         known = {**LOSSES, **REGRESSION_LOSSES, **PAIR_LOSSES}
-        return build_named(known, loss, "loss", {"distance": distance, **params})
+        if distance is not None:
+            params = {"distance": distance, **params}
+        return build_named(known, loss, "loss", params)
     if not callable(loss):
         raise TypeError(f"loss must be a name or a torch.nn.Module, got {loss!r}.")
     if params:

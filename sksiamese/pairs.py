@@ -20,8 +20,8 @@ from sklearn.utils import (
 )
 from sklearn.utils.multiclass import type_of_target
 
-from ._holdout import _MAX_ATTEMPTS, _hold_out_items, _n_test_items, _split_ok
-from ._records import record_groups, record_tuples
+from ._engine.holdout import MAX_ATTEMPTS, hold_out_items, split_ok, test_item_count
+from ._engine.items import tuple_items
 from .utils.validation import check_labels
 
 __all__ = [
@@ -300,57 +300,6 @@ def make_triplets(X, y, n_triplets=None, random_state=None, return_indices=False
 # -- item-disjoint splitting -----------------------------------------------------------
 
 
-def _factorize(values):
-    """Integer codes of the distinct values (rows, for 2-D ``values``)."""
-    try:
-        if values.ndim == 1:
-            _, codes = np.unique(values, return_inverse=True)
-        else:
-            _, codes = np.unique(values, axis=0, return_inverse=True)
-        return codes.reshape(-1)
-    except TypeError:
-        # object arrays of mixed, unorderable types: hash instead of sort
-        seen = {}
-        keys = values if values.ndim == 1 else map(tuple, values)
-        return np.fromiter(
-            (seen.setdefault(k, len(seen)) for k in keys), np.int64, len(values)
-        )
-
-
-def _pair_items(X, groups, arity=2):
-    """Item id of each member of each pair (or ``arity``-tuple), as
-    ``(n_tuples, arity)`` int codes."""
-    name = "pairs" if arity == 2 else "tuples"
-    if groups is not None:
-        groups = np.asarray(groups)
-        if groups.ndim != 2 or groups.shape[1] != arity:
-            raise ValueError(
-                f"groups must have shape (n_{name}, {arity}): the ids of the "
-                f"{arity} items of each of the {name} (e.g. the indices returned "
-                f"by make_pairs), got shape {groups.shape}."
-            )
-        return _factorize(groups.reshape(-1)).reshape(-1, arity)
-    records = record_tuples(X, arity, "The pair split")
-    if records is not None:  # records: by their "id" field, else by value
-        return _pair_items(None, record_groups(records, "id"), arity)
-    if sp.issparse(X):
-        raise ValueError(
-            f"Cannot derive the items of sparse {name}; pass groups of shape "
-            f"(n_{name}, {arity})."
-        )
-    X = np.asarray(X)
-    if X.ndim < 2 or X.shape[1] != arity:
-        raise ValueError(
-            f"Without groups, X must hold {name}: shape (n_{name}, {arity}, ...) "
-            f"for rows or (n_{name}, {arity}) for raw items, got shape {X.shape}. "
-            f"Pass groups of shape (n_{name}, {arity}) with the item ids of each "
-            "of them."
-        )
-    # row k * arity + m is member m of tuple k
-    members = X.reshape(arity * len(X), -1) if X.ndim > 2 else X.reshape(-1)
-    return _factorize(members).reshape(-1, arity)
-
-
 def _binary_target(y):
     if y is None:
         return None
@@ -485,7 +434,7 @@ class ItemDisjointKFold(BaseCrossValidator):
             every split non-empty (and, for a binary ``y``, two-class) sides.
         """
         X, y, groups = indexable(X, y, groups)
-        items = _pair_items(X, groups)
+        items = tuple_items(X, groups)
         n_items = int(items.max()) + 1 if items.size else 0
         if n_items < self.n_splits:
             raise ValueError(
@@ -494,7 +443,7 @@ class ItemDisjointKFold(BaseCrossValidator):
             )
         y = _binary_target(y)
         rng = check_random_state(self.random_state if self.shuffle else 0)
-        for attempt in range(_MAX_ATTEMPTS):
+        for attempt in range(MAX_ATTEMPTS):
             if attempt == 0 and not self.shuffle:
                 dealt = np.arange(n_items)
             else:
@@ -506,7 +455,7 @@ class ItemDisjointKFold(BaseCrossValidator):
             for k in range(self.n_splits):
                 inside = pair_folds == k
                 train, test = ~inside.any(1), inside.all(1)
-                if not _split_ok(train, test, y):
+                if not split_ok(train, test, y):
                     break
                 splits.append((np.flatnonzero(train), np.flatnonzero(test)))
             else:
@@ -516,7 +465,7 @@ class ItemDisjointKFold(BaseCrossValidator):
             f"Could not deal the {n_items} items into {self.n_splits} folds so "
             "that every split has training and test pairs"
             + (" of both classes" if y is not None else "")
-            + f" ({_MAX_ATTEMPTS} assignments tried). Use fewer splits or more "
+            + f" ({MAX_ATTEMPTS} assignments tried). Use fewer splits or more "
             "pairs per item."
         )
 
@@ -567,13 +516,13 @@ def pair_train_test_split(X_pairs, y, test_size=0.25, groups=None, random_state=
     if not (isinstance(test_size, numbers.Real) and 0 < test_size < 1):
         raise ValueError(f"test_size must be a float in (0, 1), got {test_size!r}.")
     X_pairs, y, groups = indexable(X_pairs, y, groups)
-    items = _pair_items(X_pairs, groups)
+    items = tuple_items(X_pairs, groups)
     n_items = int(items.max()) + 1 if items.size else 0
     if n_items < 2:
         raise ValueError(f"Need at least 2 distinct items, got {n_items}.")
-    n_test_items = _n_test_items(test_size, n_items)
+    n_test_items = test_item_count(test_size, n_items)
     y_binary = _binary_target(y)
-    split = _hold_out_items(
+    split = hold_out_items(
         items, n_test_items, y_binary, check_random_state(random_state)
     )
     if split is not None:
@@ -588,5 +537,5 @@ def pair_train_test_split(X_pairs, y, test_size=0.25, groups=None, random_state=
         f"Could not hold out {n_test_items} of the {n_items} items so that both "
         "sets have pairs"
         + (" of both classes" if y_binary is not None else "")
-        + f" ({_MAX_ATTEMPTS} tries). Use more pairs per item or another test_size."
+        + f" ({MAX_ATTEMPTS} tries). Use more pairs per item or another test_size."
     )

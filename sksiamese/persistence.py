@@ -50,7 +50,7 @@ saved (sksiamese does not use them after ``fit``: ``partial_fit`` and
 import torch
 from torch import nn
 
-from .utils._version import InconsistentVersionWarning
+from .utils.version import InconsistentVersionWarning
 
 __all__ = [
     "InconsistentVersionWarning",

@@ -23,6 +23,8 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
+from .utils._optional import require_pandas
+
 __all__ = ["RecordEncoder", "split_record_pairs"]
 
 # column prefixes of the two records of a pair, by convention
@@ -30,16 +32,6 @@ _CONVENTIONS = {
     "Magellan (ltable_ / rtable_)": ("ltable_", "rtable_"),
     "DeepMatcher / Ditto (left_ / right_)": ("left_", "right_"),
 }
-
-
-def _pandas():
-    try:
-        import pandas as pd
-    except ImportError as exc:  # pandas is optional for the rest of sksiamese
-        raise ImportError(
-            "Records need pandas: pip install pandas (or sksiamese[test])."
-        ) from exc
-    return pd
 
 
 def _prefixed(columns, prefix):
@@ -89,7 +81,7 @@ def split_record_pairs(X):
     >>> list(left.columns), right["name"].tolist()
     (['name', 'city'], ["arnie morton's of chicago", 'arts delicatessen'])
     """
-    pd = _pandas()
+    pd = require_pandas()
     if not isinstance(X, pd.DataFrame):
         raise TypeError(
             f"split_record_pairs expects a pandas DataFrame, got {type(X).__name__}."
@@ -141,7 +133,7 @@ _RECORD = "__record__"
 def _is_text(column):
     """Whether a column is encoded as text: anything but numbers and booleans
     (strings, categories, dates)."""
-    pd = _pandas()
+    pd = require_pandas()
     return not (
         pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column)
     )
@@ -277,7 +269,7 @@ class RecordEncoder(TransformerMixin, BaseEstimator):
         self.whole_record = whole_record
 
     def _frame(self, X):
-        pd = _pandas()
+        pd = require_pandas()
         if isinstance(X, pd.DataFrame):
             return X
         if isinstance(X, list | tuple | np.ndarray) and all(

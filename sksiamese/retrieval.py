@@ -19,6 +19,8 @@ from sklearn.neighbors import NearestNeighbors
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from .utils._optional import require_pandas
+
 __all__ = ["EmbeddingIndex", "blocking_recall", "candidate_pairs"]
 
 
@@ -347,7 +349,7 @@ def candidate_pairs(
         raise ValueError(
             f"n_neighbors must be a positive integer, got {n_neighbors!r}."
         )
-    pd = _pandas("candidate_pairs")
+    pd = require_pandas("candidate_pairs")
     lids, litems, lframe = _table(left, id_column, "left")
     rids, ritems, rframe = _table(right, id_column, "right")
     index = EmbeddingIndex(estimator, metric=metric, backend=backend)
@@ -419,7 +421,7 @@ def blocking_recall(candidates, matches, *, id_column="id"):
     >>> blocking_recall(candidates, [(1, 8), (2, 8), (3, 3), (2, 9)])
     0.5
     """
-    pd = _pandas("blocking_recall")
+    pd = require_pandas("blocking_recall")
     if not isinstance(candidates, pd.DataFrame):
         raise TypeError(
             "candidates must be a DataFrame of candidate pairs (as candidate_pairs "
@@ -448,17 +450,9 @@ def blocking_recall(candidates, matches, *, id_column="id"):
     return len(truth & kept) / len(truth)
 
 
-def _pandas(func):
-    try:
-        import pandas as pd
-    except ImportError as exc:
-        raise ImportError(f"{func} needs pandas: pip install pandas.") from exc
-    return pd
-
-
 def _table(table, id_column, side):
     """(ids, items for the estimator, fields DataFrame or None) of a table."""
-    pd = _pandas("candidate_pairs")
+    pd = require_pandas("candidate_pairs")
     if not isinstance(table, pd.DataFrame):
         items = table if hasattr(table, "shape") else list(table)
         return np.arange(len(items)), items, None

@@ -114,12 +114,12 @@ def test_paired_equals_diagonal_of_pairwise(cls):
 @pytest.mark.parametrize("cls", ALL)
 @pytest.mark.parametrize("n_rows", [6, 400])
 def test_first_to_others_same_by_matrix_or_by_tuple(cls, n_rows):
-    from sksiamese.distances import _first_to_others
+    from sksiamese._engine.tuple_distances import first_to_others
 
     # 6 rows in 300 triplets: one distance matrix; 400 rows: tuple by tuple
     emb = _rand(n_rows, 5)
     tuples = np.random.RandomState(0).randint(n_rows, size=(300, 3))
-    got = _first_to_others(cls(), emb, tuples)
+    got = first_to_others(cls(), emb, tuples)
     expected = torch.stack(
         [cls().paired(emb[tuples[:, 0]], emb[tuples[:, j]]) for j in (1, 2)], dim=1
     )

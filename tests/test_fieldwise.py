@@ -258,7 +258,7 @@ def test_field_weights_stay_equal_when_no_field_tells_pairs_apart():
 def test_positive_logistic_is_logistic_regression_when_unconstrained_agrees():
     from sklearn.linear_model import LogisticRegression
 
-    from sksiamese._fieldwise import _positive_logistic
+    from sksiamese.modules._fieldwise import _positive_logistic
 
     rng = np.random.RandomState(SEED)
     X = rng.rand(200, 3)

@@ -27,6 +27,13 @@ from sksiamese.losses import (
 from sksiamese.miners import AllMiner, BatchHardMiner, SemiHardMiner, all_pairs
 
 LOSS_CLASSES = [ContrastiveLoss, TripletLoss, SupConLoss]
+# each loss with each distance it is defined on
+LOSS_DISTANCES = [
+    (cls, distance)
+    for cls in LOSS_CLASSES
+    for distance in ("euclidean", "cosine")
+    if distance == "cosine" or not getattr(cls, "cosine_only", False)
+]
 # each loss's own hyper-parameter
 PARAM = {
     ContrastiveLoss: "margin",
@@ -354,19 +361,33 @@ def test_supcon_one_positive_is_infonce():
     torch.testing.assert_close(SupConLoss(temperature=0.5)(x, labels), expected)
 
 
-def test_supcon_scale_invariant_and_ignores_distance():
+def test_supcon_scale_invariant():
     x, labels = _rand(8, 3), _labels(0, 8, 2)
-    loss = SupConLoss(distance="euclidean")
+    loss = SupConLoss()
     assert isinstance(loss.distance, CosineDistance)
     torch.testing.assert_close(loss(x, labels), loss(7.0 * x, labels))
+
+
+@pytest.mark.parametrize(
+    "cls", [SupConLoss, CoSENTLoss, CosineMSELoss, MultipleNegativesRankingLoss]
+)
+def test_cosine_losses_refuse_another_distance(cls):
+    assert isinstance(cls(distance=CosineDistance()).distance, CosineDistance)
+    with pytest.raises(ValueError, match=f"{cls.__name__} is defined on cosine"):
+        cls(distance="euclidean")
+    # by name, the loss keeps its own distance unless one is asked for
+    name = {SupConLoss: "supcon", CoSENTLoss: "cosent", CosineMSELoss: "mse"}
+    name[MultipleNegativesRankingLoss] = "mnrl"
+    assert isinstance(get_loss(name[cls]).distance, CosineDistance)
+    with pytest.raises(ValueError, match="defined on cosine"):
+        get_loss(name[cls], distance="euclidean")
 
 
 # --------------------------------------------------------------------------
 # all losses
 
 
-@pytest.mark.parametrize("cls", LOSS_CLASSES)
-@pytest.mark.parametrize("distance", ["euclidean", "cosine"])
+@pytest.mark.parametrize(("cls", "distance"), LOSS_DISTANCES)
 @pytest.mark.parametrize(
     "x",
     [
@@ -507,8 +528,7 @@ def batches(draw):
     return torch.from_numpy(x), torch.from_numpy(labels)
 
 
-@pytest.mark.parametrize("cls", LOSS_CLASSES)
-@pytest.mark.parametrize("distance", ["euclidean", "cosine"])
+@pytest.mark.parametrize(("cls", "distance"), LOSS_DISTANCES)
 @settings(max_examples=50, deadline=None)
 @given(batch=batches(), value=st.floats(0.01, 5.0))
 def test_property_losses_nonnegative_finite(cls, distance, batch, value):
@@ -624,7 +644,7 @@ def test_property_metric_losses_zero_when_constraints_met(
 def test_property_metric_losses_ignore_batch_order_and_label_names(cls, batch, seed):
     x, labels = batch
     order = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
-    loss = cls(distance="euclidean")
+    loss = cls(distance="cosine" if getattr(cls, "cosine_only", False) else "euclidean")
     base = loss(x.double(), labels).item()
     shuffled = loss(x.double()[order], (labels * 7 + 3)[order]).item()
     assert shuffled == pytest.approx(base, rel=1e-6, abs=1e-9)

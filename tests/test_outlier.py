@@ -16,7 +16,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import MinMaxScaler
 from sklearn.utils._param_validation import InvalidParameterError
 
-from sksiamese._criteria import ViewsCriterion
+from sksiamese._engine.criteria import ViewsCriterion
 from sksiamese.estimators.outlier import SiameseOutlierDetector, _ScarfViews
 from sksiamese.losses import SupConLoss
 
@@ -295,7 +295,7 @@ def test_known_anomalies_improve_scores(data):
 
 
 def test_scarf_views_replace_the_requested_share_with_marginal_values():
-    from sksiamese._data import RowsDataset
+    from sksiamese._engine.data import RowsDataset
 
     X = np.arange(40, dtype=np.float32).reshape(10, 4) * 10  # distinct values
     views = _ScarfViews(RowsDataset(X), corruption=0.5, seed=0)(torch.from_numpy(X[:3]))

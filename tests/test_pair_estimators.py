@@ -692,8 +692,8 @@ def test_warmup_linear_schedule_rises_then_decays():
             self.lrs = []
             return self
 
-        def on_batch_end(self, net, training=False, **kwargs):
-            if training:
+        def on_batch_begin(self, net, training=False, **kwargs):
+            if training:  # the rate this batch trains with
                 self.lrs.append(net.optimizer_.param_groups[0]["lr"])
 
     X, y = _graded_pairs(400, seed=0)

@@ -12,7 +12,7 @@ from sksiamese import (
     SiamesePairRegressor,
     SiameseTripletClassifier,
 )
-from sksiamese._holdout import (
+from sksiamese._engine.holdout import (
     _identities,
     _identity_disjoint_holdout,
     _item_disjoint_holdout,

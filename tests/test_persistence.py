@@ -319,7 +319,7 @@ def test_other_version_warns_and_still_loads(data, monkeypatch):
     est = SiameseTransformer(**QUICK).fit(X, y)
     content, pickled = dumps(est), pickle.dumps(est)
     saved_by = sksiamese.__version__
-    monkeypatch.setattr(sksiamese, "__version__", "99.0.0")
+    monkeypatch.setattr(sksiamese.utils.version, "__version__", "99.0.0")
     saved_by = f"saved by sksiamese {saved_by}"
     with pytest.warns(InconsistentVersionWarning, match=saved_by):
         restored = loads(content)

@@ -15,7 +15,8 @@ from sksiamese import (
     SiamesePairRegressor,
     split_record_pairs,
 )
-from sksiamese.pairs import _pair_items, pair_train_test_split
+from sksiamese._engine.items import tuple_items
+from sksiamese.pairs import pair_train_test_split
 from sksiamese.persistence import dumps, loads, trusted_types
 
 pd = pytest.importorskip("pandas")
@@ -203,19 +204,19 @@ def test_embed_of_a_one_column_dataframe_embeds_its_rows():
 
 def test_record_ids_identify_the_records_of_the_holdout():
     frame, _ = _pairs(4)
-    items = _pair_items(frame, None)
+    items = tuple_items(frame, None)
     # left and right ids are apart: ltable_id 0 and rtable_id 0 would be two
     # records; one left id in several pairs is one record
     assert items[0, 0] == items[4, 0] == items[8, 0]
     assert len(np.unique(items[:, 0])) == 4
     assert not set(items[:, 0]) & set(items[:, 1])
     same_ids = frame.assign(rtable_id=frame["ltable_id"])
-    assert not set(_pair_items(same_ids, None)[:, 0]) & set(
-        _pair_items(same_ids, None)[:, 1]
+    assert not set(tuple_items(same_ids, None)[:, 0]) & set(
+        tuple_items(same_ids, None)[:, 1]
     )
     # without an id field: equal records are one record
     no_ids = frame.drop(columns=["ltable_id", "rtable_id"])
-    by_value = _pair_items(no_ids, None)
+    by_value = tuple_items(no_ids, None)
     np.testing.assert_array_equal(  # the same partition into records
         pd.factorize(by_value.ravel())[0], pd.factorize(items.ravel())[0]
     )

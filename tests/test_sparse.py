@@ -1,4 +1,4 @@
-"""Sparse rows stay sparse through the first layer (sksiamese._sparse)."""
+"""Sparse rows stay sparse through the first layer (sksiamese.modules._sparse)."""
 
 import gc
 from pathlib import Path
@@ -17,10 +17,11 @@ from sksiamese import (
     SiamesePairRegressor,
     SiameseTransformer,
     SiameseTripletClassifier,
-    _sparse,
 )
-from sksiamese._sparse import SparseInputLinear, _SplitOptimizer, lazy_optimizer
+from sksiamese._engine import lazy_adam
+from sksiamese._engine.lazy_adam import _SplitOptimizer, lazy_optimizer
 from sksiamese.modules import MLP
+from sksiamese.modules._sparse import SparseInputLinear
 
 MB = 2**20
 
@@ -163,7 +164,7 @@ def _train_pair(optimizer_class, steps, every_column, clip=False, **kwargs):
 def test_lazy_adam_is_adam_when_every_column_is_present(
     optimizer_class, kwargs, fused, clip, monkeypatch
 ):
-    monkeypatch.setattr(_sparse, "_FUSED", fused and _sparse._FUSED)
+    monkeypatch.setattr(lazy_adam, "_FUSED", fused and lazy_adam._FUSED)
     ref, lazy = _train_pair(optimizer_class, 5, every_column=True, clip=clip, **kwargs)
     torch.testing.assert_close(lazy.weight, ref.weight, atol=1e-6, rtol=1e-5)
     torch.testing.assert_close(lazy.bias, ref.bias, atol=1e-6, rtol=1e-5)

@@ -8,7 +8,7 @@ from sklearn.datasets import load_digits
 from skorch.callbacks import Callback
 
 from sksiamese import SiamesePairClassifier, SiameseTransformer
-from sksiamese._threads import SMALL_BATCH_FLOPS, batch_flops, resolve_threads
+from sksiamese._engine.threads import SMALL_BATCH_FLOPS, batch_flops, resolve_threads
 from sksiamese.modules import MLP, ConvNet
 from sksiamese.pairs import make_pairs
 

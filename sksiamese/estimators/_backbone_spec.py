@@ -5,8 +5,8 @@ import inspect
 
 from torch import nn
 
-from .._fieldwise import _encoder_fields
 from ..modules import MLP
+from ..modules._fieldwise import encoder_fields
 
 BACKBONE_PARAMS = ("hidden_layer_sizes", "embedding_dim", "dropout", "batch_norm")
 
@@ -47,7 +47,7 @@ def backbone_spec(est, n_features):
     if "fields" in takes and "module__fields" not in routed:
         # a field-aware backbone (FieldwiseMLP) gets the encoder's layout
         encoder = getattr(est, "encoder_", None)
-        kwargs["module__fields"] = _encoder_fields(encoder, module)
+        kwargs["module__fields"] = encoder_fields(encoder, module)
     if instance:
         # never train the user's instance in place: fit must not change params
         module = copy.deepcopy(module)

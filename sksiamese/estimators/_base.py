@@ -25,10 +25,10 @@ from skorch.callbacks import (
 )
 from torch import nn
 
-from .._callbacks import HeldOutScore, PlainPrintLog, WarmupLinearLR
-from .._data import RowsDataset
-from .._net import NonFiniteLossError, SiameseNet
-from .._threads import resolve_threads, torch_threads
+from .._engine.callbacks import HeldOutScore, PlainPrintLog, WarmupLinearLR
+from .._engine.data import RowsDataset
+from .._engine.net import NonFiniteLossError, SiameseNet
+from .._engine.threads import resolve_threads, torch_threads
 from ..distances import DISTANCES
 from ..modules import MLP, ConvNet, FieldwiseMLP
 from ..utils.validation import check_raw_items, check_rows
@@ -171,6 +171,12 @@ class SiameseBase(_NetPickling, BaseEstimator):
         input is passed through as an object array instead of numeric rows."""
         return bool(getattr(self.module, "takes_raw_items", False))
 
+    def _on_mlp(self):
+        """Whether the backbone is the default :class:`~sksiamese.modules.MLP`
+        (None, the class or an instance), whose start is the input's geometry."""
+        module = self.module
+        return module is None or module is MLP or isinstance(module, MLP)
+
     def _resolve_training(self):
         """lr, weight_decay, lr_schedule, max_epochs and batch_size for a fit.
 
@@ -266,7 +272,7 @@ class SiameseBase(_NetPickling, BaseEstimator):
     def _build_net(self, n_features, seed, scorer=None, scheduled=True):
         """The skorch net of a fit, from the training parameters resolved at
         its start (``_training_params_``); ``scorer``: the
-        :class:`~sksiamese._callbacks.HeldOutScore` that selects the model."""
+        :class:`~sksiamese._engine.callbacks.HeldOutScore` that selects the model."""
         _check_device(self.device)
         module, module_kwargs = self._module_spec(n_features)
         training = self._training_params_

@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from ..distances import _row_cosines, _row_products
+from ..utils.rows import row_cosines, row_products
 
 # The label-convention guard of fit: warn when the pairs labelled "similar"
 # rank below the others by the input's own similarity, with an ROC AUC under
@@ -62,5 +62,5 @@ def warn_if_labels_inverted(
 def _input_similarities(a, b):
     """Cosine similarity and minus the Euclidean distance of paired rows
     (dense or CSR)."""
-    dot, aa, bb = _row_products(a, b)
-    return _row_cosines(dot, aa, bb), -np.sqrt(np.maximum(aa + bb - 2 * dot, 0))
+    dot, aa, bb = row_products(a, b)
+    return row_cosines(dot, aa, bb), -np.sqrt(np.maximum(aa + bb - 2 * dot, 0))

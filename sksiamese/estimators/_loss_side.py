@@ -71,6 +71,10 @@ def _build_loss(estimator, distance):
                 "set; give only one of them."
             )
         params["margin"] = margin
+    if getattr(_NAMED_LOSSES.get(loss), "cosine_only", False):
+        # defined on cosine similarity: the estimator's distance still
+        # compares the embeddings at inference, loss__distance reaches the loss
+        distance = None
     return get_loss(loss, distance=params.pop("distance", distance), **params)
 
 

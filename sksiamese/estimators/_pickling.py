@@ -10,7 +10,7 @@ import warnings
 import numpy as np
 import torch
 
-from ..utils._version import InconsistentVersionWarning, current_version
+from ..utils.version import InconsistentVersionWarning, current_version
 
 # Layout of ``net_`` in a pickled estimator: plain values and numpy arrays, so
 # that pickle and skops files hold no torch object. v1 was written by

@@ -6,7 +6,7 @@ import torch
 from scipy.optimize import minimize_scalar
 from scipy.special import log_softmax, softmax
 
-from .._data import vstack_rows
+from .._engine.data import vstack_rows
 from ..utils.validation import check_class_labels
 
 # Size of the (rows, classes) distance matrix on which the softmax temperature

@@ -7,7 +7,7 @@ import scipy.sparse as sp
 import torch
 from sklearn.utils.sparsefuncs import mean_variance_axis
 
-from .._data import RowsDataset
+from .._engine.data import RowsDataset
 
 
 class _ScaledRows(RowsDataset):

@@ -18,12 +18,12 @@ from sklearn.utils.validation import (
     check_is_fitted,
 )
 
-from .._criteria import ViewsCriterion
-from .._threads import with_n_jobs_doc
+from .._engine.criteria import ViewsCriterion
 from ..distances import EuclideanDistance
 from ..losses import SupConLoss
 from ..utils.validation import check_labels, check_rows
 from ._base import SiameseBase
+from ._docstrings import fill_doc
 from ._neighbor_scores import _NeighborScoring
 from ._views import _mean_scale, _ScaledRows, _ScarfViews, _Standardized
 
@@ -574,7 +574,7 @@ class SiameseOutlierDetector(
         return np.where(self.decision_function(X) < 0, -1, 1)
 
 
-SiameseOutlierDetector.__doc__ = with_n_jobs_doc(SiameseOutlierDetector.__doc__)
+SiameseOutlierDetector.__doc__ = fill_doc(SiameseOutlierDetector.__doc__)
 
 
 __all__ = ["SiameseOutlierDetector"]

@@ -15,19 +15,19 @@ from sklearn.utils.validation import (
     column_or_1d,
 )
 
-from .._callbacks import pair_auc
+from .._engine.selection_scores import pair_auc
 from ..metrics import select_threshold
 from ..modules import FieldwiseMLP
 from ..utils.validation import (
     check_class_labels,
 )
 from ._base import _init_index
+from ._docstrings import fill_doc
 from ._label_guard import warn_if_labels_inverted
 from ._tuple_base import (
     _as_item_tuples,
     _as_records,
     _concat,
-    _doc,
     _take,
     _TupleBase,
 )
@@ -620,12 +620,12 @@ class SiamesePairClassifier(ClassifierMixin, _TupleBase):
         return self
 
 
-SiamesePairClassifier.__doc__ = _doc(
+SiamesePairClassifier.__doc__ = fill_doc(
     SiamesePairClassifier.__doc__,
-    2,
-    "to learn the threshold and calibration",
-    "their ROC AUC",
-    "None",
+    k=2,
+    holdout="to learn the threshold and calibration",
+    score="their ROC AUC",
+    projection="None",
 )
 
 

@@ -9,12 +9,13 @@ from sklearn.base import (
 from sklearn.linear_model import LinearRegression
 from sklearn.utils._param_validation import HasMethods, StrOptions
 
-from .._callbacks import spearman
+from .._engine.selection_scores import spearman
 from ..losses import REGRESSION_LOSSES
 from ..utils.validation import (
     check_targets,
 )
-from ._tuple_base import _doc, _TupleBase
+from ._docstrings import fill_doc
+from ._tuple_base import _TupleBase
 
 
 class SiamesePairRegressor(RegressorMixin, _TupleBase):
@@ -256,12 +257,12 @@ class SiamesePairRegressor(RegressorMixin, _TupleBase):
         return y_pred
 
 
-SiamesePairRegressor.__doc__ = _doc(
+SiamesePairRegressor.__doc__ = fill_doc(
     SiamesePairRegressor.__doc__,
-    2,
-    "to map the similarity to the targets",
-    "the Spearman correlation of their similarity and target",
-    "None",
+    k=2,
+    holdout="to map the similarity to the targets",
+    score="the Spearman correlation of their similarity and target",
+    projection="None",
 )
 
 

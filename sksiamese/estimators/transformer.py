@@ -15,21 +15,21 @@ from sklearn.base import (
 from sklearn.model_selection import train_test_split
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
-from .._callbacks import HeldOutScore, pair_auc
-from .._criteria import MetricCriterion
-from .._data import RowsDataset, vstack_rows
-from .._sparse import with_lazy_update_doc
-from .._threads import with_n_jobs_doc
+from .._engine.callbacks import HeldOutScore
+from .._engine.criteria import MetricCriterion
+from .._engine.data import RowsDataset, vstack_rows
+from .._engine.selection_scores import pair_auc
 from ..distances import get_distance
 from ..losses import LOSSES
 from ..miners import MINERS
 from ..utils.validation import (
-    _warn_if_unscaled,
     check_class_labels,
     check_raw_items,
     check_rows,
+    warn_if_unscaled,
 )
 from ._base import _ROUTED_PREFIXES, SiameseBase, _init_sample, _n_features
+from ._docstrings import fill_doc
 from ._loss_side import _build_loss, _build_miner
 from ._prototypes import _PrototypeClassifier
 
@@ -336,8 +336,8 @@ class SiameseTransformer(
             X = check_raw_items(X, type(self).__name__)
         else:
             X, y = check_rows(self, X, y, reset=reset)
-            if reset:
-                _warn_if_unscaled(self, X)
+            if reset and self._on_mlp():
+                warn_if_unscaled(self, X)
         y = check_class_labels(y, X.shape[0], min_classes=min_classes, estimator=self)
         return X, y
 
@@ -548,9 +548,7 @@ class SiameseTransformer(
         return self.distance_.similarity(distances)
 
 
-SiameseTransformer.__doc__ = with_n_jobs_doc(
-    with_lazy_update_doc(SiameseTransformer.__doc__)
-)
+SiameseTransformer.__doc__ = fill_doc(SiameseTransformer.__doc__)
 
 
 __all__ = ["SiameseTransformer"]
@@ -561,7 +559,7 @@ _SCORED_PAIRS = 20000
 
 
 def _pair_scorer(rows, codes, estimator, seed):
-    """A :class:`~sksiamese._callbacks.HeldOutScore` of the ROC AUC of pairs
+    """A :class:`~sksiamese._engine.callbacks.HeldOutScore` of the ROC AUC of pairs
     of held-out rows (same class or not), or None without both kinds."""
     first, second = np.triu_indices(len(codes), k=1)
     if len(first) > _SCORED_PAIRS:

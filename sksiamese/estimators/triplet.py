@@ -8,11 +8,12 @@ from sklearn.base import (
 )
 from sklearn.utils._param_validation import HasMethods, StrOptions
 
-from .._callbacks import triplet_accuracy
+from .._engine.selection_scores import triplet_accuracy
 from ..utils.validation import (
     check_class_labels,
 )
-from ._tuple_base import _doc, _n_rows, _TupleBase
+from ._docstrings import fill_doc
+from ._tuple_base import _n_rows, _TupleBase
 
 
 class SiameseTripletClassifier(ClassifierMixin, _TupleBase):
@@ -235,12 +236,12 @@ class SiameseTripletClassifier(ClassifierMixin, _TupleBase):
         return super().score(X, y, sample_weight=sample_weight)
 
 
-SiameseTripletClassifier.__doc__ = _doc(
+SiameseTripletClassifier.__doc__ = fill_doc(
     SiameseTripletClassifier.__doc__,
-    3,
-    "for model selection",
-    "the share of triplets whose second item is the closer one",
-    "64",
+    k=3,
+    holdout="for model selection",
+    score="the share of triplets whose second item is the closer one",
+    projection="64",
 )
 
 

@@ -16,7 +16,9 @@ Numeric input is converted to float32 or float64 and must fit in float32, the
 precision the networks compute in.
 """
 
+import math
 import warnings
+from numbers import Integral
 
 import numpy as np
 import scipy.sparse as sp
@@ -456,20 +458,16 @@ def _check_length(n_samples, y):
     check_consistent_length(n_samples, y)
 
 
-def _warn_if_unscaled(estimator, X):
+def warn_if_unscaled(estimator, X):
     """Warn when a few features of the dense numeric rows ``X`` dwarf the
-    others in scale (see ``_SCALE_RATIO``), for the default MLP backbone.
+    others in scale (see ``_SCALE_RATIO``); the estimator calls it for the
+    default MLP backbone.
 
     Constant features (standard deviation 0) are ignored; the overall
     magnitude of the input is not checked, as the default network is
     insensitive to it (batch normalisation after the first layer, a cosine
     of the embeddings).
     """
-    from ..modules import MLP
-
-    module = getattr(estimator, "module", None)
-    if not (module is None or module is MLP or isinstance(module, MLP)):
-        return
     if sp.issparse(X) or X.ndim != 2 or X.shape[0] < 2 or X.shape[1] < 2:
         return
     rows = X[:: max(1, X.shape[0] // _SCALE_SAMPLE)]
@@ -495,3 +493,30 @@ def _warn_if_unscaled(estimator, X):
             UserWarning,
             stacklevel=5,  # the caller of fit
         )
+
+
+def check_input_shape(input_shape, n_features=None):
+    """Validate an image shape ``(channels, height, width)`` or ``(height, width)``.
+
+    Returns the shape as a 3-tuple; with ``n_features``, also checks that
+    flattened images of that shape have ``n_features`` values.
+    """
+    shape = tuple(input_shape)
+    if len(shape) == 2:
+        shape = (1, *shape)
+    if len(shape) != 3 or not all(
+        isinstance(s, Integral) and not isinstance(s, bool) and s > 0 for s in shape
+    ):
+        raise ValueError(
+            "input_shape must be (channels, height, width) or (height, width) "
+            f"with positive integers, got {input_shape!r}."
+        )
+    shape = tuple(int(s) for s in shape)
+    if n_features is not None and math.prod(shape) != n_features:
+        raise ValueError(
+            f"input_shape={shape} holds {math.prod(shape)} values per image but "
+            f"the rows have {n_features} features; set input_shape (e.g. "
+            "module__input_shape in an estimator) to the shape of the flattened "
+            "images."
+        )
+    return shape

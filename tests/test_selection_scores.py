@@ -1,12 +1,12 @@
-"""Tests for sksiamese._callbacks: the held-out scores of model selection and
-their standard errors."""
+"""Tests for sksiamese._engine.selection_scores: the held-out scores of model
+selection and their standard errors."""
 
 import numpy as np
 import pytest
 from scipy.stats import spearmanr
 from sklearn.metrics import roc_auc_score
 
-from sksiamese._callbacks import pair_auc, spearman, triplet_accuracy
+from sksiamese._engine.selection_scores import pair_auc, spearman, triplet_accuracy
 
 
 def _paired_case(seed=0, n=400):

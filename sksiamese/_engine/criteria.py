@@ -31,7 +31,7 @@ class ProjectionHead(nn.Module):
     Examples
     --------
     >>> import torch
-    >>> from sksiamese._criteria import ProjectionHead
+    >>> from sksiamese._engine.criteria import ProjectionHead
     >>> head = ProjectionHead(4, 2)
     >>> head(torch.randn(3, 4)).shape
     torch.Size([3, 2])
@@ -77,7 +77,7 @@ class MetricCriterion(_Criterion):
     Examples
     --------
     >>> import torch
-    >>> from sksiamese._criteria import MetricCriterion
+    >>> from sksiamese._engine.criteria import MetricCriterion
     >>> from sksiamese.distances import get_distance
     >>> from sksiamese.losses import get_loss
     >>> from sksiamese.miners import get_miner
@@ -128,7 +128,7 @@ class TupleCriterion(_Criterion):
     Examples
     --------
     >>> import torch
-    >>> from sksiamese._criteria import TupleCriterion
+    >>> from sksiamese._engine.criteria import TupleCriterion
     >>> from sksiamese.distances import get_distance
     >>> from sksiamese.losses import get_loss
     >>> crit = TupleCriterion(get_loss("triplet"), get_distance("euclidean"),
@@ -193,7 +193,7 @@ class ViewsCriterion(_Criterion):
     Examples
     --------
     >>> import torch
-    >>> from sksiamese._criteria import ViewsCriterion
+    >>> from sksiamese._engine.criteria import ViewsCriterion
     >>> from sksiamese.losses import SupConLoss
     >>> crit = ViewsCriterion(SupConLoss(temperature=0.1))
     >>> good = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [0.0, 1.0]])

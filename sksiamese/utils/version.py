@@ -1,10 +1,11 @@
-"""The version an estimator was saved with, and the warning when it differs."""
+"""The package version, and the warning when a saved estimator's differs."""
+
+# the one place the version is written (pyproject reads it here too)
+__version__ = "0.1.0"
 
 
 def current_version():
     """The running sksiamese version, read at each call."""
-    from .. import __version__
-
     return __version__
 
 

@@ -1,14 +1,4 @@
-"""Backbones: the shared twin network that maps one item to one embedding.
-
-A backbone is any ``torch.nn.Module`` that maps a batch of rows (or of raw
-items) to a batch of embeddings. The projection head that only the training
-loss sees (as in SimCLR and SupCon) is not part of the backbone: the
-estimators' ``projection_dim`` puts it on the loss side, for any backbone,
-and ``transform`` returns the backbone's output.
-"""
-
-import math
-from numbers import Integral
+"""The MLP and the ConvNet, with the output side every backbone shares."""
 
 import numpy as np
 import scipy.sparse as sp
@@ -16,14 +6,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._fieldwise import FieldwiseMLP
+from ..utils.validation import check_input_shape
 from ._sparse import SparseInputLinear
-from ._text_backbone import SentenceTransformerBackbone
-
-# their public home: pickles, skops files and the docs name it there
-FieldwiseMLP.__module__ = SentenceTransformerBackbone.__module__ = __name__
-
-__all__ = ["MLP", "ConvNet", "FieldwiseMLP", "SentenceTransformerBackbone"]
 
 # the sizes embedding_dim="auto" chooses from: wide enough that the residual
 # MLP's untrained start keeps the input's cosines (see MLP), small enough for
@@ -73,7 +57,8 @@ class MLP(_Backbone):
     torch's default random init, a random projection.
 
     Sparse rows stay sparse: the first layer (the input map in the residual
-    form) is a :class:`~sksiamese._sparse.SparseInputLinear`, which takes torch sparse
+    form) is a :class:`~sksiamese.modules._sparse.SparseInputLinear`, which
+    takes torch sparse
     tensors as they are (``accepts_sparse = True``), so the estimators pass
     it the batches of a scipy sparse input (a TF-IDF encoder's output) without
     densifying them; its cost grows with the nonzeros, not the features.
@@ -262,33 +247,6 @@ def auto_embedding_dim(n_features, embedding_dim="auto"):
     return embedding_dim
 
 
-def _check_input_shape(input_shape, n_features=None):
-    """Validate an image shape ``(channels, height, width)`` or ``(height, width)``.
-
-    Returns the shape as a 3-tuple; with ``n_features``, also checks that
-    flattened images of that shape have ``n_features`` values.
-    """
-    shape = tuple(input_shape)
-    if len(shape) == 2:
-        shape = (1, *shape)
-    if len(shape) != 3 or not all(
-        isinstance(s, Integral) and not isinstance(s, bool) and s > 0 for s in shape
-    ):
-        raise ValueError(
-            "input_shape must be (channels, height, width) or (height, width) "
-            f"with positive integers, got {input_shape!r}."
-        )
-    shape = tuple(int(s) for s in shape)
-    if n_features is not None and math.prod(shape) != n_features:
-        raise ValueError(
-            f"input_shape={shape} holds {math.prod(shape)} values per image but "
-            f"the rows have {n_features} features; set input_shape (e.g. "
-            "module__input_shape in an estimator) to the shape of the flattened "
-            "images."
-        )
-    return shape
-
-
 class ConvNet(_Backbone):
     """Convolutional embedding network for images given as flattened rows.
 
@@ -361,7 +319,7 @@ class ConvNet(_Backbone):
         pooling="flatten",
     ):
         super().__init__()
-        self.input_shape = _check_input_shape(input_shape, n_features)
+        self.input_shape = check_input_shape(input_shape, n_features)
         if pooling not in ("avg", "flatten"):
             raise ValueError(f"pooling must be 'avg' or 'flatten', got {pooling!r}.")
         self.pooling = pooling

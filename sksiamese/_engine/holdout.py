@@ -9,7 +9,7 @@ from sklearn.model_selection import train_test_split
 
 # Random item assignments tried before giving up on folds that each hold both
 # classes; small data sets need a few, hopeless ones fail fast enough.
-_MAX_ATTEMPTS = 20
+MAX_ATTEMPTS = 20
 
 # Identities (classes, entities) there must be, by size, before whole ones are
 # held out: with fewer, the held-out few would say little and cost training
@@ -17,7 +17,7 @@ _MAX_ATTEMPTS = 20
 _MIN_IDENTITIES = 20
 
 
-def _split_ok(train, test, y):
+def split_ok(train, test, y):
     """Whether both sides are non-empty and, for a binary ``y``, hold both classes."""
     if not train.any() or not test.any():
         return False
@@ -26,7 +26,7 @@ def _split_ok(train, test, y):
     return len(np.unique(y[train])) == 2 and len(np.unique(y[test])) == 2
 
 
-def _n_test_items(test_size, n_items):
+def test_item_count(test_size, n_items):
     """Items to hold out so that about ``test_size`` of the kept pairs are test
     pairs: holding out a share q of the items keeps ~q**2 of the pairs for
     testing and ~(1 - q)**2 for training; solve q**2 / (q**2 + (1 - q)**2) =
@@ -35,17 +35,17 @@ def _n_test_items(test_size, n_items):
     return int(np.clip(np.round(share * n_items), 1, n_items - 1))
 
 
-def _hold_out_items(items, n_test_items, y, rng):
+def hold_out_items(items, n_test_items, y, rng):
     """Hold out ``n_test_items`` random items; return the indices of the
     tuples of held-out items only (test) and of other items only (train), or
-    None when no draw of ``_MAX_ATTEMPTS`` satisfies :func:`_split_ok`."""
+    None when no draw of ``MAX_ATTEMPTS`` satisfies :func:`split_ok`."""
     n_items = int(items.max()) + 1
-    for _ in range(_MAX_ATTEMPTS):
+    for _ in range(MAX_ATTEMPTS):
         held_out = np.zeros(n_items, dtype=bool)
         held_out[rng.permutation(n_items)[:n_test_items]] = True
         inside = held_out[items]
         train, test = ~inside.any(1), inside.all(1)
-        if _split_ok(train, test, y):
+        if split_ok(train, test, y):
             return np.flatnonzero(train), np.flatnonzero(test)
     return None
 
@@ -71,21 +71,21 @@ def _identity_disjoint_holdout(items, similar, test_size, y, rng, min_test):
     entities, new classes), and tuples of new items of known identities
     flatter a network that learned those identities. Random identities are
     held out until they hold the share of the items that
-    :func:`_n_test_items` gives, and the tuples that straddle are dropped.
+    :func:`test_item_count` gives, and the tuples that straddle are dropped.
     None when an identity holds more than ``1 / _MIN_IDENTITIES`` of the
     items (a few large classes: holding some out whole would leave training
     too few to learn from, and judge the model on too few to tell), when the
     links join no items (item-disjoint is the same), or
     when no draw gives at least ``min_test`` test tuples and a split that
-    :func:`_split_ok` accepts.
+    :func:`split_ok` accepts.
     """
     identity = _identities(items, similar)
     n_items, sizes = len(identity), np.bincount(identity)
     if sizes.max() > n_items / _MIN_IDENTITIES or len(sizes) == n_items:
         return None
-    n_test_items = _n_test_items(test_size, n_items)
+    n_test_items = test_item_count(test_size, n_items)
     codes = identity[items]
-    for _ in range(_MAX_ATTEMPTS):
+    for _ in range(MAX_ATTEMPTS):
         order = rng.permutation(len(sizes))
         # the fewest identities, in random order, that hold the share
         n_held = np.searchsorted(np.cumsum(sizes[order]), n_test_items) + 1
@@ -93,7 +93,7 @@ def _identity_disjoint_holdout(items, similar, test_size, y, rng, min_test):
         held_out[order[:n_held]] = True
         inside = held_out[codes]
         train, test = ~inside.any(1), inside.all(1)
-        if test.sum() >= min_test and _split_ok(train, test, y):
+        if test.sum() >= min_test and split_ok(train, test, y):
             return np.flatnonzero(train), np.flatnonzero(test)
     return None
 
@@ -109,10 +109,11 @@ def _item_disjoint_holdout(items, test_size, y, rng, min_test):
     instead and the tuples that straddle are dropped, as
     :func:`~sksiamese.pairs.pair_train_test_split` does. None when neither
     gives at least ``min_test`` test tuples and a split that
-    :func:`_split_ok` accepts (for a binary ``y``, both classes on each
+    :func:`split_ok` accepts (for a binary ``y``, both classes on each
     side).
 
-    ``items`` are ``(n_tuples, k)`` item codes (``sksiamese.pairs._pair_items``).
+    ``items`` are ``(n_tuples, k)`` item codes (see
+    ``sksiamese._engine.items.tuple_items``).
     """
     from scipy.sparse.csgraph import connected_components
 
@@ -128,7 +129,7 @@ def _item_disjoint_holdout(items, test_size, y, rng, min_test):
     _, component = connected_components(links, directed=False)
     group = component[items[:, 0]]
     sizes = np.bincount(group)
-    for _ in range(_MAX_ATTEMPTS):
+    for _ in range(MAX_ATTEMPTS):
         chosen, total = np.zeros(len(sizes), dtype=bool), 0
         for g in rng.permutation(len(sizes)):
             if total + sizes[g] <= n_test:
@@ -138,9 +139,9 @@ def _item_disjoint_holdout(items, test_size, y, rng, min_test):
         if total < max(min_test, n_test / 2):
             break  # too few small groups: hold out items instead
         test = chosen[group]
-        if _split_ok(~test, test, y):
+        if split_ok(~test, test, y):
             return np.flatnonzero(~test), np.flatnonzero(test)
-    split = _hold_out_items(items, _n_test_items(test_size, n_items), y, rng)
+    split = hold_out_items(items, test_item_count(test_size, n_items), y, rng)
     if split is None or len(split[1]) < min_test:
         return None
     return split

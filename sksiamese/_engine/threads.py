@@ -35,11 +35,11 @@ def batch_flops(module, batch_size, density=1.0):
     weight and row. Convolutions reuse each weight at every position, so for
     them this underestimates the cost: :func:`resolve_threads` then also
     treats any convolution as large work. A first layer that reads sparse
-    rows (:class:`~sksiamese._sparse.SparseInputLinear`) touches only the
+    rows (:class:`~sksiamese.modules._sparse.SparseInputLinear`) touches only the
     weights of the nonzeros: ``density``, the share of nonzero inputs, scales
     its count.
     """
-    from ._sparse import SparseInputLinear
+    from ..modules._sparse import SparseInputLinear
 
     sparse = {
         id(p)
@@ -101,26 +101,3 @@ def torch_threads(n_threads):
     finally:
         if torch.get_num_threads() != previous:
             torch.set_num_threads(previous)
-
-
-# The ``n_jobs`` entry of every estimator's Parameters section.
-N_JOBS_DOC = """\
-    n_jobs : int or None, default=None
-        Torch's intra-op threads while the estimator trains and embeds; the
-        caller's setting is restored when each call returns. None: one thread
-        for a small network (a training batch under about 100 million
-        floating-point operations, as for most tabular data), where more
-        threads only add synchronisation and slow down badly when the cores
-        are busy with other work; otherwise torch's current setting
-        (convolutions, pretrained text encoders). It never exceeds torch's
-        current setting, so the limits joblib, Dask and Ray give their
-        workers hold. A positive int sets that many threads, -1 one per core.
-        Threads change results only in the last bits of floating-point sums
-        (which training can amplify over epochs).
-"""
-
-
-def with_n_jobs_doc(text):
-    """A docstring with the shared ``n_jobs`` entry in place of its
-    ``{n_jobs}`` line (None stays None: ``python -OO`` strips docstrings)."""
-    return None if text is None else text.replace("    {n_jobs}\n", N_JOBS_DOC)

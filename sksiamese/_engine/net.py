@@ -1,11 +1,11 @@
 """The skorch glue: one NeuralNet subclass with batch-level iterators and a NaN guard.
 
 Only skorch hooks are overridden: ``get_iterator`` (class-balanced batches cut
-straight from arrays, without per-row collation, see :mod:`sksiamese._data`),
+straight from arrays, without per-row collation, see :mod:`sksiamese._engine.data`),
 ``initialize_criterion`` (which gives the criterion its projection head, sized
 to the backbone's output), ``initialize_optimizer`` and ``partial_fit`` (sparse
 batches for a backbone that takes them, with the lazy update of its sparse
-input layers under Adam / AdamW, see :mod:`sksiamese._sparse`), ``get_loss``
+input layers under Adam / AdamW, see :mod:`sksiamese.modules._sparse`), ``get_loss``
 (the criterion's loss, with a guard against non-finite values) and ``infer``
 (batches of raw items such as strings go to the backbone as they are), plus
 skorch's private ``_set_training``, which skips re-setting modes that are
@@ -20,15 +20,16 @@ import torch
 from skorch import NeuralNet
 from torch import nn
 
-from ._criteria import ProjectionHead
-from ._data import (
+from ..modules._sparse import sparse_layers
+from .criteria import ProjectionHead
+from .data import (
     BalancedBatches,
     FixedBatches,
     SequentialBatches,
     ShuffledBatches,
     is_raw_items,
 )
-from ._sparse import lazy_optimizer, sparse_layers, takes_lazy_columns
+from .lazy_adam import lazy_optimizer, takes_lazy_columns
 
 _MODULE_TRAIN = nn.Module.train
 
@@ -56,7 +57,7 @@ class SiameseNet(NeuralNet):
     batching : {"balanced", "shuffled"}
         Training batches: class-balanced rows of a :class:`RowsDataset`
         (``samples_per_class`` per class), or a shuffled pass over a dataset
-        of tuples (:class:`~sksiamese._data.TupleDataset`). Validation
+        of tuples (:class:`~sksiamese._engine.data.TupleDataset`). Validation
         batches are drawn the same way, the same ones at every epoch.
     samples_per_class : int
         Rows per class in each training batch (``batching="balanced"``).
@@ -67,7 +68,8 @@ class SiameseNet(NeuralNet):
     predict_batch_size : int
         Rows per batch at inference.
     projection_dim : int or None
-        Output size of the criterion's :class:`~sksiamese._criteria.ProjectionHead`;
+        Output size of the criterion's
+        :class:`~sksiamese._engine.criteria.ProjectionHead`;
         None: the loss sees the backbone's embeddings.
     n_features : int or None
         Features per input row; None for backbones of raw items. Used to

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .distances import _row_cosines, _row_products
+from ..utils.rows import row_cosines, row_products
 
 __all__ = ["FieldwiseMLP"]
 
@@ -151,7 +151,7 @@ class FieldwiseMLP(nn.Module):
         self.field_names = names
         self.field_slices = slices
         # sksiamese.modules re-exports this class, so it imports here
-        from .modules import MLP
+        from ._backbones import MLP
 
         # each twin is the residual MLP: the untrained backbone compares the
         # records field by field as the encoder's output does
@@ -253,7 +253,7 @@ class FieldwiseMLP(nn.Module):
         if sp.issparse(A):
             A, B = A.tocsc(), B.tocsc()  # cheap column blocks
         cosines = np.column_stack(
-            [_row_cosines(*_row_products(A[:, s], B[:, s])) for s in self.field_slices]
+            [row_cosines(*row_products(A[:, s], B[:, s])) for s in self.field_slices]
         )
         coef = _positive_logistic(cosines, y, _WEIGHTS_C)
         if coef.sum() <= 0:
@@ -352,7 +352,7 @@ def _check_fields(fields, n_features):
     return names, slices
 
 
-def _encoder_fields(encoder, module):
+def encoder_fields(encoder, module):
     """The ``fields`` of a field-aware backbone, from a fitted encoder.
 
     The encoder's ``field_slices_``, else its ``output_indices_`` (a fitted

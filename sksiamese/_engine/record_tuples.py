@@ -12,7 +12,8 @@ import numpy as np
 from sklearn.feature_extraction import DictVectorizer
 from sklearn.pipeline import Pipeline
 
-from .records import _pandas, split_record_pairs
+from ..records import split_record_pairs
+from ..utils._optional import require_pandas
 
 
 def _dataframe_type():
@@ -124,7 +125,7 @@ def records_frame(records, fields=None, text_check=False):
     ``text_check``: raise on missing values in a text field, which a user's
     encoder (e.g. ``TfidfVectorizer``) cannot read.
     """
-    pd = _pandas()
+    pd = require_pandas()
     if isinstance(records, pd.DataFrame):
         frame = records
     else:

@@ -9,7 +9,7 @@ without per-row collation.
 
 Sparse rows reach the backbone as torch sparse COO tensors when the net sets
 ``keep_sparse`` on the dataset (a backbone with ``accepts_sparse = True``,
-see :mod:`sksiamese._sparse`); otherwise they are densified one batch at a
+see :mod:`sksiamese.modules._sparse`); otherwise they are densified one batch at a
 time.
 """
 
@@ -17,8 +17,8 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from ._sparse import to_torch_sparse
-from .samplers import ClassBalancedBatchSampler
+from ..modules._sparse import to_torch_sparse
+from ..samplers import ClassBalancedBatchSampler
 
 
 class RowsDataset(torch.utils.data.Dataset):
