@@ -179,12 +179,5 @@ def _network(estimator, network_only):
             "export. Pass network_only=True to export the network alone; its "
             "input is then estimator.encoder_.transform(items)."
         )
-    # the width of the encoded items, which the skorch net was built with
-    n_features = getattr(estimator.net_, "module__n_features", None)
-    if n_features is None:
-        raise ValueError(
-            f"The backbone of {name} does not take n_features, so the width of "
-            "the encoded items is unknown; export estimator.embedding_module() "
-            "yourself with torch.onnx.export."
-        )
-    return estimator.embedding_module(), n_features
+    # the width of the encoded items, which the network was built for
+    return estimator.embedding_module(), estimator.net_.n_features
