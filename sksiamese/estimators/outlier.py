@@ -25,6 +25,7 @@ from ..losses import SupConLoss
 from ..utils.validation import check_labels, check_rows
 from ._base import SiameseBase
 from ._neighbor_scores import _NeighborScoring
+from ._transaction import transactional
 from ._views import _mean_scale, _ScaledRows, _ScarfViews, _Standardized
 
 # label shared by known anomalies in the contrastive loss (normal rows get their
@@ -383,6 +384,7 @@ class SiameseOutlierDetector(
 
     # -- fitting -------------------------------------------------------------------
 
+    @transactional
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Learn the embedding and the reference set of normal rows.

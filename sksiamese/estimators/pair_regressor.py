@@ -14,6 +14,7 @@ from ..losses import REGRESSION_LOSSES
 from ..utils.validation import (
     check_targets,
 )
+from ._transaction import transactional
 from ._tuple_base import _doc, _TupleBase
 
 
@@ -145,6 +146,7 @@ class SiamesePairRegressor(RegressorMixin, _TupleBase):
     # the regressor is trained on cosine similarity, whatever the loss
     distance = "cosine"
 
+    @transactional
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, groups=None):
         """Train on pairs with graded similarity targets.

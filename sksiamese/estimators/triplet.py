@@ -12,6 +12,7 @@ from .._callbacks import triplet_accuracy
 from ..utils.validation import (
     check_class_labels,
 )
+from ._transaction import transactional
 from ._tuple_base import _doc, _n_rows, _TupleBase
 
 
@@ -137,6 +138,7 @@ class SiameseTripletClassifier(ClassifierMixin, _TupleBase):
         ordered[y == 0, 1], ordered[y == 0, 2] = tuples[y == 0, 2], tuples[y == 0, 1]
         return ordered, y
 
+    @transactional
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None, groups=None):
         """Train on triplets.
