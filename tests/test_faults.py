@@ -9,6 +9,7 @@ import threading
 
 import numpy as np
 import pytest
+from sklearn.datasets import make_blobs
 from skorch.callbacks import Callback
 
 from sksiamese import (
@@ -316,3 +317,23 @@ def test_architecture_change_asks_for_fit(cls, params, name):
         est.set_params(warm_start=True).fit(X, y)
     np.testing.assert_array_equal(_predict(est), before)
     est.set_params(warm_start=False).fit(X, y)  # a fresh fit takes them
+
+
+# -- the prototype classifier whatever the scale ------------------------------------
+
+
+def test_prototype_classifier_does_not_depend_on_the_input_scale():
+    # at 1e-6 the embeddings share a large common part (the biases) and
+    # differ by 1e-5 of it: cosine distances of 1e-10, lost in float32
+    # (accuracy 0.22 before), while transform() still separates the classes
+    X, y = make_blobs(600, n_features=10, centers=5, cluster_std=3.0, random_state=0)
+    train, test = slice(0, 400), slice(400, None)
+    confidence = []
+    for scale in (1e-6, 1.0, 1e3):
+        est = SiameseTransformer(max_epochs=5, random_state=0)
+        est.fit(X[train] * scale, y[train])
+        assert est.score(X[test] * scale, y[test]) > 0.95, scale
+        proba = est.predict_proba(X[test] * scale)
+        confidence.append(proba.max(axis=1).mean())
+    # the temperature follows the scale of the distances
+    assert max(confidence) - min(confidence) < 0.1, confidence
