@@ -658,6 +658,21 @@ def _check_device(device):
         raise ValueError(
             f"device must be a torch device such as 'cpu' or 'cuda', got {device!r}."
         ) from exc
+    if device.type == "meta":
+        raise ValueError(
+            "device='meta' holds shapes but no data: nothing can be trained or "
+            "embedded on it; use device='cpu' or a GPU such as 'cuda'."
+        )
+    if device.type not in ("cpu", "cuda"):
+        # e.g. "mps" without Apple's backend: torch would fail mid-fit
+        try:
+            torch.empty(1, device=device)
+        except (RuntimeError, AssertionError, ValueError):
+            raise ValueError(
+                f"device={str(device)!r} is not available here: torch "
+                f"{torch.__version__} cannot place a tensor on it; use "
+                "device='cpu' or a device this torch supports."
+            ) from None
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(
             f"device={str(device)!r} but CUDA is not available here (torch "

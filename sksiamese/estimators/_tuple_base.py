@@ -20,6 +20,7 @@ from sklearn.utils.validation import (
 from .._callbacks import HeldOutScore
 from .._criteria import TupleCriterion
 from .._data import TupleDataset
+from .._field_checks import check_text_items, located_in_tuples
 from .._holdout import tuple_holdout
 from .._records import (
     check_encoded_records,
@@ -126,6 +127,7 @@ class _TupleBase(SiameseBase):
         else:
             X = _as_item_tuples(X, k, cls, name)
             flat = list(X.ravel())
+            check_text_items(self.encoder, flat, k, cls)
             if reset:
                 # FrozenEstimator.fit requires y
                 self.encoder_ = clone(self.encoder).fit(flat, None)
@@ -145,15 +147,17 @@ class _TupleBase(SiameseBase):
             encoder = RecordEncoder() if self.encoder is None else self.encoder
             self.record_fields_ = record_fields(flat)
             # FrozenEstimator.fit requires y
-            self.encoder_ = clone(encoder).fit(
-                encoder_input(encoder, flat, None, self.encoder is not None), None
-            )
+            with located_in_tuples(k, self._tuple_name[:-1]):
+                self.encoder_ = clone(encoder).fit(
+                    encoder_input(encoder, flat, None, self.encoder is not None), None
+                )
         elif not self._on_records():
             raise ValueError(
                 f"{type(self).__name__} was not fitted on records; pass "
                 f"{self._tuple_name} in the form seen in fit."
             )
-        items = self._encode(flat)
+        with located_in_tuples(k, self._tuple_name[:-1]):
+            items = self._encode(flat)
         return items, np.arange(len(records) * k).reshape(len(records), k)
 
     def _encode(self, items):
@@ -315,7 +319,9 @@ class _TupleBase(SiameseBase):
         else:
             if isinstance(X, str):
                 raise ValueError("embed expects a sequence of items, got a string.")
-            X = self._encode(single_items(X, type(self).__name__))
+            X = single_items(X, type(self).__name__)
+            check_text_items(self.encoder, X, 1, type(self).__name__)
+            X = self._encode(X)
         return self._embed(X)
 
 
