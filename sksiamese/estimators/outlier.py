@@ -443,7 +443,7 @@ class SiameseOutlierDetector(
                 "Known anomalies are marked with y=-1 (scikit-learn's outlier "
                 "convention), not with 1 as in 0/1 labels where 1 = anomaly.",
                 UserWarning,
-                stacklevel=4,
+                stacklevel=5,
             )
         if anomalous.all():
             raise ValueError(

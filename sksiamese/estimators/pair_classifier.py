@@ -329,7 +329,7 @@ class SiamesePairClassifier(ClassifierMixin, _TupleBase):
         input (see ``pos_label``)."""
         negative = self.classes_[self.classes_ != self.pos_label_][0]
         warn_if_labels_inverted(
-            items, tuples, target, self.pos_label_, negative, stacklevel=5
+            items, tuples, target, self.pos_label_, negative, stacklevel=6
         )
 
     def _all_similar(self, tuples, reset):

@@ -530,5 +530,5 @@ def _warn_if_unscaled(estimator, X):
             "with make_pipeline(StandardScaler(), "
             f"{_name(estimator)}(...)).",
             UserWarning,
-            stacklevel=5,  # the caller of fit
+            stacklevel=6,  # the caller of fit
         )
