@@ -337,3 +337,23 @@ def test_prototype_classifier_does_not_depend_on_the_input_scale():
         confidence.append(proba.max(axis=1).mean())
     # the temperature follows the scale of the distances
     assert max(confidence) - min(confidence) < 0.1, confidence
+
+
+def test_interrupted_enroll_keeps_the_old_prototypes(monkeypatch):
+    X, y = DATA[SiameseTransformer]
+    est = _fit(SiameseTransformer(**FAST))
+    before, classes, replay = _predict(est), est.classes_, est._replay_y_
+    set_replay = SiameseTransformer._set_replay
+
+    def then_interrupt(self, *args):
+        set_replay(self, *args)
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        # after the replay memory is replaced, before the prototypes are
+        patch.setattr(SiameseTransformer, "_set_replay", then_interrupt)
+        with pytest.raises(KeyboardInterrupt):
+            est.enroll(X[:3], [9] * 3)
+    assert est.classes_ is classes
+    assert est._replay_y_ is replay
+    np.testing.assert_array_equal(_predict(est), before)

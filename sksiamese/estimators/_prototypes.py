@@ -8,6 +8,7 @@ from scipy.special import log_softmax, softmax
 
 from .._data import vstack_rows
 from ..utils.validation import check_class_labels
+from ._transaction import transactional
 
 # Size of the (rows, classes) distance matrix on which the softmax temperature
 # is fitted (from 256 to 4,096 evenly spaced training rows)
@@ -84,6 +85,7 @@ class _PrototypeClassifier:
     ``distance_``, ``classes_`` and the validation used by ``enroll``.
     """
 
+    @transactional
     def enroll(self, X, y):
         """Add or replace class prototypes from support rows, without training.
 
