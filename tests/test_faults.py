@@ -56,22 +56,22 @@ def _predict(est):
 
 
 class _InterruptAt(Callback):
-    """Press Ctrl-C at the skorch event ``event``."""
+    """Press Ctrl-C at the skorch event ``event`` (in epoch ``epoch``)."""
 
-    def __init__(self, event):
-        self.event = event
+    def __init__(self, event, epoch=0):
+        self.event, self.epoch = event, epoch
 
     def on_train_begin(self, net, **kwargs):
-        self._at("on_train_begin")
+        self._at("on_train_begin", net)
 
     def on_batch_end(self, net, **kwargs):
-        self._at("on_batch_end")
+        self._at("on_batch_end", net)
 
     def on_train_end(self, net, **kwargs):
-        self._at("on_train_end")
+        self._at("on_train_end", net)
 
-    def _at(self, event):
-        if event == self.event:
+    def _at(self, event, net):
+        if event == self.event and len(net.history) >= self.epoch:
             raise KeyboardInterrupt
 
 
@@ -104,6 +104,23 @@ def test_interrupt_in_the_first_epoch_of_a_refit_keeps_a_fitted_model(cls):
     assert est.n_iter_ == 1
     assert np.isfinite(est.validation_scores_).all()
     assert len(_predict(est)) == len(DATA[cls][1])
+
+
+def test_interrupt_in_a_later_epoch_selects_among_the_epochs_that_ended():
+    # overlapping classes: the held-out score is not perfect from the start,
+    # so training goes on (easy data stops after an epoch)
+    rng = np.random.RandomState(0)
+    y = np.arange(200) % 4
+    X = rng.normal(size=(200, 6)) + 0.7 * y[:, None]
+    params = {**FAST, "max_epochs": 6, "n_iter_no_change": 6}
+    est = SiameseTransformer(**params).fit(X, y)
+    assert est.n_iter_ == 6
+    est.set_params(callbacks=[_InterruptAt("on_batch_end", epoch=3)]).fit(X, y)
+    # the start and epochs 1 and 2 were scored; epoch 3 was cut short
+    assert est.n_iter_ == 3
+    assert len(est.validation_scores_) == 3
+    assert est.best_validation_score_ == est.validation_scores_[est.best_epoch_]
+    assert np.isfinite(est.transform(X)).all()
 
 
 @pytest.mark.parametrize("event", ["on_train_begin", "on_train_end"])
