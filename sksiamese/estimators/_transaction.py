@@ -8,7 +8,9 @@ itself keeps its previous model, so a thread may go on predicting with it
 during a refit, and an exception or an interrupt at any point (a
 ``KeyboardInterrupt`` outside skorch's training loop included) leaves it
 exactly as it was. Only fitted attributes (names ending in ``_``) are
-swapped: a ``set_params`` made meanwhile is kept.
+swapped: a ``set_params`` made meanwhile is kept. The swap is one
+``dict.update``; a ``predict`` that runs across it may read some attributes
+of the old model and some of the new one.
 """
 
 import functools

@@ -23,7 +23,7 @@ from ..utils.validation import (
     check_class_labels,
 )
 from ._base import _init_index
-from ._label_guard import warn_if_labels_inverted
+from ._label_guard import conventional_positive, warn_if_labels_inverted
 from ._transaction import transactional
 from ._tuple_base import (
     _as_item_tuples,
@@ -224,7 +224,7 @@ class SiamesePairClassifier(ClassifierMixin, _TupleBase):
                 )
             pos = self.pos_label
             if pos is None:
-                pos = _conventional_positive(classes, type(self).__name__)
+                pos = conventional_positive(classes, type(self).__name__)
             if pos not in classes:
                 raise ValueError(
                     f"pos_label={pos!r} is not one of the labels {classes.tolist()}."
@@ -631,23 +631,6 @@ class SiamesePairClassifier(ClassifierMixin, _TupleBase):
             target, score, strategy, beta=beta, target_far=target_far
         )
         return self
-
-
-def _conventional_positive(classes, cls):
-    """The "similar" label of two labels that follow a convention (booleans,
-    {0, 1}, {-1, 1}: the greater); any other pair of labels needs
-    ``pos_label``."""
-    if classes.dtype.kind in "biuf":
-        values = {float(c) for c in classes}
-        if classes.dtype.kind == "b" or values in ({0.0, 1.0}, {-1.0, 1.0}):
-            return classes[-1]
-    shown = [c.item() if hasattr(c, "item") else c for c in classes]
-    raise ValueError(
-        f"{cls} got the pair labels {shown}, which do not say which one means "
-        "similar (only booleans, {0, 1} and {-1, 1} do: True and 1); pass "
-        f"pos_label={shown[0]!r} or pos_label={shown[1]!r}, the label of the "
-        "similar pairs."
-    )
 
 
 SiamesePairClassifier.__doc__ = _doc(
