@@ -534,6 +534,10 @@ RECORD_CASES = {
         lambda: _on_text().fit(_TEXTS, _TEXT_Y).predict([("red", 3)]),
         r"row 0, item 1 is 3.*str\(\)",
     ),
+    "text_pair_with_undecodable_bytes": (
+        lambda: _on_text().fit([*_TEXTS[:-1], (b"caf\xe9", "cafe")], _TEXT_Y),
+        r"row 19, item 0 holds bytes that are not utf-8",
+    ),
     "repeated_column": (
         lambda: _on_records().predict(
             pd.concat([_FRAME, _FRAME[["ltable_name"]]], axis=1)
