@@ -5,7 +5,7 @@ Python-bound:
 
 - **pickle / joblib** (``joblib.dump(model, "model.joblib")``): the whole
   object. Loading a pickle runs arbitrary code, so load only files you
-  trust.
+  trust. Write through :func:`atomic_path` to replace a file safely.
 - **skops** (:func:`dump` / :func:`load`, or :func:`skops.io.dump` /
   :func:`skops.io.load` themselves): a zip file of JSON and numpy arrays
   that :func:`skops.io.load` can open without running code from the file.
@@ -45,7 +45,18 @@ with a clear error (plain :func:`skops.io.dump` fails inside torch). Pickle
 saves both. Optimizer state and skorch callbacks' internal state are not
 saved (sksiamese does not use them after ``fit``: ``partial_fit`` and
 ``warm_start`` restart the optimizer).
+
+Saves are atomic: :func:`dump` to a path writes a temporary file beside it
+and renames it over the target at the end, so a save that fails (disk full,
+a file-size limit, an interrupt) leaves the previous file loadable and no
+temporary file behind; :func:`atomic_path` does the same for pickle and
+joblib.
 """
+
+import os
+import shutil
+import uuid
+from contextlib import contextmanager, suppress
 
 import torch
 from torch import nn
@@ -54,6 +65,7 @@ from .utils.version import InconsistentVersionWarning
 
 __all__ = [
     "InconsistentVersionWarning",
+    "atomic_path",
     "dump",
     "dumps",
     "load",
@@ -124,7 +136,8 @@ def dump(estimator, file):
         A sksiamese estimator, or any scikit-learn object that contains some
         (a ``Pipeline``, a fitted ``GridSearchCV``).
     file : str, path-like or file-like
-        Where to write the skops file (conventionally ``*.skops``).
+        Where to write the skops file (conventionally ``*.skops``). A path
+        is written atomically (see :func:`atomic_path`).
 
     See Also
     --------
@@ -146,7 +159,60 @@ def dump(estimator, file):
     """
     sio = _skops_io()
     _check_portable(estimator)
-    sio.dump(estimator, file)
+    if isinstance(file, str | os.PathLike):
+        with atomic_path(file) as temporary:
+            sio.dump(estimator, temporary)
+    else:
+        sio.dump(estimator, file)
+
+
+@contextmanager
+def atomic_path(path):
+    """Write a file all at once: yield a temporary path beside ``path``, and
+    rename it onto ``path`` when the block completes.
+
+    A failure (disk full, a file-size limit, an interrupt) leaves whatever
+    ``path`` held before as it was, and no temporary file behind. Use it to
+    save with pickle or joblib as :func:`dump` saves skops files.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The file to write.
+
+    Yields
+    ------
+    temporary : str
+        Where to write instead: a new, empty file in the same directory (so
+        that the rename is atomic), with ``path``'s permissions if it exists.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import joblib
+    >>> from sksiamese.persistence import atomic_path
+    >>> path = os.path.join(tempfile.mkdtemp(), "model.joblib")
+    >>> with atomic_path(path) as temporary:
+    ...     _ = joblib.dump({"weights": [1, 2]}, temporary)
+    >>> joblib.load(path)
+    {'weights': [1, 2]}
+    """
+    path = os.fspath(path)
+    folder, name = os.path.split(os.path.abspath(path))
+    # hidden, and ending as the target does (skops checks the extension)
+    temporary = os.path.join(folder, f".tmp-{uuid.uuid4().hex}-{name}")
+    # created here, so that it gets the umask's permissions like a new file
+    with open(temporary, "xb"):
+        pass
+    try:
+        if os.path.exists(path):
+            shutil.copymode(path, temporary)
+        yield temporary
+        os.replace(temporary, path)
+    except BaseException:
+        with suppress(OSError):
+            os.remove(temporary)
+        raise
 
 
 def dumps(estimator):

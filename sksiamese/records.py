@@ -24,6 +24,7 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
 from .utils._optional import require_pandas
+from .utils.fields import check_unique_columns, field_numbers, field_text
 
 __all__ = ["RecordEncoder", "split_record_pairs"]
 
@@ -137,11 +138,6 @@ def _is_text(column):
     return not (
         pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column)
     )
-
-
-def _as_text(column):
-    """Strings of a column; missing values become ""."""
-    return column.astype(object).where(column.notna(), "").astype(str).to_numpy()
 
 
 class RecordEncoder(TransformerMixin, BaseEstimator):
@@ -300,6 +296,7 @@ class RecordEncoder(TransformerMixin, BaseEstimator):
         X = self._frame(X)
         if len(X) == 0:
             raise ValueError("RecordEncoder got 0 records; at least 1 is required.")
+        check_unique_columns(X)
         fields = [str(c) for c in X.columns]
         X = X.set_axis(fields, axis=1)
         lo, hi = (tuple(self.ngram_range) + (0, 0))[:2]
@@ -339,12 +336,12 @@ class RecordEncoder(TransformerMixin, BaseEstimator):
                 # pairs swap title and authors (only a whole-record view sees
                 # through that). Kept per field: the network reweighs the
                 # fields itself, and a field-aware backbone needs them apart.
-                enc, width = self._text_encoder(_as_text(column), (lo, hi))
+                enc, width = self._text_encoder(field_text(column), (lo, hi))
                 self.text_fields_.append(field)
             else:
                 # StandardScaler skips NaN in fit; transform maps them to 0,
                 # the mean (no SimpleImputer: skops does not trust its dtype)
-                values = column.to_numpy(dtype=np.float64, na_value=np.nan)
+                values = field_numbers(column)
                 if np.isnan(values).all():  # no value to scale by
                     enc, width = None, 0
                 else:
@@ -353,6 +350,12 @@ class RecordEncoder(TransformerMixin, BaseEstimator):
             self.encoders_.append((field, enc))
             self.field_slices_[field] = slice(start, start + width)
             start += width
+        if start == 0:
+            raise ValueError(
+                f"No field of the records has a value to compare them by: the "
+                f"fields {encoded} are missing (or without a character) in every "
+                "record. Fill them, or drop the records' empty fields."
+            )
         if self.whole_record and len(self.text_fields_) >= 2:
             if _RECORD in encoded:
                 raise ValueError(
@@ -382,7 +385,7 @@ class RecordEncoder(TransformerMixin, BaseEstimator):
 
     def _joined(self, X):
         """The text fields of each record joined into one string."""
-        columns = [_as_text(X[field]) for field in self.text_fields_]
+        columns = [field_text(X[field]) for field in self.text_fields_]
         return np.array([" ".join(values) for values in zip(*columns)], dtype=object)
 
     def _record_weight(self):
@@ -408,6 +411,7 @@ class RecordEncoder(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self)
         X = self._frame(X)
+        check_unique_columns(X)
         X = X.set_axis([str(c) for c in X.columns], axis=1)
         missing = [f for f, _ in self.encoders_ if f not in X.columns and f != _RECORD]
         if missing:
@@ -423,9 +427,9 @@ class RecordEncoder(TransformerMixin, BaseEstimator):
             if field == _RECORD:
                 block = enc.transform(self._joined(X)) * self._record_weight()
             elif field in self.text_fields_:
-                block = enc.transform(_as_text(X[field]))
+                block = enc.transform(field_text(X[field]))
             else:
-                values = X[field].to_numpy(dtype=np.float64, na_value=np.nan)
+                values = field_numbers(X[field])
                 scaled = np.nan_to_num(enc.transform(values[:, None]), nan=0.0)
                 block = sp.csr_matrix(scaled, dtype=np.float32)
             block = block.astype(np.float32) * np.float32(weights.get(field, 1.0))

@@ -488,3 +488,126 @@ def test_transformer_batches_must_hold_two_classes():
     spec.fit(spec.X, batch_size=16, samples_per_class=8)
     with pytest.raises(ValueError, match=r"batch_size >= 2 \* samples_per_class"):
         spec.fit(spec.X, batch_size=15, samples_per_class=8)
+
+
+# -- records, text items, labels and devices -----------------------------------------
+
+
+def _record_pairs(n=40):
+    rng = np.random.RandomState(0)
+    names = [f"item {i % 7}" for i in range(n)]
+    left = pd.DataFrame({"id": range(n), "name": names, "price": rng.rand(n)})
+    right = left.assign(name=[f"item {(i + i % 2) % 7}" for i in range(n)])
+    right["price"] = rng.rand(n)
+    frame = pd.concat([left.add_prefix("ltable_"), right.add_prefix("rtable_")], axis=1)
+    return frame, (np.arange(n) % 2 == 0).astype(int)
+
+
+_FRAME, _MATCH = _record_pairs()
+_TEXTS = [("red apple", "apple red"), ("blue sky", "sky blue")] * 10
+_TEXT_Y = [1, 0] * 10
+
+
+def _with(frame, column, row, value):
+    frame = frame.copy()
+    frame[column] = frame[column].astype(object)
+    frame.loc[row, column] = value
+    return frame
+
+
+def _on_records():
+    return SiamesePairClassifier(**FAST).fit(_FRAME, _MATCH)
+
+
+def _on_text():
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    return SiamesePairClassifier(encoder=TfidfVectorizer(), **FAST)
+
+
+RECORD_CASES = {
+    "text_pair_with_None": (
+        lambda: _on_text().fit([*_TEXTS[:-1], ("red", None)], _TEXT_Y),
+        r"row 19, item 1 is None.*TfidfVectorizer reads strings",
+    ),
+    "text_pair_with_int_at_predict": (
+        lambda: _on_text().fit(_TEXTS, _TEXT_Y).predict([("red", 3)]),
+        r"row 0, item 1 is 3.*str\(\)",
+    ),
+    "text_pair_with_undecodable_bytes": (
+        lambda: _on_text().fit([*_TEXTS[:-1], (b"caf\xe9", "cafe")], _TEXT_Y),
+        r"row 19, item 0 holds bytes that are not utf-8",
+    ),
+    "repeated_column": (
+        lambda: _on_records().predict(
+            pd.concat([_FRAME, _FRAME[["ltable_name"]]], axis=1)
+        ),
+        r"repeat the column names \['ltable_name'\]",
+    ),
+    "repeated_column_in_tables": (
+        lambda: SiamesePairClassifier(**FAST).fit(
+            (_FRAME.iloc[:, :3].set_axis(["a", "a", "b"], axis=1),) * 2, _MATCH
+        ),
+        r"left records repeat the column names \['a'\]",
+    ),
+    "invalid_utf8_bytes": (
+        lambda: SiamesePairClassifier(**FAST).fit(
+            _with(_FRAME, "rtable_name", 3, b"\xff\xfe caf\xe9"), _MATCH
+        ),
+        r"text field 'name' holds bytes that are not UTF-8 in the right record "
+        r"of pair 3",
+    ),
+    "zero_pairs_at_predict": (
+        lambda: _on_records().predict(_FRAME.iloc[:0]),
+        "got 0 pairs of records",
+    ),
+    "zero_pairs_at_fit": (
+        lambda: SiamesePairClassifier(**FAST).fit(_FRAME.iloc[:0], _MATCH[:0]),
+        "got 0 pairs of records",
+    ),
+    "string_in_numeric_field": (
+        lambda: _on_records().predict(_with(_FRAME, "ltable_price", 5, "cheap")),
+        r"numeric field 'price' holds 'cheap' in the left record of pair 5",
+    ),
+    "inf_in_numeric_field": (
+        lambda: SiamesePairClassifier(**FAST).fit(
+            _with(_FRAME, "rtable_price", 2, np.inf).astype({"rtable_price": float}),
+            _MATCH,
+        ),
+        r"numeric field 'price' holds inf in the right record of pair 2",
+    ),
+    "only_field_missing": (
+        lambda: SiamesePairClassifier(**FAST).fit(
+            pd.DataFrame({"ltable_price": [np.nan] * N, "rtable_price": np.nan}),
+            _MATCH,
+        ),
+        r"No field of the records has a value.*\['price'\]",
+    ),
+    "labels_mixing_str_and_int": (
+        lambda: SiamesePairClassifier(**FAST).fit(
+            _FRAME, np.array(["1", 1] * (N // 2), dtype=object)
+        ),
+        r"mixes strings and other labels \(e.g. '1' and 1\)",
+    ),
+    "device_mps": (
+        lambda: SiamesePairClassifier(**FAST, device="mps").fit(_FRAME, _MATCH),
+        r"device='mps' is not available",
+    ),
+    "device_meta": (
+        lambda: SiameseTransformer(**FAST, device="meta").fit(*_rows()),
+        r"device='meta' holds shapes but no data",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", RECORD_CASES)
+def test_bad_records_text_labels_and_devices(case):
+    call, pattern = RECORD_CASES[case]
+    if case == "device_mps":
+        import torch
+
+        if torch.backends.mps.is_available():
+            pytest.skip("this machine has an MPS device")
+    with pytest.raises(ValueError, match=pattern) as excinfo:
+        call()
+    _no_torch_frames(excinfo)

@@ -106,7 +106,7 @@ class _GradNorms(Callback):
 
 
 @pytest.mark.parametrize("cls", ESTIMATORS)
-def test_diverging_fit_raises_and_leaves_the_estimator_unfitted(cls):
+def test_diverging_fit_raises_and_leaves_the_estimator_as_it_was(cls):
     est = cls(**{**FAST, "lr": 1e30})
     with pytest.raises(FloatingPointError, match="learning rate"):
         _fit(est)
@@ -114,12 +114,14 @@ def test_diverging_fit_raises_and_leaves_the_estimator_unfitted(cls):
     with pytest.raises(NotFittedError):
         _output(est)
 
-    # a refit from scratch replaces the model: when it fails, the old model
-    # is gone too, rather than left next to attributes of the failed fit
+    # a refit is a transaction: when it fails, the old model is left as it
+    # was, without attributes of the failed fit
     _fit(est.set_params(lr=1e-3))
+    state, before = _fitted_state(est), _output(est)
     with pytest.raises(FloatingPointError):
         _fit(est.set_params(lr=1e30))
-    assert _fitted_state(est) == {}
+    assert _fitted_state(est) == state
+    np.testing.assert_array_equal(_output(est), before)
 
 
 @pytest.mark.parametrize("cls", WARM_START)

@@ -174,7 +174,7 @@ def test_raw_items_without_encoder_and_sparse_pairs_are_rejected():
 def test_string_labels_and_sklearn_model_selection(digit_pairs):
     (X, y), _ = digit_pairs
     X, y = X[:600], np.where(y[:600] == 1, "same", "different")
-    clf = SiamesePairClassifier(max_epochs=5, random_state=0)
+    clf = SiamesePairClassifier(pos_label="same", max_epochs=5, random_state=0)
     assert is_classifier(clf)
     # default cv for a classifier is StratifiedKFold, and "roc_auc" reads
     # decision_function, which must favour classes_[1] = "same"

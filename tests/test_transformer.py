@@ -592,11 +592,12 @@ def test_diverging_loss_raises_and_leaves_no_model(blobs):
     with pytest.raises(NotFittedError):
         est.transform(X)
 
-    # a failed refit does not leave the previous model behind either
+    # a failed refit leaves the previous model as it was
     est.set_params(lr=1e-3).fit(X, y)
+    net = est.net_
     with pytest.raises(FloatingPointError, match="learning rate"):
         est.set_params(lr=1e30).fit(X, y)
-    assert not hasattr(est, "net_")
+    assert est.net_ is net
 
 
 def test_classes_smaller_than_samples_per_class():

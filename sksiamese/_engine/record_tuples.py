@@ -14,6 +14,7 @@ from sklearn.pipeline import Pipeline
 
 from ..records import split_record_pairs
 from ..utils._optional import require_pandas
+from ..utils.fields import check_unique_columns
 
 
 def _dataframe_type():
@@ -51,6 +52,8 @@ def record_tuples(X, k, cls):
     if frame is not None and isinstance(X, frame):
         if k != 2 or not _has_prefix(X):
             return None  # e.g. a DataFrame of k columns of raw items
+        check_unique_columns(X, "The record pairs")
+        _check_some_pairs(X, cls)
         left, right = split_record_pairs(X)
         return np.stack([_dicts(left), _dicts(right)], axis=1)
     if (
@@ -102,6 +105,9 @@ def _aligned_tables(tables, k, cls):
             f"DataFrames, got {len(tables)} DataFrames."
         )
     left, right = tables
+    for table, side in ((left, "left"), (right, "right")):
+        check_unique_columns(table, f"The {side} records")
+    _check_some_pairs(left, cls)
     if set(left.columns) != set(right.columns):
         only_l = [c for c in left.columns if c not in set(right.columns)]
         only_r = [c for c in right.columns if c not in set(left.columns)]
@@ -116,6 +122,12 @@ def _aligned_tables(tables, k, cls):
         )
     right = right[list(left.columns)]
     return np.stack([_dicts(left), _dicts(right)], axis=1)
+
+
+def _check_some_pairs(frame, cls):
+    # without a row, no field could be read from the records
+    if len(frame) == 0:
+        raise ValueError(f"{cls} got 0 pairs of records; at least 1 is required.")
 
 
 def records_frame(records, fields=None, text_check=False):

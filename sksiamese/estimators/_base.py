@@ -34,6 +34,7 @@ from ..modules import MLP, ConvNet, FieldwiseMLP
 from ..utils.validation import check_raw_items, check_rows
 from ._backbone_spec import backbone_spec
 from ._pickling import _NetPickling
+from ._transaction import architecture, check_same_network
 
 _ROUTED_PREFIXES = ("module__", "optimizer__")
 _MAX_SEED = 2**31 - 1
@@ -353,25 +354,20 @@ class SiameseBase(_NetPickling, BaseEstimator):
 
     @contextmanager
     def _fit_state(self, fresh):
-        """Leave no half-fitted estimator behind when fitting fails.
+        """Start a fit on the shadow of a transaction (see
+        :mod:`~sksiamese.estimators._transaction`).
 
-        ``fresh`` (``fit`` from scratch): the previous model is discarded
-        first, as any ``fit`` replaces it, and a failure leaves the estimator
-        unfitted, without a stale or partial fitted attribute. Otherwise
-        (``warm_start``, ``partial_fit``), a failure restores the fitted
-        model as it was before the call. A ``KeyboardInterrupt`` inside the
-        training loop is not a failure: skorch stops at the interrupted epoch
-        and the estimator is fitted with the weights trained so far.
+        ``fresh`` (``fit`` from scratch): the shadow starts without the
+        previous model, as any ``fit`` replaces it. The estimator itself
+        keeps its model until the fit completes, and keeps it when the fit
+        fails. A ``KeyboardInterrupt`` inside the training loop is not a
+        failure: skorch stops at the interrupted epoch and the estimator is
+        fitted with the weights trained so far (model selection applied to
+        the epochs that ran).
         """
-        saved = None if fresh else dict(vars(self))
         if fresh:
             self._clear_fitted()
-        try:
-            yield
-        except BaseException:
-            self._clear_fitted()
-            vars(self).update(saved or {})
-            raise
+        yield
 
     def _clear_fitted(self):
         # fitted state is what ends with "_" (scikit-learn's convention)
@@ -390,6 +386,7 @@ class SiameseBase(_NetPickling, BaseEstimator):
         net = self._build_net(n_features, seed, scheduled=False)
         with self._torch_seeded(seed):  # leave the global torch RNG alone
             net.initialize()
+        check_same_network(self, net, self.net_)
         net.module_.load_state_dict(self.net_.module_.state_dict())
         net.criterion_.load_state_dict(self.net_.criterion_.state_dict())
         net.history = copy.deepcopy(self.net_.history)
@@ -426,6 +423,8 @@ class SiameseBase(_NetPickling, BaseEstimator):
             except NonFiniteLossError as exc:
                 raise FloatingPointError(str(exc)) from None
         self._select_start(net)
+        if initialize:
+            self._architecture_ = architecture(self)
         self.n_training_calls_ = getattr(self, "n_training_calls_", 0) + 1
         self.net_ = net
         self.history_ = net.history
@@ -438,7 +437,7 @@ class SiameseBase(_NetPickling, BaseEstimator):
         scorer = dict(net.callbacks_).get("valid_score")
         if not isinstance(scorer, HeldOutScore):
             return
-        scores = [scorer.start_score_, *net.history[:, "valid_score"]]
+        scores = [scorer.start_score_, *_epoch_scores(net.history)]
         start, state = scores[0], scorer.start_state_
         scorer.start_state_ = None
         # the epoch whose weights early stopping restored (or the last)
@@ -639,6 +638,15 @@ def _init_index(index, seed, size=_INIT_ROWS):
     return index
 
 
+def _epoch_scores(history):
+    """The held-out score of each epoch that reached its end: an epoch
+    interrupted (Ctrl-C) before its end has none."""
+    try:
+        return history[:, "valid_score"]
+    except KeyError:  # no epoch ended
+        return []
+
+
 def _silent(*args, **kwargs):
     pass
 
@@ -656,6 +664,21 @@ def _check_device(device):
         raise ValueError(
             f"device must be a torch device such as 'cpu' or 'cuda', got {device!r}."
         ) from exc
+    if device.type == "meta":
+        raise ValueError(
+            "device='meta' holds shapes but no data: nothing can be trained or "
+            "embedded on it; use device='cpu' or a GPU such as 'cuda'."
+        )
+    if device.type not in ("cpu", "cuda"):
+        # e.g. "mps" without Apple's backend: torch would fail mid-fit
+        try:
+            torch.empty(1, device=device)
+        except (RuntimeError, AssertionError, ValueError):
+            raise ValueError(
+                f"device={str(device)!r} is not available here: torch "
+                f"{torch.__version__} cannot place a tensor on it; use "
+                "device='cpu' or a device this torch supports."
+            ) from None
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(
             f"device={str(device)!r} but CUDA is not available here (torch "

@@ -1,6 +1,7 @@
-"""The label-convention guard of SiamesePairClassifier.fit: a warning when the
-pairs labelled similar are clearly the farther ones in the input, as with data
-that use 1 = dissimilar (Hadsell et al.)."""
+"""The label conventions of SiamesePairClassifier.fit: which label means
+similar when ``pos_label`` is None, and a warning when the pairs labelled
+similar are clearly the farther ones in the input, as with data that use
+1 = dissimilar (Hadsell et al.)."""
 
 import warnings
 
@@ -57,6 +58,23 @@ def warn_if_labels_inverted(
             UserWarning,
             stacklevel=stacklevel,
         )
+
+
+def conventional_positive(classes, cls):
+    """The "similar" label of two labels that follow a convention (booleans,
+    {0, 1}, {-1, 1}: the greater); any other pair of labels needs
+    ``pos_label``."""
+    if classes.dtype.kind in "biuf":
+        values = {float(c) for c in classes}
+        if classes.dtype.kind == "b" or values in ({0.0, 1.0}, {-1.0, 1.0}):
+            return classes[-1]
+    shown = [c.item() if hasattr(c, "item") else c for c in classes]
+    raise ValueError(
+        f"{cls} got the pair labels {shown}, which do not say which one means "
+        "similar (only booleans, {0, 1} and {-1, 1} do: True and 1); pass "
+        f"pos_label={shown[0]!r} or pos_label={shown[1]!r}, the label of the "
+        "similar pairs."
+    )
 
 
 def _input_similarities(a, b):

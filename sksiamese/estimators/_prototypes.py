@@ -8,6 +8,7 @@ from scipy.special import log_softmax, softmax
 
 from .._engine.data import vstack_rows
 from ..utils.validation import check_class_labels
+from ._transaction import transactional
 
 # Size of the (rows, classes) distance matrix on which the softmax temperature
 # is fitted (from 256 to 4,096 evenly spaced training rows)
@@ -57,14 +58,24 @@ def fit_temperature(dist, codes):
     >>> bool(t > fit_temperature(dist, np.array([0, 1, 0])))
     True
     """
-    finite = np.where(np.isfinite(dist), dist, 1e30)
+    # searched relative to the typical distance, so that the temperature
+    # follows the scale of the embeddings (inputs scaled by 1e-6 give
+    # distances of 1e-10 on the same geometry)
+    scale = _typical(dist)
+    finite = np.where(np.isfinite(dist), dist / scale, 1e30)
 
     def nll(log_t):
         logp = log_softmax(-finite / np.exp(log_t), axis=1)
         return -logp[np.arange(len(codes)), codes].mean()
 
     result = minimize_scalar(nll, bounds=(-8.0, 4.0), method="bounded")
-    return float(np.exp(result.x))
+    return float(np.exp(result.x) * scale)
+
+
+def _typical(dist):
+    """The median of the finite positive distances (1 without any)."""
+    values = dist[np.isfinite(dist) & (dist > 0)]
+    return float(np.median(values)) if values.size else 1.0
 
 
 class _PrototypeClassifier:
@@ -74,6 +85,7 @@ class _PrototypeClassifier:
     ``distance_``, ``classes_`` and the validation used by ``enroll``.
     """
 
+    @transactional
     def enroll(self, X, y):
         """Add or replace class prototypes from support rows, without training.
 
@@ -151,10 +163,15 @@ class _PrototypeClassifier:
         self.temperature_ = fit_temperature(dist, codes[rows])
 
     def _prototype_distances(self, emb):
+        # in float64: on inputs of a tiny overall scale the embeddings share a
+        # large common part (the biases) and differ by 1e-5 of it, so their
+        # cosine distances (1e-10) vanish in float32 while transform() still
+        # tells the classes apart
         distance = self.distance_
         with torch.no_grad():
             d = distance.pairwise(
-                torch.from_numpy(emb), torch.from_numpy(self.prototypes_)
+                torch.from_numpy(emb.astype(np.float64)),
+                torch.from_numpy(self.prototypes_.astype(np.float64)),
             ).numpy()
         return np.where(np.isnan(d), np.inf, d)
 

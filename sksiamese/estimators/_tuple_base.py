@@ -33,6 +33,7 @@ from .._engine.record_tuples import (
 from .._engine.tuple_distances import first_to_others
 from ..distances import get_distance
 from ..records import RecordEncoder
+from ..utils.fields import check_text_items, located_in_tuples
 from ..utils.validation import (
     check_rows,
     check_tuples,
@@ -125,6 +126,7 @@ class _TupleBase(SiameseBase):
         else:
             X = _as_item_tuples(X, k, cls, name)
             flat = list(X.ravel())
+            check_text_items(self.encoder, flat, k, cls)
             if reset:
                 # FrozenEstimator.fit requires y
                 self.encoder_ = clone(self.encoder).fit(flat, None)
@@ -144,15 +146,17 @@ class _TupleBase(SiameseBase):
             encoder = RecordEncoder() if self.encoder is None else self.encoder
             self.record_fields_ = record_fields(flat)
             # FrozenEstimator.fit requires y
-            self.encoder_ = clone(encoder).fit(
-                encoder_input(encoder, flat, None, self.encoder is not None), None
-            )
+            with located_in_tuples(k, self._tuple_name[:-1]):
+                self.encoder_ = clone(encoder).fit(
+                    encoder_input(encoder, flat, None, self.encoder is not None), None
+                )
         elif not self._on_records():
             raise ValueError(
                 f"{type(self).__name__} was not fitted on records; pass "
                 f"{self._tuple_name} in the form seen in fit."
             )
-        items = self._encode(flat)
+        with located_in_tuples(k, self._tuple_name[:-1]):
+            items = self._encode(flat)
         return items, np.arange(len(records) * k).reshape(len(records), k)
 
     def _encode(self, items):
@@ -314,7 +318,9 @@ class _TupleBase(SiameseBase):
         else:
             if isinstance(X, str):
                 raise ValueError("embed expects a sequence of items, got a string.")
-            X = self._encode(single_items(X, type(self).__name__))
+            X = single_items(X, type(self).__name__)
+            check_text_items(self.encoder, X, 1, type(self).__name__)
+            X = self._encode(X)
         return self._embed(X)
 
 

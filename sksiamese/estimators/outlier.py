@@ -25,6 +25,7 @@ from ..utils.validation import check_labels, check_rows
 from ._base import SiameseBase
 from ._docstrings import fill_doc
 from ._neighbor_scores import _NeighborScoring
+from ._transaction import transactional
 from ._views import _mean_scale, _ScaledRows, _ScarfViews, _Standardized
 
 # label shared by known anomalies in the contrastive loss (normal rows get their
@@ -383,6 +384,7 @@ class SiameseOutlierDetector(
 
     # -- fitting -------------------------------------------------------------------
 
+    @transactional
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Learn the embedding and the reference set of normal rows.
@@ -441,7 +443,7 @@ class SiameseOutlierDetector(
                 "Known anomalies are marked with y=-1 (scikit-learn's outlier "
                 "convention), not with 1 as in 0/1 labels where 1 = anomaly.",
                 UserWarning,
-                stacklevel=4,
+                stacklevel=5,
             )
         if anomalous.all():
             raise ValueError(

@@ -20,10 +20,12 @@ from ..metrics import select_threshold
 from ..modules import FieldwiseMLP
 from ..utils.validation import (
     check_class_labels,
+    check_label_kind,
 )
 from ._base import _init_index
 from ._docstrings import fill_doc
-from ._label_guard import warn_if_labels_inverted
+from ._label_guard import conventional_positive, warn_if_labels_inverted
+from ._transaction import transactional
 from ._tuple_base import (
     _as_item_tuples,
     _as_records,
@@ -80,8 +82,12 @@ class SiamesePairClassifier(ClassifierMixin, _TupleBase):
         when the pairs of a batch rarely share a class, e.g. duplicate
         questions; leave it off when many pairs come from a few classes.
     pos_label : label or None, default=None
-        The label meaning "similar"; None takes the greater of the two labels
-        (1, True, "same" > "different" ...). Some data use the opposite
+        The label meaning "similar". None takes it from a convention that
+        fixes it: ``True`` of booleans, ``1`` of {0, 1} or of {-1, 1}; any
+        other labels (strings such as "match" / "non-match", {1, 2} ...)
+        raise a ``ValueError`` in ``fit`` asking for ``pos_label``, as
+        scikit-learn's scorers do, since their order ("non-match" >
+        "match") says nothing about which one is similar. Some data use the opposite
         convention (1 = dissimilar, as in Hadsell et al.'s contrastive loss):
         ``fit`` warns when the pairs labelled ``pos_label`` are clearly
         farther apart in the input than the others, i.e. when the ROC AUC of
@@ -216,13 +222,16 @@ class SiamesePairClassifier(ClassifierMixin, _TupleBase):
                     f"labels (similar / dissimilar); got {len(classes)}: "
                     f"{classes.tolist()}."
                 )
-            pos = classes[-1] if self.pos_label is None else self.pos_label
+            pos = self.pos_label
+            if pos is None:
+                pos = conventional_positive(classes, type(self).__name__)
             if pos not in classes:
                 raise ValueError(
                     f"pos_label={pos!r} is not one of the labels {classes.tolist()}."
                 )
             self.classes_, self.pos_label_ = classes, pos
         else:
+            check_label_kind(y, self.classes_, self)
             unknown = np.setdiff1d(y, self.classes_)
             if len(unknown):
                 raise ValueError(
@@ -231,6 +240,7 @@ class SiamesePairClassifier(ClassifierMixin, _TupleBase):
                 )
         return (y == self.pos_label_).astype(np.int64)
 
+    @transactional
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None, groups=None):
         """Train on labelled pairs.
@@ -319,7 +329,7 @@ class SiamesePairClassifier(ClassifierMixin, _TupleBase):
         input (see ``pos_label``)."""
         negative = self.classes_[self.classes_ != self.pos_label_][0]
         warn_if_labels_inverted(
-            items, tuples, target, self.pos_label_, negative, stacklevel=5
+            items, tuples, target, self.pos_label_, negative, stacklevel=6
         )
 
     def _all_similar(self, tuples, reset):
@@ -411,6 +421,7 @@ class SiamesePairClassifier(ClassifierMixin, _TupleBase):
         self._replay_X_ = _take(X, keep)
         self._replay_y_ = np.asarray(y)[keep]
 
+    @transactional
     def partial_fit(self, X, y):
         """Update the model on feedback pairs without forgetting the rest.
 
@@ -440,6 +451,8 @@ class SiamesePairClassifier(ClassifierMixin, _TupleBase):
         """
         if not hasattr(self, "net_"):
             return self.fit(X, y)
+        # as fit does: a set_params since may have left an invalid value
+        self._validate_params()
         X = _as_records(X, 2, type(self).__name__)
         _, tuples = self._check_fitted_tuples(X)  # clear errors on the raw input
         self._check_y(tuples, y, reset=False)

@@ -15,6 +15,7 @@ from ..utils.validation import (
     check_targets,
 )
 from ._docstrings import fill_doc
+from ._transaction import transactional
 from ._tuple_base import _TupleBase
 
 
@@ -146,6 +147,7 @@ class SiamesePairRegressor(RegressorMixin, _TupleBase):
     # the regressor is trained on cosine similarity, whatever the loss
     distance = "cosine"
 
+    @transactional
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, groups=None):
         """Train on pairs with graded similarity targets.

@@ -24,6 +24,7 @@ from ..losses import LOSSES
 from ..miners import MINERS
 from ..utils.validation import (
     check_class_labels,
+    check_label_kind,
     check_raw_items,
     check_rows,
     warn_if_unscaled,
@@ -32,6 +33,7 @@ from ._base import _ROUTED_PREFIXES, SiameseBase, _init_sample, _n_features
 from ._docstrings import fill_doc
 from ._loss_side import _build_loss, _build_miner
 from ._prototypes import _PrototypeClassifier
+from ._transaction import transactional
 
 # Rows kept per class for replay in partial_fit (and prototypes after it):
 # enough for a stable class mean and for class-balanced batches.
@@ -355,6 +357,7 @@ class SiameseTransformer(
                 "samples_per_class or a smaller samples_per_class."
             )
 
+    @transactional
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
         """Train the network on rows ``X`` with class labels ``y``.
@@ -412,6 +415,7 @@ class SiameseTransformer(
             return np.arange(n_samples), None
         return train, valid
 
+    @transactional
     def partial_fit(self, X, y, classes=None):
         """Continue training on new rows; new classes are allowed.
 
@@ -435,14 +439,18 @@ class SiameseTransformer(
         self : SiameseTransformer
             The updated estimator.
         """
-        if not hasattr(self, "net_"):
-            self._validate_params()
+        # as fit does: a set_params since may have left an invalid value
+        self._validate_params()
         with self._fitting(partial=True) as continuing:
             first = not continuing
             self._check_batch_classes()
             # later calls may bring rows of a single (new or known) class
             X, y = self._validate_X_y(X, y, reset=first, min_classes=2 if first else 1)
             known = np.empty(0, dtype=y.dtype) if first else self.classes_
+            if not first:
+                check_label_kind(y, known, self)
+            if classes is not None and not first:
+                check_label_kind(classes, known, self, what="classes")
             if classes is not None:
                 known = np.union1d(known, np.asarray(classes))
             all_classes = np.union1d(known, y)

@@ -13,6 +13,7 @@ from ..utils.validation import (
     check_class_labels,
 )
 from ._docstrings import fill_doc
+from ._transaction import transactional
 from ._tuple_base import _n_rows, _TupleBase
 
 
@@ -138,6 +139,7 @@ class SiameseTripletClassifier(ClassifierMixin, _TupleBase):
         ordered[y == 0, 1], ordered[y == 0, 2] = tuples[y == 0, 2], tuples[y == 0, 1]
         return ordered, y
 
+    @transactional
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None, groups=None):
         """Train on triplets.

@@ -372,6 +372,7 @@ dissimilar; got 1 class: 'cat'.
     """
     # NaN first: type_of_target would warn while casting it to int
     y = check_labels(y, n_samples)
+    _check_one_label_type(y, estimator)
     check_classification_targets(y)  # rejects continuous values
     classes = np.unique(y)
     if len(classes) < min_classes:
@@ -383,6 +384,42 @@ dissimilar; got 1 class: 'cat'.
             f"{got}."
         )
     return y
+
+
+def _check_one_label_type(y, estimator):
+    """Labels mixing strings and numbers ('1' and 1) name two classes that
+    print alike: refuse them before scikit-learn's "Unknown label type"."""
+    if y.dtype != object:
+        return
+    kinds = {isinstance(label, str) for label in y}
+    if len(kinds) == 2:
+        text = next(label for label in y if isinstance(label, str))
+        other = next(label for label in y if not isinstance(label, str))
+        raise ValueError(
+            f"{_name(estimator) if estimator is not None else 'y'}: y mixes "
+            f"strings and other labels (e.g. {text!r} and {other!r}), which are "
+            "different classes however alike they print; convert y to one type "
+            "(e.g. y.astype(str) or y.astype(int))."
+        )
+
+
+def check_label_kind(labels, classes, estimator, what="y"):
+    """Refuse ``labels`` of another kind (numbers vs strings) than the fitted
+    ``classes``: numpy would turn both into strings, so 1 and "1" would merge
+    and ``classes_`` silently change type."""
+    labels = np.asarray(labels)
+    numeric = [
+        a.dtype.kind in "biuf" or (a.size and all(not isinstance(v, str) for v in a))
+        for a in (labels, np.asarray(classes))
+    ]
+    if labels.size and numeric[0] != numeric[1]:
+        shown = [c.item() if hasattr(c, "item") else c for c in np.asarray(classes)]
+        raise ValueError(
+            f"{_name(estimator)}: {what} holds {'numbers' if numeric[0] else 'strings'}"
+            f" (e.g. {labels.ravel()[0]!r}) but the model was fitted with the "
+            f"classes {shown}; pass labels of the same type as classes_, or call "
+            "fit to start over with new labels."
+        )
 
 
 def check_targets(y, n_samples, *, estimator=None):
@@ -491,7 +528,7 @@ def warn_if_unscaled(estimator, X):
             "with make_pipeline(StandardScaler(), "
             f"{_name(estimator)}(...)).",
             UserWarning,
-            stacklevel=5,  # the caller of fit
+            stacklevel=6,  # the caller of fit
         )
 
 
