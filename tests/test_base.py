@@ -445,18 +445,18 @@ def test_auto_batch_size_of_the_backbone_is_checked_for_negatives():
 
 
 def test_inference_batches_grow_for_narrow_rows_and_stay_small_for_wide_ones():
-    from sksiamese.estimators._base import _predict_batch_size
+    from sksiamese.estimators._embedding import predict_batch_size
 
     X, y = load_digits(return_X_y=True)
     narrow = SiameseTransformer(max_epochs=1, random_state=0).fit(X[:200], y[:200])
     # 64 pixels: few, large batches, so per-batch work is small against compute
     assert narrow.net_.predict_batch_size == 8192
     # a 64 x 64 image per row keeps 1024 rows (16 MB of input) per batch
-    assert _predict_batch_size(128, 64 * 64) == 1024
-    assert _predict_batch_size(128, 1024) == 4096
+    assert predict_batch_size(128, 64 * 64) == 1024
+    assert predict_batch_size(128, 1024) == 4096
     # never below the training batch, and raw items keep the floor
-    assert _predict_batch_size(2048, 64 * 64) == 2048
-    assert _predict_batch_size(16, None) == 1024
+    assert predict_batch_size(2048, 64 * 64) == 2048
+    assert predict_batch_size(16, None) == 1024
     # the batches cover every row in order: transform is the same as one pass
     reference = narrow.transform(X[:300])
     narrow.net_.predict_batch_size = 7

@@ -372,9 +372,9 @@ def test_optimizer_params_are_routed(blobs):
 
 
 def test_adam_takes_the_fused_kernel_unless_told_otherwise(blobs):
-    from sksiamese.estimators._base import _cpu_fused_adam
+    from sksiamese._engine.devices import cpu_fused_adam
 
-    if not _cpu_fused_adam():
+    if not cpu_fused_adam():
         pytest.skip("this torch has no fused Adam kernel on CPU")
     X, y = blobs
     fused = SiameseTransformer(max_epochs=2, random_state=0).fit(X, y)

@@ -2,12 +2,10 @@
 the opening and the end of a fit, batched embedding."""
 
 import copy
-import functools
 from contextlib import contextmanager
 from numbers import Integral, Real
 
 import numpy as np
-import scipy.sparse as sp
 import torch
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
@@ -16,7 +14,6 @@ from sklearn.utils._param_validation import (
     Interval,
     StrOptions,
 )
-from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import (
     EarlyStopping,
     GradientNormClipping,
@@ -26,17 +23,17 @@ from skorch.callbacks import (
 from torch import nn
 
 from .._engine.callbacks import HeldOutScore, PlainPrintLog, WarmupLinearLR
-from .._engine.data import RowsDataset
+from .._engine.devices import check_device, fused_adam_kwargs
 from .._engine.net import NonFiniteLossError, SiameseNet
-from .._engine.threads import resolve_threads, torch_threads
+from .._engine.threads import torch_threads
 from ..distances import DISTANCES
-from ..modules import MLP, ConvNet, FieldwiseMLP
-from ..utils.validation import check_raw_items, check_rows
+from ..modules import MLP
 from ._backbone_spec import backbone_spec
+from ._embedding import _Embedding, predict_batch_size
+from ._params import _RoutedParams
 from ._pickling import _NetPickling
 from ._transaction import architecture, check_same_network
 
-_ROUTED_PREFIXES = ("module__", "optimizer__")
 _MAX_SEED = 2**31 - 1
 # estimator parameters that reach the backbone's constructor when it takes them
 # training parameters that may be "auto", resolved once per fit
@@ -46,7 +43,7 @@ _TRAINING_PARAMS = ("lr", "weight_decay", "lr_schedule", "max_epochs", "batch_si
 _AUTO = StrOptions({"auto"})
 
 
-class SiameseBase(_NetPickling, BaseEstimator):
+class SiameseBase(_RoutedParams, _Embedding, _NetPickling, BaseEstimator):
     """Hyper-parameter handling and skorch plumbing shared by the estimators.
 
     Subclasses declare their ``__init__`` with explicit keyword arguments (as
@@ -62,7 +59,6 @@ class SiameseBase(_NetPickling, BaseEstimator):
     to ``_routed_prefixes``.
     """
 
-    _routed_prefixes = _ROUTED_PREFIXES
     # the default MLP in its residual form, started from the input's geometry
     _residual_backbone = True
 
@@ -103,67 +99,6 @@ class SiameseBase(_NetPickling, BaseEstimator):
         "callbacks": [None, list],
         "warm_start": ["boolean"],
     }
-
-    # -- routed parameters (module__*, optimizer__*) ----------------------------
-
-    def _set_routed(self, kwargs):
-        for key, value in kwargs.items():
-            if not key.startswith(self._routed_prefixes):
-                raise TypeError(
-                    f"{type(self).__name__}.__init__() got an unexpected keyword "
-                    f"argument {key!r}; only parameters prefixed with "
-                    f"{' or '.join(self._routed_prefixes)} are routed."
-                )
-            setattr(self, key, value)
-
-    def _routed_params(self, prefix=""):
-        return {
-            key: value
-            for key, value in vars(self).items()
-            if key.startswith(self._routed_prefixes) and key.startswith(prefix)
-        }
-
-    def get_params(self, deep=True):
-        """Get the hyper-parameters, routed ``module__*`` / ``optimizer__*`` included.
-
-        Parameters
-        ----------
-        deep : bool, default=True
-            Also return the parameters of contained estimators (such as an
-            ``encoder``), as ``<name>__<parameter>``.
-
-        Returns
-        -------
-        params : dict
-            Parameter names mapped to their values.
-        """
-        params = super().get_params(deep=deep)
-        params.update(self._routed_params())
-        return params
-
-    def set_params(self, **params):
-        """Set hyper-parameters, routed ones (``module__*`` ...) included.
-
-        Parameters
-        ----------
-        **params : dict
-            Parameter names mapped to their new values; routed names (``module__*``,
-            ``optimizer__*``, ``loss__*``, ``miner__*``) take effect at the next
-            ``fit``.
-
-        Returns
-        -------
-        self : estimator
-            The estimator.
-        """
-        routed = {
-            k: v for k, v in params.items() if k.startswith(self._routed_prefixes)
-        }
-        for key, value in routed.items():
-            setattr(self, key, value)
-        return super().set_params(
-            **{k: v for k, v in params.items() if k not in routed}
-        )
 
     # -- building blocks ---------------------------------------------------------
 
@@ -274,13 +209,13 @@ class SiameseBase(_NetPickling, BaseEstimator):
         """The skorch net of a fit, from the training parameters resolved at
         its start (``_training_params_``); ``scorer``: the
         :class:`~sksiamese._engine.callbacks.HeldOutScore` that selects the model."""
-        _check_device(self.device)
+        check_device(self.device)
         module, module_kwargs = self._module_spec(n_features)
         training = self._training_params_
         routed = self._routed_params("optimizer__")
         optimizer_kwargs = {
             "optimizer__weight_decay": training["weight_decay"],
-            **_fused_adam(self.optimizer, self.device, routed),
+            **fused_adam_kwargs(self.optimizer, self.device, routed),
             **routed,
         }
         callbacks = self._callbacks(scorer, training=training)
@@ -302,7 +237,7 @@ class SiameseBase(_NetPickling, BaseEstimator):
             seed=seed,
             # a stateful augmentation (own seeded generator) restarts at each fit
             augment=copy.deepcopy(self.augment),
-            predict_batch_size=_predict_batch_size(training["batch_size"], n_features),
+            predict_batch_size=predict_batch_size(training["batch_size"], n_features),
             # the loss side owns the projection head, sized to the backbone
             projection_dim=self.projection_dim,
             n_features=n_features,
@@ -454,175 +389,6 @@ class SiameseBase(_NetPickling, BaseEstimator):
         self.validation_scores_ = scores
         self.best_validation_score_ = scores[self.best_epoch_]
 
-    # -- inference ---------------------------------------------------------------
-
-    @property
-    def distance_(self):
-        """The distance module the fitted model compares embeddings with.
-
-        It has ``pairwise(a, b)``, ``paired(a, b)`` and ``similarity(d)``
-        (see :mod:`sksiamese.distances`); ``similarity`` maps the distances
-        of ``pair_distance`` to the scores the estimator reports.
-
-        Examples
-        --------
-        >>> from sklearn.datasets import load_iris
-        >>> from sksiamese import SiameseTransformer
-        >>> X, y = load_iris(return_X_y=True)
-        >>> SiameseTransformer(max_epochs=1, random_state=0).fit(X, y).distance_
-        CosineDistance()
-        """
-        check_is_fitted(self)
-        return self.net_.criterion_.distance
-
-    def embedding_module(self):
-        """Return a copy of the fitted torch module that computes the embeddings.
-
-        The module maps the estimator's preprocessed input to what
-        ``transform`` (or ``embed``) returns, as a float32 tensor of shape
-        ``(n_rows, n_features)``: the rows, the encoded items for an
-        estimator with an ``encoder``, the raw items for a backbone that
-        embeds them itself. Use it to serve or export the model with torch
-        tooling (:func:`sksiamese.export.to_onnx` exports it). It is a copy
-        on the CPU in evaluation mode: changing it leaves the estimator
-        alone.
-
-        Returns
-        -------
-        module : torch.nn.Module
-            The network, with the preprocessing the estimator applies before
-            it (e.g. a standardisation) included.
-
-        Examples
-        --------
-        >>> import torch
-        >>> from sklearn.datasets import load_iris
-        >>> from sksiamese import SiameseTransformer
-        >>> X, y = load_iris(return_X_y=True)
-        >>> model = SiameseTransformer(max_epochs=2, random_state=0).fit(X, y)
-        >>> module = model.embedding_module()
-        >>> with torch.no_grad():
-        ...     embeddings = module(torch.as_tensor(X, dtype=torch.float32))
-        >>> bool(torch.allclose(embeddings, torch.from_numpy(model.transform(X))))
-        True
-        """
-        check_is_fitted(self)
-        return copy.deepcopy(self.net_.module_).cpu().eval()
-
-    def __sklearn_is_fitted__(self):
-        # n_features_in_ alone (left by a failed fit) does not make a model
-        return hasattr(self, "net_")
-
-    def _check_X(self, X):
-        """Validate rows for a fitted estimator that embeds rows."""
-        check_is_fitted(self)
-        if self._takes_raw_items():
-            return check_raw_items(X, type(self).__name__)
-        return check_rows(self, X, reset=False)
-
-    def _n_threads(self, net, dataset=None):
-        """Torch's intra-op threads for ``net`` on ``dataset`` under ``n_jobs``
-        (see _threads); sparse rows that stay sparse cost by their nonzeros."""
-        if self.n_jobs == 0:
-            raise ValueError(
-                f"n_jobs={self.n_jobs!r}: use None (the size-based policy), a "
-                "positive number of threads, or -1 for one per core."
-            )
-        batch_size = getattr(self, "_training_params_", {}).get("batch_size", 128)
-        rows = getattr(getattr(dataset, "items", dataset), "X", None)
-        density = 1.0
-        if sp.issparse(rows) and getattr(net.module_, "accepts_sparse", False):
-            density = rows.nnz / max(rows.shape[0] * rows.shape[1], 1)
-        return resolve_threads(self.n_jobs, net.module_, batch_size, density)
-
-    def _forward_chunks(self, dataset):
-        """Yield float32 numpy outputs of the net on ``dataset``, batch by batch.
-
-        Each batch runs under the thread setting of ``n_jobs``; between batches
-        (while the caller holds the generator) the caller's setting is back.
-        """
-        check_is_fitted(self, "net_")
-        n_threads = self._n_threads(self.net_, dataset)
-        batches = iter(self.net_.forward_iter(dataset))
-        while True:
-            with torch_threads(n_threads):
-                chunk = next(batches, None)
-            if chunk is None:
-                return
-            yield chunk.numpy()
-
-    def _iter_embed(self, X):
-        """Yield float32 numpy embeddings of ``X`` batch by batch."""
-        # sksiamese's own backbones never write into their input, so they
-        # may read the caller's rows in place; another module gets copies
-        own = type(self.net_.module_) in _READ_ONLY_BACKBONES
-        return self._forward_chunks(RowsDataset(X, share_rows=own))
-
-    def _embed(self, X):
-        out = None
-        start = 0
-        for chunk in self._iter_embed(X):
-            if out is None:
-                out = np.empty((X.shape[0], chunk.shape[1]), dtype=np.float32)
-            out[start : start + len(chunk)] = chunk
-            start += len(chunk)
-        return out
-
-
-# Inference batches: at least this many rows, and up to _MAX_PREDICT_ROWS
-# while a batch holds at most _PREDICT_VALUES input values: narrow rows
-# (tabular data) go in fewer, larger batches, whose per-batch Python work then
-# costs little against the compute; wide ones (images) stay at the floor, so
-# that their activations stay small
-_MIN_PREDICT_ROWS, _MAX_PREDICT_ROWS, _PREDICT_VALUES = 1024, 8192, 2**22
-
-
-def _predict_batch_size(batch_size, n_features):
-    """Rows per inference batch for training batches of ``batch_size`` rows
-    of ``n_features`` values (None: raw items, which the backbone batches)."""
-    rows = _MIN_PREDICT_ROWS
-    if n_features:
-        rows = int(np.clip(_PREDICT_VALUES // n_features, rows, _MAX_PREDICT_ROWS))
-    return max(batch_size, rows)
-
-
-# Backbones whose forward never writes into its input rows
-_READ_ONLY_BACKBONES = (MLP, ConvNet, FieldwiseMLP)
-
-# Optimizer options that choose or exclude an implementation of the step
-_IMPLEMENTATION = {
-    "optimizer__fused",
-    "optimizer__foreach",
-    "optimizer__differentiable",
-    "optimizer__capturable",
-}
-
-
-def _fused_adam(optimizer, device, routed):
-    """``optimizer__fused=True`` for torch's Adam or AdamW on a device with
-    its fused kernel, unless ``routed`` chooses an implementation: the same
-    update in one pass over each parameter instead of one per operation
-    (measured: a quarter of a small network's fit on CPU, where torch's
-    default is the per-operation loop)."""
-    if optimizer not in (torch.optim.Adam, torch.optim.AdamW):
-        return {}
-    if _IMPLEMENTATION & set(routed):
-        return {}
-    kind = torch.device(device).type
-    if kind == "cuda" or (kind == "cpu" and _cpu_fused_adam()):
-        return {"optimizer__fused": True}
-    return {}
-
-
-@functools.cache
-def _cpu_fused_adam():
-    """Whether this torch has the fused Adam kernel on CPU (2.4 and later)."""
-    try:
-        torch.optim.Adam([torch.zeros(1, requires_grad=True)], fused=True)
-    except (RuntimeError, TypeError, ValueError):
-        return False
-    return True
-
 
 def _init_sample(X, index, seed, size=_INIT_ROWS):
     """The rows ``X[index]``, at most ``size`` of them drawn at random: enough
@@ -654,39 +420,3 @@ def _silent(*args, **kwargs):
 def _n_features(X):
     """Features per row; None for raw items that the backbone embeds."""
     return None if X.ndim == 1 else X.shape[1]
-
-
-def _check_device(device):
-    """A clear error for an unknown device, or a CUDA device that is not there."""
-    try:
-        device = torch.device(device)
-    except RuntimeError as exc:
-        raise ValueError(
-            f"device must be a torch device such as 'cpu' or 'cuda', got {device!r}."
-        ) from exc
-    if device.type == "meta":
-        raise ValueError(
-            "device='meta' holds shapes but no data: nothing can be trained or "
-            "embedded on it; use device='cpu' or a GPU such as 'cuda'."
-        )
-    if device.type not in ("cpu", "cuda"):
-        # e.g. "mps" without Apple's backend: torch would fail mid-fit
-        try:
-            torch.empty(1, device=device)
-        except (RuntimeError, AssertionError, ValueError):
-            raise ValueError(
-                f"device={str(device)!r} is not available here: torch "
-                f"{torch.__version__} cannot place a tensor on it; use "
-                "device='cpu' or a device this torch supports."
-            ) from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(
-            f"device={str(device)!r} but CUDA is not available here (torch "
-            f"{torch.__version__}, built {'with' if torch.version.cuda else 'without'}"
-            " CUDA); use device='cpu' or install a CUDA build of torch."
-        )
-    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
-        raise ValueError(
-            f"device={str(device)!r} but only {torch.cuda.device_count()} CUDA "
-            "device(s) are visible."
-        )

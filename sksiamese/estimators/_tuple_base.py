@@ -39,8 +39,9 @@ from ..utils.validation import (
     check_tuples,
     warn_if_unscaled,
 )
-from ._base import _ROUTED_PREFIXES, SiameseBase, _init_sample, _n_features
+from ._base import SiameseBase, _init_sample, _n_features
 from ._loss_side import _build_loss
+from ._params import _ROUTED_PREFIXES
 
 # Tuples embedded at a time at inference: bounds memory whatever the input.
 _CHUNK = 8192

@@ -29,9 +29,10 @@ from ..utils.validation import (
     check_rows,
     warn_if_unscaled,
 )
-from ._base import _ROUTED_PREFIXES, SiameseBase, _init_sample, _n_features
+from ._base import SiameseBase, _init_sample, _n_features
 from ._docstrings import fill_doc
 from ._loss_side import _build_loss, _build_miner
+from ._params import _ROUTED_PREFIXES
 from ._prototypes import _PrototypeClassifier
 from ._transaction import transactional
 
