@@ -15,16 +15,16 @@ from sklearn.utils._param_validation import (
     StrOptions,
 )
 from skorch.callbacks import (
-    EarlyStopping,
     GradientNormClipping,
     LRScheduler,
     ProgressBar,
 )
 from torch import nn
 
-from .._engine.callbacks import HeldOutScore, PlainPrintLog, WarmupLinearLR
+from .._engine.callbacks import PlainPrintLog, WarmupLinearLR
 from .._engine.devices import check_device, fused_adam_kwargs
 from .._engine.net import NonFiniteLossError, SiameseNet
+from .._engine.selection import ModelSelection
 from .._engine.threads import torch_threads
 from ..distances import DISTANCES
 from ..modules import MLP
@@ -149,7 +149,7 @@ class SiameseBase(_RoutedParams, _Embedding, _NetPickling, BaseEstimator):
         """Estimator-specific parameters of :class:`SiameseNet` (batching)."""
         raise NotImplementedError
 
-    def _callbacks(self, scorer, training):
+    def _callbacks(self, held_out, training):
         callbacks = []
         if training["lr_schedule"] == "cosine":
             callbacks.append(
@@ -170,23 +170,11 @@ class SiameseBase(_RoutedParams, _Embedding, _NetPickling, BaseEstimator):
                     GradientNormClipping(gradient_clip_value=self.clip_grad_norm),
                 )
             )
-        if scorer is not None:
-            # the held-out score first: early stopping reads it at each epoch
-            callbacks.append(("valid_score", scorer))
+        if held_out is not None:
             callbacks.append(
                 (
-                    "early_stopping",
-                    EarlyStopping(
-                        monitor="valid_score",
-                        lower_is_better=False,
-                        # a tie is progress: a small held-out set saturates
-                        # (ROC AUC 1) while more epochs still widen margins
-                        threshold=-1e-9,
-                        threshold_mode="abs",
-                        patience=self.n_iter_no_change,
-                        load_best=True,
-                        sink=print if self.verbose else _silent,
-                    ),
+                    "model_selection",
+                    ModelSelection(held_out, patience=self.n_iter_no_change),
                 )
             )
         if self.verbose:
@@ -205,10 +193,11 @@ class SiameseBase(_RoutedParams, _Embedding, _NetPickling, BaseEstimator):
             callbacks.append((callback[0], copy.deepcopy(callback[1])))
         return callbacks
 
-    def _build_net(self, n_features, seed, scorer=None, scheduled=True):
+    def _build_net(self, n_features, seed, held_out=None, scheduled=True):
         """The skorch net of a fit, from the training parameters resolved at
-        its start (``_training_params_``); ``scorer``: the
-        :class:`~sksiamese._engine.callbacks.HeldOutScore` that selects the model."""
+        its start (``_training_params_``); ``held_out``: the
+        :class:`~sksiamese._engine.selection.HeldOut` tuples that select the
+        model."""
         check_device(self.device)
         module, module_kwargs = self._module_spec(n_features)
         training = self._training_params_
@@ -218,7 +207,7 @@ class SiameseBase(_RoutedParams, _Embedding, _NetPickling, BaseEstimator):
             **fused_adam_kwargs(self.optimizer, self.device, routed),
             **routed,
         }
-        callbacks = self._callbacks(scorer, training=training)
+        callbacks = self._callbacks(held_out, training=training)
         if not scheduled:
             callbacks = [c for c in callbacks if c[0] != "lr_schedule"]
         return SiameseNet(
@@ -227,7 +216,7 @@ class SiameseBase(_RoutedParams, _Embedding, _NetPickling, BaseEstimator):
             lr=training["lr"],
             max_epochs=training["max_epochs"],
             batch_size=training["batch_size"],
-            # held-out data is scored by the HeldOutScore callback
+            # held-out data is scored by the ModelSelection callback
             train_split=None,
             callbacks=callbacks,
             # skorch's own way to replace a default callback
@@ -367,27 +356,14 @@ class SiameseBase(_RoutedParams, _Embedding, _NetPickling, BaseEstimator):
         return net
 
     def _select_start(self, net):
-        """Keep the untrained network unless an epoch clearly beat it on
-        held-out data."""
-        scorer = dict(net.callbacks_).get("valid_score")
-        if not isinstance(scorer, HeldOutScore):
+        """Store what model selection kept (see
+        :class:`~sksiamese._engine.selection.ModelSelection`)."""
+        selection = dict(net.callbacks_).get("model_selection")
+        if selection is None:
             return
-        scores = [scorer.start_score_, *_epoch_scores(net.history)]
-        start, state = scores[0], scorer.start_state_
-        scorer.start_state_ = None
-        # the epoch whose weights early stopping restored (or the last)
-        stopper = dict(net.callbacks_)["early_stopping"]
-        self.best_epoch_ = int(getattr(stopper, "best_epoch_", len(scores) - 1))
-        # the one-standard-error rule: leave the start only for a clear gain,
-        # judged on the same held-out tuples (a paired difference)
-        # (only fresh nets have a scorer: their history is this call's epochs)
-        gain = scores[self.best_epoch_] - start
-        if self.best_epoch_ == 0 or gain <= scorer.gain_se_[self.best_epoch_ - 1]:
-            self.best_epoch_ = 0
-            net.module_.load_state_dict(state["module"])
-            net.criterion_.load_state_dict(state["criterion"])
-        self.validation_scores_ = scores
-        self.best_validation_score_ = scores[self.best_epoch_]
+        self.validation_scores_ = list(selection.validation_scores_)
+        self.best_epoch_ = selection.best_epoch_
+        self.best_validation_score_ = selection.best_validation_score_
 
 
 def _init_sample(X, index, seed, size=_INIT_ROWS):
@@ -402,19 +378,6 @@ def _init_index(index, seed, size=_INIT_ROWS):
     if len(index) > size:
         index = np.sort(np.random.RandomState(seed).choice(index, size, replace=False))
     return index
-
-
-def _epoch_scores(history):
-    """The held-out score of each epoch that reached its end: an epoch
-    interrupted (Ctrl-C) before its end has none."""
-    try:
-        return history[:, "valid_score"]
-    except KeyError:  # no epoch ended
-        return []
-
-
-def _silent(*args, **kwargs):
-    pass
 
 
 def _n_features(X):

@@ -17,7 +17,6 @@ from sklearn.utils.validation import (
     check_is_fitted,
 )
 
-from .._engine.callbacks import HeldOutScore
 from .._engine.criteria import TupleCriterion
 from .._engine.data import TupleDataset
 from .._engine.holdout import tuple_holdout
@@ -30,6 +29,7 @@ from .._engine.record_tuples import (
     record_tuples,
     single_items,
 )
+from .._engine.selection import HeldOut
 from .._engine.tuple_distances import first_to_others
 from ..distances import get_distance
 from ..records import RecordEncoder
@@ -194,10 +194,10 @@ class _TupleBase(SiameseBase):
                 net.max_epochs = max_epochs
             init_rows = init_pairs = None
         else:
-            scorer = None
+            held_out = None
             if valid is not None and self.early_stopping:
-                scorer = self._scorer(items, *valid)
-            net = self._build_net(_n_features(items), seed, scorer)
+                held_out = self._held_out(items, *valid)
+            net = self._build_net(_n_features(items), seed, held_out)
             raw = self._takes_raw_items()
             init_rows = None if raw else _init_sample(items, np.unique(tuples), seed)
             init_pairs = None if raw else self._init_pairs(items, tuples, y, seed)
@@ -210,13 +210,13 @@ class _TupleBase(SiameseBase):
         may start from (``initialize_from_pairs``), or None."""
         return None
 
-    def _scorer(self, items, tuples, y):
-        """The held-out score of ``(tuples, y)`` that selects the model, or
-        None when it cannot be computed (e.g. one class only)."""
+    def _held_out(self, items, tuples, y):
+        """The held-out tuples ``(tuples, y)`` that select the model and
+        their score, or None when it cannot be computed (one class only)."""
         if not self._can_score(y):
             return None
         rows, inverse = np.unique(tuples.ravel(), return_inverse=True)
-        return HeldOutScore(
+        return HeldOut(
             items[rows],
             inverse.reshape(tuples.shape),
             functools.partial(self._selection_score, target=y),

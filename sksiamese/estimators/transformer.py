@@ -15,9 +15,9 @@ from sklearn.base import (
 from sklearn.model_selection import train_test_split
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
-from .._engine.callbacks import HeldOutScore
 from .._engine.criteria import MetricCriterion
 from .._engine.data import RowsDataset, vstack_rows
+from .._engine.selection import HeldOut
 from .._engine.selection_scores import pair_auc
 from ..distances import get_distance
 from ..losses import LOSSES
@@ -386,10 +386,10 @@ class SiameseTransformer(
             if continuing:
                 net = self._continued_net(_n_features(X), seed)
             else:
-                scorer = None
+                held_out = None
                 if valid is not None:
-                    scorer = _pair_scorer(X[valid], codes[valid], self, seed)
-                net = self._build_net(_n_features(X), seed, scorer)
+                    held_out = _held_out_pairs(X[valid], codes[valid], self, seed)
+                net = self._build_net(_n_features(X), seed, held_out)
                 if not self._takes_raw_items():
                     init_rows = _init_sample(X, train, seed)
             dataset = RowsDataset(X[train], codes[train])
@@ -567,9 +567,10 @@ __all__ = ["SiameseTransformer"]
 _SCORED_PAIRS = 20000
 
 
-def _pair_scorer(rows, codes, estimator, seed):
-    """A :class:`~sksiamese._engine.callbacks.HeldOutScore` of the ROC AUC of pairs
-    of held-out rows (same class or not), or None without both kinds."""
+def _held_out_pairs(rows, codes, estimator, seed):
+    """The pairs of held-out rows (same class or not), scored by their ROC
+    AUC (:class:`~sksiamese._engine.selection.HeldOut`), or None without both
+    kinds."""
     first, second = np.triu_indices(len(codes), k=1)
     if len(first) > _SCORED_PAIRS:
         keep = np.random.RandomState(seed).choice(len(first), _SCORED_PAIRS, False)
@@ -577,7 +578,7 @@ def _pair_scorer(rows, codes, estimator, seed):
     same = (codes[first] == codes[second]).astype(int)
     if same.min() == same.max():
         return None
-    return HeldOutScore(
+    return HeldOut(
         rows,
         np.stack([first, second], axis=1),
         functools.partial(pair_auc, target=same),
