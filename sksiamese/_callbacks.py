@@ -105,10 +105,16 @@ class HeldOutScore(Callback):
 
     def _distances(self, net):
         from ._data import RowsDataset
+        from ._distributed import from_first_rank, is_first_rank
         from .distances import _first_to_others
 
-        emb = net.forward(RowsDataset(self.items), training=False)
-        return _first_to_others(self.distance, emb, self.tuples).numpy()
+        distances = None
+        # data-parallel: scored once, on rank 0, so that model selection and
+        # early stopping agree on every rank
+        if is_first_rank():
+            emb = net.forward(RowsDataset(self.items), training=False)
+            distances = _first_to_others(self.distance, emb, self.tuples).numpy()
+        return from_first_rank(distances)
 
     def on_train_begin(self, net, X=None, y=None, **kwargs):
         self.start_distances_ = self._distances(net)

@@ -18,8 +18,10 @@ import math
 
 import torch
 from skorch import NeuralNet
+from skorch.utils import to_tensor
 from torch import nn
 
+from . import _distributed
 from ._criteria import ProjectionHead
 from ._data import (
     BalancedBatches,
@@ -31,6 +33,12 @@ from ._data import (
 from ._sparse import lazy_optimizer, sparse_layers, takes_lazy_columns
 
 _MODULE_TRAIN = nn.Module.train
+
+# training batches of a data-parallel fit: each rank's slice of a global batch
+_SHARDED = {
+    "balanced": _distributed.ShardedBalancedBatches,
+    "shuffled": _distributed.ShardedShuffledBatches,
+}
 
 
 def _in_mode(module, training):
@@ -173,7 +181,19 @@ class SiameseNet(NeuralNet):
         if not self.initialized_:
             self.initialize()
         self._prepare_sparse(X)  # before on_train_begin builds the schedulers
-        return super().partial_fit(X, y, classes, **fit_params)
+        scope = _distributed.scope()
+        if scope is None:
+            return super().partial_fit(X, y, classes, **fit_params)
+        # the training steps run through DistributedDataParallel wrappers;
+        # module_ and criterion_ stay the plain modules that are saved
+        self._data_parallel = _distributed.DataParallelPass(self, scope)
+        try:
+            with _distributed.training_pass():
+                super().partial_fit(X, y, classes, **fit_params)
+            self._data_parallel.share_buffers()
+            return self
+        finally:
+            del self._data_parallel
 
     def _prepare_sparse(self, X):
         """Training on sparse batches: weights stored by column and, under
@@ -187,7 +207,11 @@ class SiameseNet(NeuralNet):
                 layer.store_by_column()
                 changed = True
             # a frozen layer (no gradient) is left to the optimizer as it is
-            wanted = lazy and layer.weight.requires_grad
+            # lazy updates would differ between data-parallel ranks (each
+            # updates the columns of its own rows)
+            wanted = (
+                lazy and layer.weight.requires_grad and _distributed.scope() is None
+            )
             if wanted != (layer._lazy_columns is not None):
                 layer._lazy_columns = [] if wanted else None
                 changed = True
@@ -199,6 +223,12 @@ class SiameseNet(NeuralNet):
             dataset.keep_sparse = self._keeps_sparse(dataset, training)
         if dataset.y is None:
             return SequentialBatches(dataset, self.predict_batch_size)
+        scope = _distributed.scope()
+        if training and scope is not None and self.batching in _SHARDED:
+            args = (dataset, self.batch_size)
+            if self.batching == "balanced":
+                args += (self.samples_per_class,)
+            return _SHARDED[self.batching](*args, self.seed, self.augment, scope)
         if self.batching == "shuffled":
             if training:
                 return ShuffledBatches(
@@ -229,6 +259,12 @@ class SiameseNet(NeuralNet):
         )
 
     def infer(self, x, **fit_params):
+        wrapped = getattr(self, "_data_parallel", None)
+        if wrapped is not None and torch.is_grad_enabled():
+            # a data-parallel training step (inference runs without grad)
+            if not is_raw_items(x):
+                x = to_tensor(x, device=self.device)
+            return wrapped.module(x, **fit_params)
         if is_raw_items(x):
             # skorch would try to make a tensor of the strings
             return self.module_(x, **fit_params)
@@ -255,8 +291,14 @@ class SiameseNet(NeuralNet):
                 module.train(training)
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
-        loss = self.criterion_(y_pred, y_true.to(y_pred.device))
-        value = loss.item()  # one sync; cheaper than torch.isfinite + bool
+        wrapped = getattr(self, "_data_parallel", None)
+        criterion = self.criterion_
+        if wrapped is not None and wrapped.criterion is not None and training:
+            criterion = wrapped.criterion
+        loss = criterion(y_pred, y_true.to(y_pred.device))
+        # one sync; cheaper than torch.isfinite + bool. Data-parallel ranks
+        # see the same value, so that all of them stop together
+        value = _distributed.mean_over_ranks(loss.item())
         if not math.isfinite(value):
             raise NonFiniteLossError(
                 f"The training loss became {value} at epoch "

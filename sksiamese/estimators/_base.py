@@ -27,6 +27,7 @@ from torch import nn
 
 from .._callbacks import HeldOutScore, PlainPrintLog, WarmupLinearLR
 from .._data import RowsDataset
+from .._distributed import agreed_seed
 from .._net import NonFiniteLossError, SiameseNet
 from .._threads import resolve_threads, torch_threads
 from ..distances import DISTANCES
@@ -318,7 +319,8 @@ class SiameseBase(_NetPickling, BaseEstimator):
         """
         rng = check_random_state(self.random_state)
         calls = getattr(self, "n_training_calls_", 0)
-        return (int(rng.randint(_MAX_SEED)) + calls) % _MAX_SEED
+        # data-parallel ranks must draw the same split and global batches
+        return agreed_seed((int(rng.randint(_MAX_SEED)) + calls) % _MAX_SEED)
 
     @contextmanager
     def _torch_seeded(self, seed):
