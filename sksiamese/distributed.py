@@ -132,6 +132,9 @@ def is_main_process():
     """Whether this process is rank 0 of the process group, or not in one.
 
     Save the model, print and write results from the main process only.
+    Outside a process group (before :func:`data_parallel` joins one, or after
+    it leaves it), the rank a launcher such as ``torchrun`` gave the process
+    (``RANK``) decides.
 
     Returns
     -------
@@ -144,4 +147,7 @@ def is_main_process():
     True
     """
     dist = torch.distributed
-    return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank() == 0
+    # after the scope left the group: the rank the launcher gave the process
+    return int(os.environ.get("RANK", 0)) == 0
