@@ -12,8 +12,8 @@ process and the held-out metric on classes no run trained on:
 - ``mnrl``: :class:`~sksiamese.SiamesePairClassifier` with the
   multiple-negatives ranking loss on pairs of the same character by two
   drawers (every pair similar: the other pairs' second items are the
-  negatives); recall@1 of each unseen pair's first image retrieving its
-  second among the second images of all unseen pairs.
+  negatives); recall@1 of each unseen pair's first image: whether the
+  nearest of the second images of all unseen pairs shows its character.
 
 ``batch_size`` is per process: two processes at ``B`` train on global
 batches of ``2B``. Without gathering each process's loss sees its own ``B``
@@ -63,9 +63,9 @@ def load(folder, n_train, n_test, size):
     )
 
 
-def same_class_pairs(X, y):
+def same_class_pairs(X, y, labels=False):
     """Pairs of two drawers' images of the same class, each image once:
-    stacked as (n_pairs, 2, n_features)."""
+    stacked as (n_pairs, 2, n_features) (and, with ``labels``, their class)."""
     first, second = [], []
     for label in np.unique(y):
         rows = np.flatnonzero(y == label)
@@ -73,17 +73,18 @@ def same_class_pairs(X, y):
         first.append(rows[:half])
         second.append(rows[half : 2 * half])
     first, second = np.concatenate(first), np.concatenate(second)
-    return np.stack([X[first], X[second]], axis=1)
+    pairs = np.stack([X[first], X[second]], axis=1)
+    return (pairs, y[first]) if labels else pairs
 
 
-def recall_at_1(queries, candidates, answer):
-    """Share of queries whose nearest candidate (cosine) is ``answer``."""
+def recall_at_1(queries, candidates, labels):
+    """Share of queries whose nearest candidate (cosine) has their label."""
     q = queries / np.linalg.norm(queries, axis=1, keepdims=True)
     c = candidates / np.linalg.norm(candidates, axis=1, keepdims=True)
     sim = q @ c.T
     if candidates is queries:
         np.fill_diagonal(sim, -np.inf)  # leave one out
-    return float(np.mean(answer[sim.argmax(1)] == answer[np.arange(len(q))]))
+    return float(np.mean(labels[sim.argmax(1)] == labels))
 
 
 def _model(loss, batch_size, epochs, device):
@@ -117,9 +118,9 @@ def _fit_and_score(loss, data, batch_size, epochs, device):
         emb = model.transform(X_new)
         score = recall_at_1(emb, emb, y_new)
     else:
-        pairs = same_class_pairs(X_new, y_new)
+        pairs, labels = same_class_pairs(X_new, y_new, labels=True)
         first, second = model.embed(pairs[:, 0]), model.embed(pairs[:, 1])
-        score = recall_at_1(first, second, np.arange(len(pairs)))
+        score = recall_at_1(first, second, labels)
     return seconds / epochs, score
 
 

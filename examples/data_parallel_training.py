@@ -80,7 +80,8 @@ with data_parallel(gather=True) as world_size:
 # Rank 0 saves and reports
 # ------------------------
 # Every process holds the same fitted model; one of them writes it. Loaded
-# in a plain process, it embeds exactly as the model that was trained.
+# in a plain process, it embeds exactly as the model that was trained; the
+# figure shows its training curve and its embedding of the unseen digits.
 
 if is_main_process():
     path = Path(tempfile.mkdtemp()) / "model.pkl"
@@ -99,3 +100,16 @@ if is_main_process():
     )
     print(f"loaded model embeds as the trained one: {same}")
     print(f"3-NN accuracy on the unseen digits 7-9: {accuracy:.3f}")
+
+    import matplotlib.pyplot as plt
+
+    from sksiamese.plotting import EmbeddingDisplay, TrainingCurveDisplay
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    TrainingCurveDisplay.from_estimator(
+        loaded, ax=left, name=f"{world_size} process(es)"
+    )
+    EmbeddingDisplay.from_estimator(loaded, X[new], y[new], ax=right)
+    right.set_title("unseen digits 7-9")
+    fig.tight_layout()
+    plt.show()
