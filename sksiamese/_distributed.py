@@ -28,6 +28,7 @@ gradient is the single-process gradient, with no collective in the
 backward pass beyond DistributedDataParallel's own.
 """
 
+import gc
 from contextlib import contextmanager
 from contextvars import ContextVar
 
@@ -182,6 +183,14 @@ class DataParallelPass:
                 net.criterion_, **kwargs
             )
         self.net = net
+
+    def close(self):
+        """Free the wrappers now, while the process group exists: their
+        reducers hold reference cycles, which the collector would otherwise
+        free at some later point, possibly after the group is destroyed
+        (where gloo's threads abort the process at exit)."""
+        self.module = self.criterion = self.net = None
+        gc.collect()
 
     def share_buffers(self):
         """Rank 0's buffers (batch-norm running statistics) on every rank.

@@ -193,6 +193,7 @@ class SiameseNet(NeuralNet):
             self._data_parallel.share_buffers()
             return self
         finally:
+            self._data_parallel.close()
             del self._data_parallel
 
     def _prepare_sparse(self, X):

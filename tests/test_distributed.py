@@ -155,6 +155,23 @@ def _check_estimators(rank, tmp_path):
         np.save(tmp_path / "rank0.npy", model.transform(X))
 
 
+def _check_errors(rank):
+    X = np.random.RandomState(0).randn(60, 4)
+    y = np.repeat([0, 1, 2], 20)
+    # each process seeds itself anew: they would split and batch differently
+    with pytest.raises(ValueError, match="different seeds"):
+        SiameseTransformer(max_epochs=1, random_state=None).fit(X, y)
+    # fewer classes than processes: some process would get no whole class
+    from sksiamese import _distributed
+    from sksiamese._data import RowsDataset
+
+    one_class = RowsDataset(X, np.zeros(len(X), dtype=int))
+    with pytest.raises(ValueError, match="at least 2 classes per global batch"):
+        _distributed.ShardedBalancedBatches(
+            one_class, 16, 4, 0, None, _distributed.scope()
+        )
+
+
 def _worker(rank, tmp_path):
     dist.init_process_group(
         "gloo",
@@ -169,6 +186,7 @@ def _worker(rank, tmp_path):
             _check_gathered_loss(rank)
             _check_sharded_batches(rank)
             _check_estimators(rank, tmp_path)
+            _check_errors(rank)
         dist.barrier()  # no rank leaves while another still talks to it
     finally:
         dist.destroy_process_group()
