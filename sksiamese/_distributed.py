@@ -276,13 +276,15 @@ def gather_batch(embeddings, targets, n_blocks=1):
     return gathered, targets
 
 
-def mean_over_ranks(value):
+def mean_over_ranks(value, device="cpu"):
     """The mean of a float over the ranks of the scope (the value itself
-    outside one, or when the batch was gathered: every rank has the same)."""
+    outside one, or when the batch was gathered: every rank has the same);
+    sent as a tensor on ``device``, one the group's backend takes (NCCL
+    takes CUDA tensors only)."""
     s = scope()
     if s is None or s.gather or not _TRAINING.get():
         return value
-    total = torch.tensor([value], dtype=torch.float64)
+    total = torch.tensor([value], dtype=torch.float64, device=device)
     dist.all_reduce(total)
     return float(total) / s.world_size
 

@@ -299,7 +299,7 @@ class SiameseNet(NeuralNet):
         loss = criterion(y_pred, y_true.to(y_pred.device))
         # one sync; cheaper than torch.isfinite + bool. Data-parallel ranks
         # see the same value, so that all of them stop together
-        value = _distributed.mean_over_ranks(loss.item())
+        value = _distributed.mean_over_ranks(loss.item(), loss.device)
         if not math.isfinite(value):
             raise NonFiniteLossError(
                 f"The training loss became {value} at epoch "

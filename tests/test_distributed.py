@@ -137,6 +137,14 @@ def _check_estimators(rank, tmp_path):
     assert everyone[0][:2] == everyone[1][:2]
     np.testing.assert_array_equal(everyone[0][2], everyone[1][2])
 
+    # each rank's own loss: the ranks still agree on one model
+    with data_parallel(gather=False):
+        local = SiameseTransformer(
+            hidden_layer_sizes=(16,), embedding_dim=4, max_epochs=2, random_state=0
+        ).fit(X[:300], y[:300])
+    dist.all_gather_object(everyone, local.transform(X))
+    np.testing.assert_array_equal(everyone[0], everyone[1])
+
     pairs = SiamesePairClassifier(
         hidden_layer_sizes=(32,),
         embedding_dim=8,
