@@ -187,6 +187,10 @@ class SiameseNet(NeuralNet):
         # the training steps run through DistributedDataParallel wrappers;
         # module_ and criterion_ stay the plain modules that are saved
         self._data_parallel = _distributed.DataParallelPass(self, scope)
+        if scope.rank:
+            # dropout draws its own masks on each rank (the torch state is
+            # the fit's own fork, see SiameseBase._torch_seeded)
+            torch.manual_seed(self.seed + scope.rank)
         try:
             with _distributed.training_pass():
                 super().partial_fit(X, y, classes, **fit_params)
