@@ -3,6 +3,7 @@
 from . import (
     augment,
     distances,
+    distributed,
     evaluation,
     export,
     losses,
@@ -38,6 +39,7 @@ __all__ = [
     "__version__",
     "augment",
     "distances",
+    "distributed",
     "evaluation",
     "export",
     "losses",

@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 _SUBMODULES = [
     "augment",
     "distances",
+    "distributed",
     "evaluation",
     "export",
     "losses",

@@ -17,6 +17,8 @@ parameters too).
 import torch
 from torch import nn
 
+from .distributed import gather_batch
+
 
 class ProjectionHead(nn.Module):
     """``ReLU -> Linear``: the projection head only the training loss sees.
@@ -96,7 +98,8 @@ class MetricCriterion(_Criterion):
         self.distance = distance
 
     def forward(self, embeddings, labels):
-        embeddings = self._project(embeddings)
+        # data-parallel: mined among, and the loss of, every rank's rows
+        embeddings, labels = gather_batch(self._project(embeddings), labels)
         with torch.no_grad():
             indices = self.miner(embeddings.detach(), labels)
         return self.loss(embeddings, labels, indices)
@@ -150,7 +153,7 @@ class TupleCriterion(_Criterion):
         self.in_batch_negatives = in_batch_negatives
 
     def forward(self, embeddings, y):
-        embeddings = self._project(embeddings)
+        embeddings, y = gather_batch(self._project(embeddings), y, self.arity)
         n = len(embeddings) // self.arity
         i = torch.arange(n, device=embeddings.device)
         if self.task == "triplet":
@@ -204,4 +207,5 @@ class ViewsCriterion(_Criterion):
     """
 
     def forward(self, embeddings, y):
-        return self.loss(self._project(embeddings), torch.cat([y, y]))
+        embeddings, y = gather_batch(self._project(embeddings), y, n_blocks=2)
+        return self.loss(embeddings, torch.cat([y, y]))

@@ -18,9 +18,11 @@ import math
 
 import torch
 from skorch import NeuralNet
+from skorch.utils import to_tensor
 from torch import nn
 
 from ..modules._sparse import sparse_layers
+from . import distributed as _distributed
 from .criteria import ProjectionHead
 from .data import (
     BalancedBatches,
@@ -32,6 +34,12 @@ from .data import (
 from .lazy_adam import lazy_optimizer, takes_lazy_columns
 
 _MODULE_TRAIN = nn.Module.train
+
+# training batches of a data-parallel fit: each rank's slice of a global batch
+_SHARDED = {
+    "balanced": _distributed.ShardedBalancedBatches,
+    "shuffled": _distributed.ShardedShuffledBatches,
+}
 
 
 def _in_mode(module, training):
@@ -175,7 +183,24 @@ class SiameseNet(NeuralNet):
         if not self.initialized_:
             self.initialize()
         self._prepare_sparse(X)  # before on_train_begin builds the schedulers
-        return super().partial_fit(X, y, classes, **fit_params)
+        scope = _distributed.scope()
+        if scope is None:
+            return super().partial_fit(X, y, classes, **fit_params)
+        # the training steps run through DistributedDataParallel wrappers;
+        # module_ and criterion_ stay the plain modules that are saved
+        self._data_parallel = _distributed.DataParallelPass(self, scope)
+        if scope.rank:
+            # dropout draws its own masks on each rank (the torch state is
+            # the fit's own fork, see SiameseBase._torch_seeded)
+            torch.manual_seed(self.seed + scope.rank)
+        try:
+            with _distributed.training_pass():
+                super().partial_fit(X, y, classes, **fit_params)
+            self._data_parallel.share_buffers()
+            return self
+        finally:
+            self._data_parallel.close()
+            del self._data_parallel
 
     def _prepare_sparse(self, X):
         """Training on sparse batches: weights stored by column and, under
@@ -189,7 +214,11 @@ class SiameseNet(NeuralNet):
                 layer.store_by_column()
                 changed = True
             # a frozen layer (no gradient) is left to the optimizer as it is
-            wanted = lazy and layer.weight.requires_grad
+            # lazy updates would differ between data-parallel ranks (each
+            # updates the columns of its own rows)
+            wanted = (
+                lazy and layer.weight.requires_grad and _distributed.scope() is None
+            )
             if wanted != (layer._lazy_columns is not None):
                 layer._lazy_columns = [] if wanted else None
                 changed = True
@@ -201,6 +230,12 @@ class SiameseNet(NeuralNet):
             dataset.keep_sparse = self._keeps_sparse(dataset, training)
         if dataset.y is None:
             return SequentialBatches(dataset, self.predict_batch_size)
+        scope = _distributed.scope()
+        if training and scope is not None and self.batching in _SHARDED:
+            args = (dataset, self.batch_size)
+            if self.batching == "balanced":
+                args += (self.samples_per_class,)
+            return _SHARDED[self.batching](*args, self.seed, self.augment, scope)
         if self.batching == "shuffled":
             if training:
                 return ShuffledBatches(
@@ -231,6 +266,12 @@ class SiameseNet(NeuralNet):
         )
 
     def infer(self, x, **fit_params):
+        wrapped = getattr(self, "_data_parallel", None)
+        if wrapped is not None and torch.is_grad_enabled():
+            # a data-parallel training step (inference runs without grad)
+            if not is_raw_items(x):
+                x = to_tensor(x, device=self.device)
+            return wrapped.module(x, **fit_params)
         if is_raw_items(x):
             # skorch would try to make a tensor of the strings
             return self.module_(x, **fit_params)
@@ -257,8 +298,14 @@ class SiameseNet(NeuralNet):
                 module.train(training)
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
-        loss = self.criterion_(y_pred, y_true.to(y_pred.device))
-        value = loss.item()  # one sync; cheaper than torch.isfinite + bool
+        wrapped = getattr(self, "_data_parallel", None)
+        criterion = self.criterion_
+        if wrapped is not None and wrapped.criterion is not None and training:
+            criterion = wrapped.criterion
+        loss = criterion(y_pred, y_true.to(y_pred.device))
+        # one sync; cheaper than torch.isfinite + bool. Data-parallel ranks
+        # see the same value, so that all of them stop together
+        value = _distributed.mean_over_ranks(loss.item(), loss.device)
         if not math.isfinite(value):
             raise NonFiniteLossError(
                 f"The training loss became {value} at epoch "

@@ -9,6 +9,7 @@ import numpy as np
 from skorch.callbacks import Callback
 
 from .data import RowsDataset
+from .distributed import from_first_rank, is_first_rank
 from .tuple_distances import first_to_others
 
 # the best value of every held-out score (ROC AUC, Spearman, share of triplets)
@@ -90,9 +91,14 @@ class ModelSelection(Callback):
         self.sink = sink
 
     def _distances(self, net):
-        held_out = self.held_out
-        emb = net.forward(RowsDataset(held_out.items), training=False)
-        return first_to_others(held_out.distance, emb, held_out.tuples).numpy()
+        held_out, distances = self.held_out, None
+        # data-parallel: scored once, on rank 0, so that model selection and
+        # early stopping agree on every rank
+        if is_first_rank():
+            emb = net.forward(RowsDataset(held_out.items), training=False)
+            distances = first_to_others(held_out.distance, emb, held_out.tuples)
+            distances = distances.numpy()
+        return from_first_rank(distances)
 
     def _say(self, net, message):
         if net.verbose:

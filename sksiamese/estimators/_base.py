@@ -23,6 +23,7 @@ from torch import nn
 
 from .._engine.callbacks import PlainPrintLog, WarmupLinearLR
 from .._engine.devices import check_device, fused_adam_kwargs
+from .._engine.distributed import agreed_seed
 from .._engine.net import NonFiniteLossError, SiameseNet
 from .._engine.selection import ModelSelection
 from .._engine.threads import torch_threads
@@ -249,7 +250,8 @@ class SiameseBase(_RoutedParams, _Embedding, _NetPickling, BaseEstimator):
         """
         rng = check_random_state(self.random_state)
         calls = getattr(self, "n_training_calls_", 0)
-        return (int(rng.randint(_MAX_SEED)) + calls) % _MAX_SEED
+        # data-parallel ranks must draw the same split and global batches
+        return agreed_seed((int(rng.randint(_MAX_SEED)) + calls) % _MAX_SEED)
 
     @contextmanager
     def _torch_seeded(self, seed):
