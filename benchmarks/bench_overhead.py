@@ -7,10 +7,10 @@ thread's CPU time instead of the wall clock, which other processes on a shared
 machine barely move (with two threads, any other busy process stalls torch's
 parallel regions and wall times swing tenfold).
 
-Part 1, training: the backbone SiameseTransformer builds by default (read from
-a default estimator's ``_module_spec``) with its projection head, its loss,
-distance and miner (``_criterion_parts``), its optimizer, learning rate, weight
-decay and cosine schedule (``_resolve_training``), on the same class-balanced batches
+Part 1, training: the backbone SiameseTransformer builds by default with its
+projection head, its loss, distance and miner, its optimizer, learning rate,
+weight decay and cosine schedule (all read from the public ``net_`` of the same
+estimator fitted on a few rows), on the same class-balanced batches
 (``ClassBalancedBatchSampler``, ``ceil(n_samples / batch_size)`` batches per
 epoch), trained by a hand-written torch loop and by ``SiameseTransformer.fit``
 (alternating which runs first). Per-epoch times are the median and the best
@@ -34,6 +34,7 @@ alone and writes benchmarks/results/bench_overhead_memory.md.
 
 import argparse
 import contextlib
+import copy
 import ctypes
 import gc
 import json
@@ -47,10 +48,10 @@ import time
 import numpy as np
 import torch
 from _common import format_table, machine, report
+from sklearn.base import clone
 from skorch.callbacks import Callback
 
 from sksiamese import SiamesePairClassifier, SiameseTransformer
-from sksiamese._engine.criteria import ProjectionHead
 from sksiamese.evaluation import one_shot_accuracy
 from sksiamese.pairs import make_pairs
 from sksiamese.samplers import ClassBalancedBatchSampler
@@ -79,8 +80,12 @@ def make_data(n_samples, n_features, n_classes, seed):
     return centers[y] + 2 * noise, y
 
 
-def _strip(params, prefix):
-    return {k.removeprefix(prefix): v for k, v in params.items()}
+def _template(est, X, y):
+    """``est`` fitted on a few rows without model selection: its public
+    ``net_`` holds the backbone, loss side, optimizer settings and schedule
+    that a fit builds."""
+    template = clone(est).set_params(early_stopping=False, callbacks=None)
+    return template.fit(X[:128], y[:128]).net_
 
 
 def plain_fit(est, X, y, epochs, seed):
@@ -88,32 +93,25 @@ def plain_fit(est, X, y, epochs, seed):
 
     Returns the seconds of each epoch.
     """
+    net = _template(est, X, y)
     torch.manual_seed(seed)
-    module, module_kwargs = est._module_spec(X.shape[1])
-    if isinstance(module, type):
-        module = module(**_strip(module_kwargs, "module__"))
-    # the loss side's head, drawn right after the backbone as in the estimator
-    project = None
-    if est.projection_dim is not None:
-        project = ProjectionHead(est.embedding_dim, est.projection_dim)
-    loss_fn, miner, _ = est._criterion_parts()
-    training = est._resolve_training()
+    # the same layers, freshly initialised (the timing does not depend on them)
+    module = copy.deepcopy(net.module_)
+    for layer in module.modules():
+        if hasattr(layer, "reset_parameters"):
+            layer.reset_parameters()
+    project = copy.deepcopy(net.criterion_.head)
+    loss_fn, miner = net.criterion_.loss, net.criterion_.miner
     params = list(module.parameters())
     if project is not None:
         params += list(project.parameters())
-    optimizer = est.optimizer(
-        params,
-        lr=training["lr"],
-        weight_decay=training["weight_decay"],
-        **_strip(est._routed_params("optimizer__"), "optimizer__"),
-    )
+    optimizer = net.optimizer(params, lr=net.lr, **net.get_params_for("optimizer"))
     scheduler = None
-    if training["lr_schedule"] == "cosine":
-        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
-            optimizer, T_max=training["max_epochs"]
-        )
+    schedule = dict(net.callbacks_).get("lr_schedule")
+    if schedule is not None:
+        scheduler = schedule.policy_(optimizer, **schedule.kwargs)
     sampler = ClassBalancedBatchSampler(
-        y, training["batch_size"], est.samples_per_class, random_state=seed
+        y, net.batch_size, est.samples_per_class, random_state=seed
     )
     times = []
     for _ in range(epochs):
@@ -169,11 +167,9 @@ def bench_training(
         # alternate the order so that drifts in machine load hit both alike
         for run in (run_plain, run_ours) if r % 2 == 0 else (run_ours, run_plain):
             run(est, r)
-    est = SiameseTransformer()
-    training = est._resolve_training()
-    n_batches = len(
-        ClassBalancedBatchSampler(y, training["batch_size"], est.samples_per_class)
-    )
+    est = SiameseTransformer(max_epochs=epochs)
+    net = _template(est, X, y)
+    n_batches = len(ClassBalancedBatchSampler(y, net.batch_size, est.samples_per_class))
     plain, ours = statistics.median(plain_epochs), statistics.median(est_epochs)
     plain_best, ours_best = min(plain_epochs), min(est_epochs)
     plain_wall = statistics.median(plain_walls) / epochs
@@ -200,17 +196,18 @@ def bench_training(
         "ratio (best)",
         "ratio (whole fit)",
     ]
-    spec = est._module_spec(n_features)
-    module_kwargs = _strip(spec[1], "module__")
-    criterion = ", ".join(type(p).__name__ for p in est._criterion_parts())
+    criterion = net.criterion_
+    parts = (criterion.loss, criterion.distance, criterion.miner)
+    head = criterion.head
     setup = (
         f"{n_samples} x {n_features} float32, {n_classes} classes; {epochs} epochs "
-        f"x {repeats} repeats; {n_batches} batches of {training['batch_size']} "
+        f"x {repeats} repeats; {n_batches} batches of {net.batch_size} "
         f"({est.samples_per_class} per class) per epoch; module "
-        f"{getattr(spec[0], '__name__', spec[0])}({module_kwargs}), projection "
-        f"head {est.projection_dim}; {criterion}; {est.optimizer.__name__}"
-        f"(lr={training['lr']}, weight_decay={training['weight_decay']}), "
-        f"lr_schedule={training['lr_schedule']}."
+        f"{type(net.module_).__name__}, projection head "
+        f"{None if head is None else head.layers[-1].out_features}; "
+        f"{', '.join(type(p).__name__ for p in parts)}; {net.optimizer.__name__}"
+        f"(lr={net.lr}, {net.get_params_for('optimizer')}), lr_schedule="
+        f"{type(dict(net.callbacks_).get('lr_schedule')).__name__}."
     )
     return format_table(headers, rows), setup, (ours / plain, ours_best / plain_best)
 
