@@ -20,10 +20,12 @@ __all__ = ["is_missing", "numeric_like", "parse_values"]
 _MISSING = frozenset(
     ["", "-", "--", "?", "n/a", "na", "nan", "none", "null", "nil", "unknown"]
 )
-# a number with optional currency / unit around it: "$ 1.29", "5.50 %",
-# "1,299.00", "-3", "12 oz"; thousands separators are commas
+# a number with an optional currency sign before it and a unit after it:
+# "$ 1.29", "5.50 %", "1,299.00", "-3", "12 oz"; thousands separators are
+# commas. Nothing else may come first: "item12" or "v2" are names, not numbers
 _NUMBER = re.compile(
-    r"^[^\d+\-.]{0,4}\s*([+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|[+-]?\.\d+)"
+    r"^(?:[$\u20ac\u00a3\u00a5]|usd|eur|gbp)?\s*"
+    r"([+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|[+-]?\.\d+)"
     r"\s*(%|[a-z]{0,6}\.?)$"
 )
 _DURATION = re.compile(r"^(\d+):(\d{2})(?::(\d{2}))?$")

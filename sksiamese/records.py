@@ -212,7 +212,7 @@ def pair_frame(
         ids = table[id_field]
         if ids.duplicated().any():
             raise ValueError(
-                f"{name} holds the id {ids[ids.duplicated()].iloc[0]!r} more "
+                f"{name} holds the id {ids[ids.duplicated()].tolist()[0]!r} more "
                 "than once; ids must be unique."
             )
         # ids compare as strings: a CSV read as text and a table of ints agree
@@ -220,7 +220,7 @@ def pair_frame(
         if (where < 0).any():
             row = int(np.flatnonzero(where < 0)[0])
             raise ValueError(
-                f"Pair {row} names {key}={pairs[key].iloc[row]!r}, which is not "
+                f"Pair {row} names {key}={pairs[key].tolist()[row]!r}, which is not "
                 f"an id of {name}."
             )
         fields = table.drop(columns=[id_field]).iloc[where].reset_index(drop=True)

@@ -21,6 +21,8 @@ not), which a weighted mean of per-field cosines cannot express. Missing
 comparisons stay NaN, which the forest routes as unknown.
 """
 
+import copy
+
 import numpy as np
 import scipy.sparse as sp
 import torch
@@ -137,6 +139,68 @@ class ComparisonHead:
         # only the score on new pairs is kept with the model
         del self.forest_.oob_decision_function_
         return self, oob
+
+    # -- persistence: the forest's trees as plain arrays ------------------------
+    # scikit-learn's Tree indexes its node arrays without bounds checks, so
+    # skops trusts no Tree (a crafted file could read out of bounds). The head
+    # stores each tree's nodes as plain arrays and rebuilds the trees on load
+    # only after checking every child and feature index.
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        forest = state.get("forest_")
+        if forest is None:
+            return state
+        forest = copy.copy(forest)
+        trees, forest.estimators_ = [], []
+        for estimator in self.forest_.estimators_:
+            estimator = copy.copy(estimator)
+            tree = estimator.__dict__.pop("tree_").__getstate__()
+            nodes = tree.pop("nodes")
+            tree.update({f"node_{name}": nodes[name] for name in nodes.dtype.names})
+            trees.append(tree)
+            forest.estimators_.append(estimator)
+        state["forest_"], state["trees_"] = forest, trees
+        return state
+
+    def __setstate__(self, state):
+        trees = state.pop("trees_", None)
+        self.__dict__.update(state)
+        if trees is None:
+            return
+        from sklearn.tree._tree import NODE_DTYPE, Tree
+
+        for estimator, tree in zip(self.forest_.estimators_, trees, strict=True):
+            n_features = estimator.n_features_in_
+            count = int(tree["node_count"])
+            nodes = np.empty(count, dtype=NODE_DTYPE)
+            for name in NODE_DTYPE.names:
+                nodes[name] = np.asarray(tree[f"node_{name}"])
+            children = np.concatenate([nodes["left_child"], nodes["right_child"]])
+            feature = nodes["feature"]
+            values = np.asarray(tree["values"], dtype=np.float64)
+            if (
+                children.min(initial=-1) < -1
+                or children.max(initial=-1) >= count
+                or feature.min(initial=-2) < -2
+                or feature.max(initial=-2) >= n_features
+                or values.shape != (count, 1, 2)
+            ):
+                raise ValueError(
+                    "The comparison head's stored trees index nodes or features "
+                    "that do not exist: the file is damaged or was not written "
+                    "by sksiamese."
+                )
+            rebuilt = Tree(n_features, np.array([2], dtype=np.intp), 1)
+            rebuilt.__setstate__(
+                {
+                    "max_depth": int(tree["max_depth"]),
+                    "node_count": count,
+                    "nodes": nodes,
+                    "values": values,
+                }
+            )
+            estimator.tree_ = rebuilt
 
     def score(self, features):
         """The forest's probability that each pair matches."""
