@@ -128,6 +128,21 @@ class HeldOutScore(Callback):
         self.gain_se_.append(float(gain_se))
         if self.start_score_ + self.start_se_ >= _BEST_SCORE:
             raise KeyboardInterrupt  # the start is kept whatever comes
+        if self._start_unbeaten(net):
+            raise KeyboardInterrupt
+
+    def _start_unbeaten(self, net):
+        """Whether early stopping's patience (``n_iter_no_change`` epochs)
+        has run out with no epoch beating the start by more than the
+        standard error of its gain: training that cannot leave the start
+        stops then, instead of running every epoch for a model selection that
+        keeps the start (Beer: 30 epochs, best epoch 0)."""
+        stopper = dict(net.callbacks_).get("early_stopping")
+        if stopper is None or len(self.gain_se_) < stopper.patience:
+            return False
+        scores = net.history[-len(self.gain_se_) :, "valid_score"]
+        gains = np.asarray(scores) - self.start_score_
+        return not (gains > np.asarray(self.gain_se_)).any()
 
     def on_train_end(self, net, X=None, y=None, **kwargs):
         # the held-out data would otherwise travel with every copy of the net

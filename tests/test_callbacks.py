@@ -78,3 +78,17 @@ def test_paired_triplet_error_is_that_of_the_per_triplet_differences():
     assert paired == pytest.approx(np.std(right - before, ddof=1) / np.sqrt(500))
     # identical networks: no difference, no error
     assert triplet_accuracy(first, baseline=first)[1] == 0.0
+
+
+def test_training_that_cannot_beat_the_start_stops_after_the_patience():
+    from sksiamese import SiamesePairClassifier
+
+    rng = np.random.RandomState(0)
+    X = rng.rand(600, 2, 8)
+    y = rng.randint(0, 2, 600)  # labels unrelated to the pairs
+    model = SiamesePairClassifier(
+        hidden_layer_sizes=(16,), max_epochs=30, n_iter_no_change=3, random_state=0
+    ).fit(X, y)
+    assert model.best_epoch_ == 0
+    # stopped once the patience ran out, not after all 30 epochs
+    assert len(model.net_.history) == 3
