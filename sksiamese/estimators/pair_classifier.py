@@ -111,8 +111,8 @@ class SiamesePairClassifier(ClassifierMixin, _HeadMixin, _TupleBase):
         model number, the relative difference of numbers read from prices,
         percentages, durations and dates, missing values); ``similarity``
         is then the forest's score, which ``threshold`` and the calibration
-        apply to. "auto": "forest" on records with the default encoder,
-        None otherwise.
+        apply to. "auto": "forest" on records (with the default or a
+        user encoder), None otherwise.
     {training}
 
     Attributes
