@@ -157,3 +157,19 @@ def test_head_forest_needs_records():
         SiamesePairClassifier(head="forest", **QUICK).fit(X, y)
     # "auto" on numeric pairs: the embeddings' similarity decides, as before
     assert SiamesePairClassifier(**QUICK).fit(X, y).head_ is None
+
+
+def test_the_stored_forest_is_checked_before_it_is_rebuilt():
+    import copy
+    import pickle
+
+    X, y = _code_and_title_pairs(80, seed=0)
+    model = SiamesePairClassifier(**QUICK).fit(X, y)
+    restored = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(restored.predict_proba(X), model.predict_proba(X))
+    state = copy.deepcopy(model.head_.__getstate__())
+    # a child index past the tree's nodes: refused, never read out of bounds
+    state["trees_"][0]["node_left_child"][0] = 10**6
+    head = type(model.head_).__new__(type(model.head_))
+    with pytest.raises(ValueError, match="index nodes or features that do not"):
+        head.__setstate__(state)
