@@ -209,8 +209,8 @@ def blocking(root, train, valid, test, model=None):
         if k == 10:
             start = time.perf_counter()
             test_left = set(test["ltable_id"])
-            cands = cands[cands["ltable_id"].astype(str).isin(test_left)]
-            pairs = pair_frame(table_a, table_b, cands.astype(str))
+            # the candidates hold both records' fields: pairs the model reads
+            pairs = cands[cands["ltable_id"].isin(test_left)]
             predicted = pairs.loc[model.predict(pairs) == 1, ["ltable_id", "rtable_id"]]
             found = set(map(tuple, predicted.astype(str).to_numpy()))
             gold = test.loc[test["label"].astype(int) == 1, ["ltable_id", "rtable_id"]]
@@ -266,7 +266,16 @@ def measure(root, sets, methods, store):
 
 
 def save(store):
-    STORE.write_text(json.dumps(store, indent=1, sort_keys=True) + "\n")
+    """Write ``store`` merged into the kept results: another run (another set
+    or method, in parallel) may have added its own since this one started."""
+    kept = json.loads(STORE.read_text()) if STORE.exists() else {}
+    for key, value in json.loads(json.dumps(store)).items():
+        if isinstance(value, dict) and key != "blocking":
+            kept.setdefault(key, {}).update(value)
+        else:
+            kept[key] = value
+    store.update(kept)
+    STORE.write_text(json.dumps(kept, indent=1, sort_keys=True) + "\n")
 
 
 def table(store):
@@ -330,10 +339,12 @@ def main():
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
     parser.add_argument("--fresh", action="store_true")
     args = parser.parse_args()
-    # blocking's json keys are strings; so are they after a reload
-    store = {} if args.fresh or not STORE.exists() else json.loads(STORE.read_text())
-    measure(data_dir(args.data), args.sets, args.methods, store)
-    store = json.loads(json.dumps(store))
+    if args.fresh and STORE.exists():
+        STORE.unlink()
+    measure(data_dir(args.data), args.sets, args.methods, {})
+    # every kept result, this run's and earlier or parallel runs' (json keys:
+    # strings, blocking's k included)
+    store = json.loads(STORE.read_text()) if STORE.exists() else {}
     report("bench_deepmatcher", table(store))
 
 
