@@ -23,7 +23,7 @@ from .estimators import (
     SiameseTransformer,
     SiameseTripletClassifier,
 )
-from .records import RecordEncoder, split_record_pairs
+from .records import RecordEncoder, pair_frame, split_record_pairs
 from .retrieval import EmbeddingIndex
 
 __version__ = "0.1.0"
@@ -45,6 +45,7 @@ __all__ = [
     "metrics",
     "miners",
     "modules",
+    "pair_frame",
     "pairs",
     "persistence",
     "plotting",
