@@ -24,7 +24,7 @@ from .estimators import (
     SiameseTransformer,
     SiameseTripletClassifier,
 )
-from .records import RecordEncoder, split_record_pairs
+from .records import RecordEncoder, pair_frame, split_record_pairs
 from .retrieval import EmbeddingIndex
 from .utils.version import __version__
 
@@ -46,6 +46,7 @@ __all__ = [
     "metrics",
     "miners",
     "modules",
+    "pair_frame",
     "pairs",
     "persistence",
     "plotting",

@@ -74,6 +74,7 @@ __all__ = [
 ]
 
 _ESTIMATORS = (
+    "sksiamese.estimators._comparison_head.ComparisonHead",
     "sksiamese.estimators.outlier.SiameseOutlierDetector",
     "sksiamese.estimators.pair_classifier.SiamesePairClassifier",
     "sksiamese.estimators.pair_regressor.SiamesePairRegressor",

@@ -26,7 +26,7 @@ from sklearn.utils.validation import check_is_fitted
 from .utils._optional import require_pandas
 from .utils.fields import check_unique_columns, field_numbers, field_text
 
-__all__ = ["RecordEncoder", "split_record_pairs"]
+__all__ = ["RecordEncoder", "pair_frame", "split_record_pairs"]
 
 # column prefixes of the two records of a pair, by convention
 _CONVENTIONS = {
@@ -125,6 +125,100 @@ def split_record_pairs(X):
     left = X[lcols].set_axis(lfields, axis=1).reset_index(drop=True)
     right = X[[rp + f for f in lfields]].set_axis(lfields, axis=1)
     return left, right.reset_index(drop=True)
+
+
+def pair_frame(
+    table_a, table_b, pairs, id_field="id", left_id="ltable_id", right_id="rtable_id"
+):
+    """Join two tables of records and a list of id pairs into record pairs.
+
+    The layout of the DeepMatcher / Magellan benchmark and of
+    py_entitymatching's candidate sets: two tables of records (``tableA``,
+    ``tableB``) and pairs of their ids (``train.csv``: ``ltable_id``,
+    ``rtable_id``, ``label``). The result is the DataFrame of record pairs
+    that the pair estimators take: the pair file's own columns (the ids, the
+    label) followed by ``ltable_<field>`` and ``rtable_<field>`` for every
+    field of the tables, row ``i`` being pair ``i`` of ``pairs``.
+
+    Parameters
+    ----------
+    table_a, table_b : pandas.DataFrame or str or path
+        The left and right tables (a path is read as CSV with every value a
+        string, missing values as ""), each with the column ``id_field``.
+    pairs : pandas.DataFrame or str or path
+        One row per pair, with the columns ``left_id`` and ``right_id``.
+    id_field : str, default="id"
+        The id column of both tables; its values must be unique in each.
+    left_id, right_id : str, default="ltable_id", "rtable_id"
+        The columns of ``pairs`` that hold the left and right ids.
+
+    Returns
+    -------
+    frame : pandas.DataFrame
+        The pairs' columns, then ``ltable_<field>`` and ``rtable_<field>``
+        for the fields of the tables other than ``id_field``.
+
+    Raises
+    ------
+    ValueError
+        When an id column is missing, an id occurs twice in a table, or a
+        pair names an id that its table lacks (the message gives the first
+        such pair).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from sksiamese.records import pair_frame
+    >>> a = pd.DataFrame({"id": [0, 1], "name": ["arts deli", "cafe bizou"]})
+    >>> b = pd.DataFrame({"id": [7, 8], "name": ["arts delicatessen", "bizou"]})
+    >>> pairs = pd.DataFrame({"ltable_id": [0, 1], "rtable_id": [7, 7],
+    ...                       "label": [1, 0]})
+    >>> frame = pair_frame(a, b, pairs)
+    >>> frame.columns.tolist()
+    ['ltable_id', 'rtable_id', 'label', 'ltable_name', 'rtable_name']
+    >>> frame["rtable_name"].tolist()
+    ['arts delicatessen', 'arts delicatessen']
+    """
+    pd = require_pandas("pair_frame")
+
+    def read(table):
+        if isinstance(table, pd.DataFrame):
+            return table
+        return pd.read_csv(table, dtype=str, keep_default_na=False)
+
+    table_a, table_b, pairs = read(table_a), read(table_b), read(pairs)
+    out = pairs.reset_index(drop=True)
+    for name, table, key, prefix in (
+        ("table_a", table_a, left_id, "ltable_"),
+        ("table_b", table_b, right_id, "rtable_"),
+    ):
+        if id_field not in table.columns:
+            raise ValueError(
+                f"{name} has no id column {id_field!r} (columns "
+                f"{list(table.columns)}); pass id_field."
+            )
+        if key not in pairs.columns:
+            raise ValueError(
+                f"pairs has no column {key!r} (columns {list(pairs.columns)}); "
+                "pass left_id / right_id."
+            )
+        ids = table[id_field]
+        if ids.duplicated().any():
+            raise ValueError(
+                f"{name} holds the id {ids[ids.duplicated()].tolist()[0]!r} more "
+                "than once; ids must be unique."
+            )
+        # ids compare as strings: a CSV read as text and a table of ints agree
+        where = pd.Index(ids.astype(str)).get_indexer(pairs[key].astype(str))
+        if (where < 0).any():
+            row = int(np.flatnonzero(where < 0)[0])
+            raise ValueError(
+                f"Pair {row} names {key}={pairs[key].tolist()[row]!r}, which is not "
+                f"an id of {name}."
+            )
+        fields = table.drop(columns=[id_field]).iloc[where].reset_index(drop=True)
+        out = pd.concat([out, fields.add_prefix(prefix)], axis=1)
+    return out
 
 
 # the field_slices_ key of the whole-record block

@@ -84,8 +84,9 @@ def test_fieldwise_beats_concatenated_record_when_one_field_decides():
     X_train, y_train, X_test, y_test = _train_test()
     scores = {}
     for name, module in [("concatenated", None), ("fieldwise", FieldwiseMLP)]:
+        # the backbones' own similarity: no comparison head on top
         model = SiamesePairClassifier(
-            module, encoder=_encoder(), max_epochs=20, random_state=0
+            module, encoder=_encoder(), head=None, max_epochs=20, random_state=0
         ).fit(X_train, y_train)
         scores[name] = roc_auc_score(y_test, model.similarity(X_test))
         scores[name + " accuracy"] = model.score(X_test, y_test)
@@ -282,7 +283,9 @@ def test_default_backbone_on_records_weighs_fields_from_the_start():
         # the default before: one embedding of the whole encoded record
         ("whole record", {"module": MLP, "module__residual": True}),
     ]:
-        model = SiamesePairClassifier(random_state=0, **params).fit(X_train, y_train)
+        # the backbones' own similarity: no comparison head on top
+        model = SiamesePairClassifier(random_state=0, head=None, **params)
+        model.fit(X_train, y_train)
         scores[name] = model.score(X_test, y_test)
         if name == "default":
             assert isinstance(model.net_.module_, FieldwiseMLP)

@@ -184,10 +184,12 @@ def test_embed_takes_a_dataframe_of_records_row_by_row():
     # the embedding of a record does not depend on the others embedded with it
     np.testing.assert_allclose(clf.embed(left.iloc[3:4]), Z[3:4], atol=1e-5)
     np.testing.assert_allclose(clf.embed(left.to_dict("records")[:5]), Z[:5], atol=1e-5)
-    # the pair similarity is that of the embeddings of its two records
-    a, b = Z[:5], clf.embed(right)[:5]
+    # without the comparison head, the pair similarity is that of the
+    # embeddings of its two records
+    plain = SiamesePairClassifier(head=None, **QUICK).fit(frame, y)
+    a, b = plain.embed(left)[:5], plain.embed(right)[:5]
     cos = (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
-    np.testing.assert_allclose(clf.similarity(frame)[:5], cos, atol=1e-5)
+    np.testing.assert_allclose(plain.similarity(frame)[:5], cos, atol=1e-5)
 
 
 def test_embed_of_a_one_column_dataframe_embeds_its_rows():
@@ -402,3 +404,60 @@ def test_record_encoder_round_trips_and_clones():
         RecordEncoder(ngram_range=(3, 2)).fit(records)
     with pytest.raises(ValueError, match="records"):
         RecordEncoder().fit(np.zeros((3, 2)))
+
+
+def test_pair_frame_round_trips_ids(tmp_path):
+    from sksiamese.records import pair_frame
+
+    table_a = pd.DataFrame(
+        {
+            "id": ["a7", "a3", "a9"],
+            "name": ["ann", "bob", ""],
+            "price": ["$ 1", "2", "-"],
+        }
+    )
+    table_b = pd.DataFrame(
+        {"id": ["10", "2"], "name": ["anne", "rob"], "price": ["1", "2"]}
+    )
+    pairs = pd.DataFrame(
+        {
+            "ltable_id": ["a9", "a7", "a3"],
+            "rtable_id": ["2", "10", "10"],
+            "label": [0, 1, 0],
+        }
+    )
+    paths = []
+    for name, frame in (("tableA", table_a), ("tableB", table_b), ("train", pairs)):
+        paths.append(tmp_path / f"{name}.csv")
+        frame.to_csv(paths[-1], index=False)
+    frame = pair_frame(*paths)
+    assert frame["ltable_id"].tolist() == ["a9", "a7", "a3"]
+    assert frame["rtable_id"].tolist() == ["2", "10", "10"]  # ids stay strings
+    assert frame["ltable_name"].tolist() == ["", "ann", "bob"]  # "" stays ""
+    assert frame["rtable_name"].tolist() == ["rob", "anne", "anne"]
+    left, right = split_record_pairs(frame)
+    assert left["id"].tolist() == pairs["ltable_id"].tolist()
+    assert right["id"].tolist() == pairs["rtable_id"].tolist()
+    # DataFrames with integer ids and string pair ids agree
+    ints = table_b.assign(id=[10, 2])
+    assert pair_frame(table_a, ints, pairs)["rtable_name"].tolist() == [
+        "rob",
+        "anne",
+        "anne",
+    ]
+
+
+def test_pair_frame_errors_name_the_pair():
+    from sksiamese.records import pair_frame
+
+    a = pd.DataFrame({"id": [1, 2], "name": ["x", "y"]})
+    b = pd.DataFrame({"id": [1, 1], "name": ["x", "y"]})
+    pairs = pd.DataFrame({"ltable_id": [1, 5], "rtable_id": [1, 1]})
+    with pytest.raises(ValueError, match="Pair 1 names ltable_id=5"):
+        pair_frame(a, a, pairs)
+    with pytest.raises(ValueError, match="table_b holds the id 1 more than once"):
+        pair_frame(a, b, pairs.iloc[:1])
+    with pytest.raises(ValueError, match="pairs has no column 'left'"):
+        pair_frame(a, a, pairs, left_id="left")
+    with pytest.raises(ValueError, match="no id column 'key'"):
+        pair_frame(a, a, pairs, id_field="key")

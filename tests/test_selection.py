@@ -116,3 +116,15 @@ def test_tiny_data_fits_without_selection():
     clf = SiamesePairClassifier(max_epochs=2, random_state=0).fit(P, [0, 1, 0])
     assert clf.holdout_ is None
     assert clf.n_iter_ == 2
+
+
+def test_training_that_cannot_beat_the_start_stops_after_the_patience():
+    rng = np.random.RandomState(0)
+    X = rng.rand(600, 2, 8)
+    y = rng.randint(0, 2, 600)  # labels unrelated to the pairs
+    model = SiamesePairClassifier(
+        hidden_layer_sizes=(16,), max_epochs=30, n_iter_no_change=3, random_state=0
+    ).fit(X, y)
+    assert model.best_epoch_ == 0
+    # stopped once the patience ran out, not after all 30 epochs
+    assert len(model.net_.history) == 3

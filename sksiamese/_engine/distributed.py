@@ -1,7 +1,7 @@
 """What a fit needs to train data-parallel over the ranks of a process group.
 
 The launcher-facing side (:func:`sksiamese.distributed.data_parallel`) opens
-a data-parallel scope; inside it, the net (:mod:`sksiamese._net`) asks this
+a data-parallel scope; inside it, the net (:mod:`sksiamese._engine.net`) asks this
 module for
 
 - per-rank batches (:class:`ShardedBalancedBatches`,

@@ -23,6 +23,7 @@ from ..utils.validation import (
     check_label_kind,
 )
 from ._base import _init_index
+from ._comparison_head import _HeadMixin
 from ._docstrings import fill_doc
 from ._label_guard import conventional_positive, warn_if_labels_inverted
 from ._transaction import transactional
@@ -45,7 +46,7 @@ _REPLAY_PAIRS = 2000
 _FEEDBACK_REPLAY = 50
 
 
-class SiamesePairClassifier(ClassifierMixin, _TupleBase):
+class SiamesePairClassifier(ClassifierMixin, _HeadMixin, _TupleBase):
     """Siamese network that verifies pairs: similar or not.
 
     Trained with the contrastive loss on labelled pairs; the similarity of a
@@ -104,6 +105,20 @@ class SiamesePairClassifier(ClassifierMixin, _TupleBase):
         midway between the held-out similarities on either side of it (on
         every pair when model selection kept the untrained network, which
         learned from none); see also :meth:`calibrate_threshold`.
+    head : {"auto", "forest"} or None, default="auto"
+        What decides on a pair. None: its similarity (the cosine of the two
+        embeddings) against ``threshold``. "forest": a learned comparison
+        of the twins' outputs, for pairs of records only (see the user
+        guide's "Entity matching"): a random forest, trained on the
+        training pairs after the twins, on the similarity of the
+        embeddings, the cosine of each field's block of the embeddings and
+        of the encoder's output, and cheap per-field agreement signals of
+        the raw values (equal and shared words, a shared code such as a
+        model number, the relative difference of numbers read from prices,
+        percentages, durations and dates, missing values); ``similarity``
+        is then the forest's score, which ``threshold`` and the calibration
+        apply to. "auto": "forest" on records (with the default or a
+        user encoder), None otherwise.
     {training}
 
     Attributes
@@ -117,6 +132,8 @@ class SiamesePairClassifier(ClassifierMixin, _TupleBase):
         Similarity threshold of ``predict``.
     calibrator_ : LogisticRegression
         Maps the similarity to the probability of "similar".
+    head_ : object or None
+        The fitted comparison head (see ``head``), or None.
 
     Examples
     --------
@@ -143,6 +160,7 @@ class SiamesePairClassifier(ClassifierMixin, _TupleBase):
         "in_batch_negatives": ["boolean"],
         "pos_label": "no_validation",
         "threshold": [StrOptions({"auto"}), Real],
+        "head": [StrOptions({"auto", "forest"}), None],
     }
 
     def __init__(
@@ -161,6 +179,7 @@ class SiamesePairClassifier(ClassifierMixin, _TupleBase):
         in_batch_negatives=False,
         pos_label=None,
         threshold="auto",
+        head="auto",
         max_epochs="auto",
         batch_size="auto",
         lr="auto",
@@ -193,6 +212,7 @@ class SiamesePairClassifier(ClassifierMixin, _TupleBase):
         self.in_batch_negatives = in_batch_negatives
         self.pos_label = pos_label
         self.threshold = threshold
+        self.head = head
         self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.lr = lr
@@ -242,7 +262,7 @@ class SiamesePairClassifier(ClassifierMixin, _TupleBase):
 
     @transactional
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None, groups=None):
+    def fit(self, X, y=None, groups=None, validation_data=None):
         """Train on labelled pairs.
 
         Parameters
@@ -272,6 +292,16 @@ class SiamesePairClassifier(ClassifierMixin, _TupleBase):
             left and right ids being apart (``ltable_id=5`` and
             ``rtable_id=5`` are two records), else when all their fields
             are equal.
+        validation_data : tuple (X_valid, y_valid), default=None
+            The user's own validation pairs (e.g. DeepMatcher's
+            ``valid.csv``), in the form of ``X`` and ``y``: they select the
+            model (``early_stopping``) and learn the threshold and the
+            calibration, in place of the pairs that ``validation_fraction``
+            holds out, and every pair of ``X`` trains. The encoder is fitted
+            on ``X`` only. This is skorch's ``train_split=predefined_split(
+            valid_ds)`` at the level of this estimator, which owns the
+            encoding of the pairs and the threshold; ``holdout_`` is then
+            ``"validation_data"``.
 
         Returns
         -------
@@ -279,6 +309,8 @@ class SiamesePairClassifier(ClassifierMixin, _TupleBase):
             The fitted estimator.
         """
         X = _as_records(X, 2, type(self).__name__)
+        if validation_data is not None:
+            X_valid, y_valid = self._check_validation_data(validation_data)
         with self._fitting() as continuing:
             items, tuples = self._check_tuples(X, reset=not continuing)
             positive_only = y is None
@@ -289,30 +321,42 @@ class SiamesePairClassifier(ClassifierMixin, _TupleBase):
             # the share the threshold and calibration are set for; none for
             # positive-only pairs, whose dissimilar pairs are made up
             self._positive_rate_ = None if positive_only else float(target.mean())
-            ids = self._item_ids(X, items, groups)
             if not positive_only and not self._takes_raw_items():
                 self._check_label_convention(items, tuples, target)
-            train, calib = self._holdout(
-                target, stratify=True, ids=ids, similar=target == 1
-            )
+            if validation_data is None:
+                ids = self._item_ids(X, items, groups)
+                train, calib = self._holdout(
+                    target, stratify=True, ids=ids, similar=target == 1
+                )
+            else:
+                X, y, items, tuples, target, train, calib = self._with_validation(
+                    X, y, items, tuples, target, X_valid, y_valid
+                )
             valid = None if calib is None else (tuples[calib], target[calib])
             self._fit_tuples(items, tuples[train], target[train], valid, continuing)
-            if (
-                calib is None
-                or self._untrained_kept()
-                or (not positive_only and len(np.unique(target[calib])) < 2)
-            ):
-                calib = train if calib is None else np.concatenate([train, calib])
-            calib_tuples, calib_target = tuples[calib], target[calib]
-            if positive_only:
-                # the dissimilar pairs the ranking loss assumes: each first item
-                # with the second item of another pair
-                shifted = np.stack(
-                    [calib_tuples[:, 0], np.roll(calib_tuples[:, 1], 1)], axis=1
+            oob = self._fit_head(X, items, tuples, target, train, positive_only)
+            if self.head_ is not None:
+                calib_tuples, calib_target, score = self._head_calibration(
+                    X, items, tuples, target, train, calib, oob
                 )
-                calib_tuples = np.concatenate([calib_tuples, shifted])
-                calib_target = np.concatenate([calib_target, 0 * calib_target])
-            self._calibrate(self._similarity(items, calib_tuples), calib_target)
+                self._calibrate(score, calib_target)
+            else:
+                if (
+                    calib is None
+                    or self._untrained_kept()
+                    or (not positive_only and len(np.unique(target[calib])) < 2)
+                ):
+                    calib = train if calib is None else np.concatenate([train, calib])
+                calib_tuples, calib_target = tuples[calib], target[calib]
+                if positive_only:
+                    # the dissimilar pairs the ranking loss assumes: each first
+                    # item with the second item of another pair
+                    shifted = np.stack(
+                        [calib_tuples[:, 0], np.roll(calib_tuples[:, 1], 1)], axis=1
+                    )
+                    calib_tuples = np.concatenate([calib_tuples, shifted])
+                    calib_target = np.concatenate([calib_target, 0 * calib_target])
+                self._calibrate(self._similarity(items, calib_tuples), calib_target)
             rng = np.random.RandomState(self._next_seed())
             self._keep_calibration(X, items, calib_tuples, calib_target, rng)
             # replay only training pairs: the held-out ones stay held out
@@ -411,9 +455,12 @@ class SiamesePairClassifier(ClassifierMixin, _TupleBase):
     def _calibration_similarity(self):
         """Similarity of the kept calibration pairs under the current net."""
         items = self._calib_items_
+        records = None
         if self._uses_encoder():
+            if self._on_records():
+                records = items[self._calib_tuples_]
             items = self._encode(list(items))
-        return self._similarity(items, self._calib_tuples_)
+        return self._similarity(items, self._calib_tuples_, records)
 
     def _set_replay(self, X, y, rng):
         n = len(y)
@@ -470,7 +517,8 @@ class SiamesePairClassifier(ClassifierMixin, _TupleBase):
             # the threshold and calibration suit the updated network: re-learn
             # them on the held-out pairs of fit and the feedback, never on the
             # feedback alone, nor on replayed (training) pairs
-            score, target = self._similarity(items, tuples[: len(y)]), target[: len(y)]
+            score = self._similarity(items, tuples[: len(y)], self._head_records(X))
+            target = target[: len(y)]
             if hasattr(self, "_calib_target_"):  # absent in models pickled before
                 held = self._calibration_similarity()
                 score = np.concatenate([held, score])
@@ -497,7 +545,8 @@ class SiamesePairClassifier(ClassifierMixin, _TupleBase):
         -------
         similarity : ndarray of shape (n_pairs,)
         """
-        return self._similarity(*self._check_fitted_tuples(X))
+        items, tuples = self._check_fitted_tuples(X)
+        return self._similarity(items, tuples, self._head_records(X))
 
     def pair_distance(self, X):
         """Distance between the embeddings of the two items of each pair.
@@ -626,7 +675,7 @@ class SiamesePairClassifier(ClassifierMixin, _TupleBase):
         target = self._check_y(tuples, y, reset=False)
         if len(np.unique(target)) < 2:
             raise ValueError("calibrate_threshold needs similar and dissimilar pairs.")
-        score = self._similarity(items, tuples)
+        score = self._similarity(items, tuples, self._head_records(X))
         self.threshold_ = select_threshold(
             target, score, strategy, beta=beta, target_far=target_far
         )

@@ -1,0 +1,298 @@
+"""The learned comparison of SiamesePairClassifier on records.
+
+The twins embed each record field by field; the head decides on a pair from
+comparisons of the two embeddings and of the two raw records, as the one-shot
+Siamese network of Koch et al. (2015) ends in a trained layer on the twins'
+distances instead of a fixed threshold on one similarity. Per pair it reads:
+
+- the similarity of the two embeddings (the twins' own decision score);
+- per field, the cosine of the two records' blocks of the twins' output (the
+  learned field embeddings) and of the encoder's output (the untrained
+  character n-gram view);
+- per field, cheap agreement signals of the raw values
+  (:func:`sksiamese.utils.field_signals.field_signals`): equal words, shared
+  words, a shared code such as a model number, the relative difference of
+  numbers parsed from prices, percentages, durations or dates, a missing
+  value.
+
+A random forest on these learns how they interact ("same model number,
+different title wording" is a match; "similar wording, another code" is
+not), which a weighted mean of per-field cosines cannot express. Missing
+comparisons stay NaN, which the forest routes as unknown.
+"""
+
+import copy
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from sklearn.ensemble import RandomForestClassifier
+
+from .._engine.record_tuples import record_tuples
+from ..modules import FieldwiseMLP
+from ..utils.field_signals import field_signals
+from ..utils.record_values import numeric_like
+from ..utils.rows import row_cosines, row_products
+from ._tuple_base import _as_records, _concat
+
+# Trees of the head's forest: its votes are the pair score that the threshold
+# and calibration are learned on, so finer steps need more trees.
+_N_TREES = 300
+# Least pairs in a leaf: a leaf of one pair memorises it, and the held-out
+# pairs then see over-confident scores
+_MIN_LEAF = 2
+
+
+def _field_widths(module, n_features):
+    """Widths of each field's block of a FieldwiseMLP's output."""
+    training = module.training
+    module.eval()
+    with torch.no_grad():
+        zero = torch.zeros(2, n_features)
+        widths = [
+            twin(zero[:, s]).shape[1]
+            for twin, s in zip(module.twins, module.field_slices)
+        ]
+    module.train(training)
+    return widths
+
+
+def _block_cosines(A, B, slices):
+    """Cosine of the two rows' columns of each block, one column per block
+    (0 where a block is all zero)."""
+    return [row_cosines(*row_products(A[:, s], B[:, s])) for s in slices]
+
+
+class ComparisonHead:
+    """The fitted head of one estimator: which fields it compares and how,
+    and the forest that decides.
+
+    Parameters
+    ----------
+    fields : list of str
+        The record fields compared by their raw values.
+    numeric_fields : list of str
+        Those compared as numbers (numeric-like fields, see
+        :func:`sksiamese.utils.record_values.numeric_like`).
+    input_slices : list of slice
+        The encoder's column blocks whose cosines the head reads.
+    embedding_slices : list of slice or None
+        The blocks of the twins' output (FieldwiseMLP's fields), or None
+        for another backbone (then the whole embedding's similarity only).
+    """
+
+    def __init__(self, fields, numeric_fields, input_slices, embedding_slices):
+        self.fields = fields
+        self.numeric_fields = numeric_fields
+        self.input_slices = input_slices
+        self.embedding_slices = embedding_slices
+
+    @classmethod
+    def for_estimator(cls, estimator, records, n_features):
+        """The head of a fitted estimator on records (an ``(n, 2)`` array of
+        record dicts): the fields and their kinds are those of the records."""
+        id_field = getattr(estimator.encoder_, "id_field", None)
+        fields = [f for f in estimator.record_fields_ if f != id_field]
+        flat = records.ravel()
+        numeric = [f for f in fields if numeric_like([r.get(f) for r in flat])]
+        slices = list(getattr(estimator.encoder_, "field_slices_", {}).values())
+        module = estimator.net_.module_
+        embedding = None
+        if isinstance(module, FieldwiseMLP):
+            widths = _field_widths(module, n_features)
+            stops = np.cumsum(widths)
+            embedding = [slice(int(b - w), int(b)) for w, b in zip(widths, stops)]
+        return cls(fields, numeric, [s for s in slices if s.stop > s.start], embedding)
+
+    def features(self, estimator, records, items, tuples):
+        """The head's input: one row per pair."""
+        A, B = items[tuples[:, 0]], items[tuples[:, 1]]
+        if hasattr(A, "tocsc"):
+            A, B = A.tocsc(), B.tocsc()
+        columns = [estimator._embedding_similarity(items, tuples)]
+        columns += _block_cosines(A, B, self.input_slices)
+        if self.embedding_slices is not None:
+            rows, inverse = np.unique(tuples.ravel(), return_inverse=True)
+            emb = estimator._embed(items[rows])[inverse].reshape(len(tuples), 2, -1)
+            columns += _block_cosines(emb[:, 0], emb[:, 1], self.embedding_slices)
+        out = [np.column_stack(columns)]
+        for field in self.fields:
+            left = [r.get(field) for r in records[:, 0]]
+            right = [r.get(field) for r in records[:, 1]]
+            out.append(field_signals(left, right, field in self.numeric_fields))
+        return np.hstack(out).astype(np.float64)
+
+    def fit(self, features, y, seed):
+        """Fit the forest; return ``(self, out-of-bag score of each pair)``,
+        NaN for a pair that every tree saw."""
+        # a column without any value in training gives the forest nothing
+        self.kept_ = ~np.isnan(features).all(axis=0)
+        self.forest_ = RandomForestClassifier(
+            _N_TREES,
+            min_samples_leaf=_MIN_LEAF,
+            oob_score=True,
+            n_jobs=1,
+            random_state=seed,
+        ).fit(features[:, self.kept_], y)
+        oob = self.forest_.oob_decision_function_[:, 1]
+        # only the score on new pairs is kept with the model
+        del self.forest_.oob_decision_function_
+        return self, oob
+
+    # -- persistence: the forest's trees as plain arrays ------------------------
+    # scikit-learn's Tree indexes its node arrays without bounds checks, so
+    # skops trusts no Tree (a crafted file could read out of bounds). The head
+    # stores each tree's nodes as plain arrays and rebuilds the trees on load
+    # only after checking every child and feature index.
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        forest = state.get("forest_")
+        if forest is None:
+            return state
+        forest = copy.copy(forest)
+        trees, forest.estimators_ = [], []
+        for estimator in self.forest_.estimators_:
+            estimator = copy.copy(estimator)
+            tree = estimator.__dict__.pop("tree_").__getstate__()
+            nodes = tree.pop("nodes")
+            tree.update({f"node_{name}": nodes[name] for name in nodes.dtype.names})
+            trees.append(tree)
+            forest.estimators_.append(estimator)
+        state["forest_"], state["trees_"] = forest, trees
+        return state
+
+    def __setstate__(self, state):
+        trees = state.pop("trees_", None)
+        self.__dict__.update(state)
+        if trees is None:
+            return
+        from sklearn.tree._tree import NODE_DTYPE, Tree
+
+        for estimator, tree in zip(self.forest_.estimators_, trees, strict=True):
+            n_features = estimator.n_features_in_
+            count = int(tree["node_count"])
+            nodes = np.empty(count, dtype=NODE_DTYPE)
+            for name in NODE_DTYPE.names:
+                nodes[name] = np.asarray(tree[f"node_{name}"])
+            children = np.concatenate([nodes["left_child"], nodes["right_child"]])
+            feature = nodes["feature"]
+            values = np.asarray(tree["values"], dtype=np.float64)
+            if (
+                children.min(initial=-1) < -1
+                or children.max(initial=-1) >= count
+                or feature.min(initial=-2) < -2
+                or feature.max(initial=-2) >= n_features
+                or values.shape != (count, 1, 2)
+            ):
+                raise ValueError(
+                    "The comparison head's stored trees index nodes or features "
+                    "that do not exist: the file is damaged or was not written "
+                    "by sksiamese."
+                )
+            rebuilt = Tree(n_features, np.array([2], dtype=np.intp), 1)
+            rebuilt.__setstate__(
+                {
+                    "max_depth": int(tree["max_depth"]),
+                    "node_count": count,
+                    "nodes": nodes,
+                    "values": values,
+                }
+            )
+            estimator.tree_ = rebuilt
+
+    def score(self, features):
+        """The forest's probability that each pair matches."""
+        return self.forest_.predict_proba(features[:, self.kept_])[:, 1]
+
+
+class _HeadMixin:
+    """What SiamesePairClassifier adds for the comparison head and a user's
+    own validation pairs (kept here: the estimator's module is long)."""
+
+    def _uses_head(self, positive_only):
+        """Whether ``fit`` trains the comparison head (``head``)."""
+        if self.head == "forest" and not self._on_records():
+            raise ValueError(
+                "head='forest' compares the fields of records, but the pairs are "
+                "not records; pass record pairs (a DataFrame with ltable_/rtable_ "
+                "columns) or set head=None."
+            )
+        if self.head is None or not self._on_records() or positive_only:
+            return False
+        return self._uses_encoder()
+
+    def _fit_head(self, X, items, tuples, target, train, positive_only):
+        """Fit ``head_`` on the training pairs (None when there is none);
+        return the forest's out-of-bag score of each training pair."""
+        self.head_ = None
+        if not self._uses_head(positive_only) or len(np.unique(target[train])) < 2:
+            return None
+        records = record_tuples(X, 2, type(self).__name__)
+        head = ComparisonHead.for_estimator(self, records, items.shape[1])
+        features = head.features(self, records[train], items, tuples[train])
+        self.head_, oob = head.fit(features, target[train], self._next_seed())
+        return oob
+
+    def _head_calibration(self, X, items, tuples, target, train, calib, oob):
+        """The pairs, targets and head scores that the threshold and the
+        calibration are learned on: the held-out pairs, scored by the head,
+        and the training pairs by the trees that did not see them (the
+        forest's out-of-bag score). The head learned from the training pairs,
+        so its own score of them would be too sure; out of bag, every
+        training pair is as good as a held-out one, and a small hold-out
+        (Beer: 36 pairs) no longer decides the threshold alone."""
+        seen = ~np.isnan(oob)
+        parts = [train[seen]]
+        scores = [oob[seen]]
+        if calib is not None:
+            records = record_tuples(X, 2, type(self).__name__)[calib]
+            parts.insert(0, calib)
+            scores.insert(0, self._similarity(items, tuples[calib], records))
+        index = np.concatenate(parts)
+        return tuples[index], target[index], np.concatenate(scores)
+
+    def _head_records(self, X):
+        """The record pairs of ``X`` when the head reads them, else None."""
+        if getattr(self, "head_", None) is None:
+            return None
+        return record_tuples(X, 2, type(self).__name__)
+
+    def _embedding_similarity(self, items, tuples):
+        """The similarity of the two embeddings of each pair."""
+        return super()._similarity(items, tuples)
+
+    def _similarity(self, items, tuples, records=None):
+        if getattr(self, "head_", None) is None:
+            return self._embedding_similarity(items, tuples)
+        features = self.head_.features(self, records, items, tuples)
+        return self.head_.score(features)
+
+    def _check_validation_data(self, validation_data):
+        if not isinstance(validation_data, tuple | list) or len(validation_data) != 2:
+            raise ValueError(
+                "validation_data must be a tuple (X_valid, y_valid) of pairs and "
+                f"their labels; got {type(validation_data).__name__}."
+            )
+        X_valid, y_valid = validation_data
+        if y_valid is None:
+            raise ValueError("validation_data needs the labels y_valid of its pairs.")
+        return _as_records(X_valid, 2, type(self).__name__), y_valid
+
+    def _with_validation(self, X, y, items, tuples, target, X_valid, y_valid):
+        """Append the validation pairs to the training ones: they are the
+        held-out part (``calib``), every training pair trains."""
+        items_v, tuples_v = self._check_tuples(X_valid, reset=False)
+        target_v = self._check_y(tuples_v, y_valid, reset=False)
+        n, offset = len(tuples), items.shape[0]
+        if sp.issparse(items):
+            items = sp.vstack([items, items_v], format="csr")
+        else:
+            items = np.concatenate([items, items_v])
+        tuples = np.concatenate([tuples, tuples_v + offset])
+        target = np.concatenate([target, target_v])
+        X = _concat(X, X_valid)
+        y = np.concatenate([np.asarray(y), np.asarray(y_valid)])
+        self.holdout_ = "validation_data"
+        train, calib = np.arange(n), np.arange(n, len(tuples))
+        return X, y, items, tuples, target, train, calib

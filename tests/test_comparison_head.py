@@ -1,0 +1,175 @@
+"""The learned comparison head of SiamesePairClassifier on records, and a
+user's own validation pairs (sksiamese.estimators._comparison_head)."""
+
+import numpy as np
+import pytest
+
+from sksiamese import SiamesePairClassifier
+
+pd = pytest.importorskip("pandas")
+
+QUICK = {
+    "max_epochs": 3,
+    "hidden_layer_sizes": (16,),
+    "embedding_dim": 8,
+    "random_state": 0,
+}
+
+
+def _code_and_title_pairs(n_entities, seed):
+    """Products with a code and a title, where the match depends on an
+    interaction of the fields: a shared code makes a match whatever the
+    wording of the title (reworded), a different code (a near one: a decoy)
+    makes none however alike the titles, and when neither record has a code
+    the title decides. A missing code is no disagreement, a different one
+    is: a weighted mean of per-field cosines scores "no code, same title"
+    below "other code, same title" (a missing block's cosine is 0, a near
+    code's is above), so no threshold on it gets all of them right."""
+    rng = np.random.RandomState(seed)
+    words = [f"w{i:03d}x" for i in range(400)]
+    rows = []
+    for e in range(n_entities):
+        title = list(rng.choice(words, 6, replace=False))
+        code = f"qz-{rng.randint(1000, 9999)}"
+        near = code[:-1] + str((int(code[-1]) + 1) % 10)  # a decoy's code
+        reworded = title[:2] + list(rng.choice(words, 4, replace=False))
+        other = list(rng.choice(words, 6, replace=False))
+        kind = e % 4
+        if kind == 0:  # same code, reworded title: a match
+            rows.append((code, title, code, reworded, 1))
+        elif kind == 1:  # near code, same title: a decoy
+            rows.append((code, title, near, title, 0))
+        elif kind == 2:  # no codes, same title up to a word: a match
+            rows.append(("", title, "", title[:-1] + [other[0]], 1))
+        else:  # no codes, another title
+            rows.append(("", title, "", other, 0))
+    return pd.DataFrame(
+        {
+            "ltable_code": [r[0] for r in rows],
+            "ltable_title": [" ".join(r[1]) for r in rows],
+            "rtable_code": [r[2] for r in rows],
+            "rtable_title": [" ".join(r[3]) for r in rows],
+        }
+    ), np.array([r[4] for r in rows])
+
+
+def test_the_head_learns_an_interaction_a_weighted_cosine_cannot_express():
+    X, y = _code_and_title_pairs(480, seed=0)
+    X_test, y_test = _code_and_title_pairs(240, seed=1)
+    head = SiamesePairClassifier(**QUICK).fit(X, y)
+    plain = SiamesePairClassifier(head=None, **QUICK).fit(X, y)
+    assert head.head_ is not None
+    assert plain.head_ is None
+    assert head.score(X_test, y_test) >= 0.95
+    assert plain.score(X_test, y_test) <= 0.85
+    # probabilities stay calibrated: they order and bound the pairs
+    proba = head.predict_proba(X_test)[:, 1]
+    assert proba[y_test == 1].mean() > 0.8 > 0.2 > proba[y_test == 0].mean()
+
+
+def _priced_pairs(n, seed, as_text):
+    """Records whose matches share an exact price; the other pairs have a
+    price within 10 %; names are unrelated words on both sides, and a field
+    of junk strings says nothing."""
+    rng = np.random.RandomState(seed)
+    price = np.round(rng.uniform(5, 500, n), 2)
+    y = np.arange(n) % 2
+    other = np.round(price * np.where(y == 1, 1.0, rng.uniform(0.9, 1.1, n)), 2)
+    other[(y == 0) & (other == price)] += 0.01
+
+    def shown(p):
+        return [f"$ {v:,.2f}" for v in p] if as_text else p
+
+    def junk(k):
+        return ["".join(rng.choice(list("#@!?%&*"), 5)) for _ in range(k)]
+
+    X = pd.DataFrame(
+        {
+            "ltable_name": [f"item{v}" for v in rng.randint(0, 50, n)],
+            "ltable_price": shown(price),
+            "ltable_junk": junk(n),
+            "rtable_name": [f"item{v}" for v in rng.randint(0, 50, n)],
+            "rtable_price": shown(other),
+            "rtable_junk": junk(n),
+        }
+    )
+    return X, y
+
+
+@pytest.mark.parametrize("as_text", [False, True])
+def test_prices_compare_as_numbers_as_floats_and_as_strings(as_text):
+    X, y = _priced_pairs(400, seed=0, as_text=as_text)
+    X_test, y_test = _priced_pairs(200, seed=1, as_text=as_text)
+    model = SiamesePairClassifier(**QUICK).fit(X, y)
+    assert model.head_.numeric_fields == ["price"]
+    assert model.score(X_test, y_test) >= 0.95
+    if as_text:
+        # the junk field raised nothing and gets no weight in the twins'
+        # cosine, next to a field that tells the pairs apart
+        assert model.net_.module_.field_weights()["junk"] < 0.05
+    else:
+        # a number is one standardised column: its cosine is only its sign,
+        # which the weighted cosine alone cannot match prices on
+        plain = SiamesePairClassifier(head=None, **QUICK).fit(X, y)
+        assert plain.score(X_test, y_test) <= 0.7
+
+
+def test_validation_data_selects_the_threshold_instead_of_a_random_holdout():
+    X, y = _code_and_title_pairs(320, seed=0)
+    X_valid, y_valid = _code_and_title_pairs(160, seed=2)
+    # the user's validation pairs come from a harder source: their matches
+    # share no code, so only the title tells them (stricter than in training)
+    keep = (X_valid["ltable_code"] == "").to_numpy()
+    X_valid, y_valid = X_valid[keep].reset_index(drop=True), y_valid[keep]
+    params = dict(head=None, **QUICK)
+    random = SiamesePairClassifier(**params).fit(X, y)
+    given = SiamesePairClassifier(**params).fit(
+        X, y, validation_data=(X_valid, y_valid)
+    )
+    assert random.holdout_ != "validation_data"
+    assert given.holdout_ == "validation_data"
+    assert given.threshold_ != random.threshold_
+    # the threshold learned on them is at least as right on them
+    assert given.score(X_valid, y_valid) >= random.score(X_valid, y_valid)
+    # every training pair trained: none was held out of X
+    with_head = SiamesePairClassifier(**QUICK).fit(
+        X, y, validation_data=(X_valid, y_valid)
+    )
+    assert with_head.head_.forest_.n_features_in_ > 0
+
+
+def test_validation_data_errors_are_clear():
+    X, y = _code_and_title_pairs(40, seed=0)
+    model = SiamesePairClassifier(**QUICK)
+    with pytest.raises(ValueError, match="tuple \\(X_valid, y_valid\\)"):
+        model.fit(X, y, validation_data=X)
+    with pytest.raises(ValueError, match="labels y_valid"):
+        model.fit(X, y, validation_data=(X, None))
+    with pytest.raises(ValueError, match="not seen in fit"):
+        model.fit(X, y, validation_data=(X, y + 5))
+
+
+def test_head_forest_needs_records():
+    rng = np.random.RandomState(0)
+    X = rng.rand(40, 2, 4)
+    y = np.arange(40) % 2
+    with pytest.raises(ValueError, match="head='forest' compares the fields"):
+        SiamesePairClassifier(head="forest", **QUICK).fit(X, y)
+    # "auto" on numeric pairs: the embeddings' similarity decides, as before
+    assert SiamesePairClassifier(**QUICK).fit(X, y).head_ is None
+
+
+def test_the_stored_forest_is_checked_before_it_is_rebuilt():
+    import copy
+    import pickle
+
+    X, y = _code_and_title_pairs(80, seed=0)
+    model = SiamesePairClassifier(**QUICK).fit(X, y)
+    restored = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(restored.predict_proba(X), model.predict_proba(X))
+    state = copy.deepcopy(model.head_.__getstate__())
+    # a child index past the tree's nodes: refused, never read out of bounds
+    state["trees_"][0]["node_left_child"][0] = 10**6
+    head = type(model.head_).__new__(type(model.head_))
+    with pytest.raises(ValueError, match="index nodes or features that do not"):
+        head.__setstate__(state)
