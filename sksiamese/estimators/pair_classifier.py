@@ -8,15 +8,12 @@ from sklearn.base import (
     ClassifierMixin,
     _fit_context,
 )
-from sklearn.linear_model import LogisticRegression
 from sklearn.utils._param_validation import HasMethods, StrOptions
 from sklearn.utils.validation import (
-    check_is_fitted,
     column_or_1d,
 )
 
 from .._engine.selection_scores import pair_auc
-from ..metrics import select_threshold
 from ..modules import FieldwiseMLP
 from ..utils.validation import (
     check_class_labels,
@@ -28,16 +25,13 @@ from ._docstrings import fill_doc
 from ._label_guard import conventional_positive, warn_if_labels_inverted
 from ._transaction import transactional
 from ._tuple_base import (
-    _as_item_tuples,
     _as_records,
     _concat,
     _take,
     _TupleBase,
 )
+from ._verification import _REPLAY_PAIRS, _Verification
 
-# Earlier training pairs kept for replay in SiamesePairClassifier.partial_fit
-# (and at most as many held-out pairs, to re-learn the threshold on).
-_REPLAY_PAIRS = 2000
 # Replayed pairs per feedback pair in partial_fit: a few reported mistakes are
 # learned without pulling the rest of the model after them (measured on
 # standardised digits pairs, 20 mistakes, 8 seeds, threshold re-learned on
@@ -46,7 +40,7 @@ _REPLAY_PAIRS = 2000
 _FEEDBACK_REPLAY = 50
 
 
-class SiamesePairClassifier(ClassifierMixin, _HeadMixin, _TupleBase):
+class SiamesePairClassifier(ClassifierMixin, _Verification, _HeadMixin, _TupleBase):
     """Siamese network that verifies pairs: similar or not.
 
     Trained with the contrastive loss on labelled pairs; the similarity of a
@@ -393,31 +387,6 @@ class SiamesePairClassifier(ClassifierMixin, _HeadMixin, _TupleBase):
             self.classes_, self.pos_label_ = np.array([0, 1]), 1
         return np.ones(len(tuples), dtype=np.int64)
 
-    def _calibrate(self, score, target):
-        """Fit the probability calibration and, for "auto", the threshold, at
-        the share of similar pairs of the training data (``_positive_rate_``):
-        held-out pairs of a few held-out identities hold more similar pairs
-        than the data do."""
-        rate = getattr(self, "_positive_rate_", None)
-        share = target.mean()
-        weight = None
-        if rate is not None:
-            weight = {1: rate / share, 0: (1 - rate) / (1 - share)}
-        self.calibrator_ = LogisticRegression(C=100.0, class_weight=weight).fit(
-            score[:, None], target
-        )
-        if self.threshold == "auto":
-            best = select_threshold(target, score, "accuracy", positive_rate=rate)
-            below = score[score < best]
-            # midway to the next score down, as a decision tree splits: the
-            # best score itself is the strictest threshold that is as good,
-            # too strict for pairs of new items
-            self.threshold_ = (
-                best if len(below) == 0 else float((best + below.max()) / 2)
-            )
-        else:
-            self.threshold_ = float(self.threshold)
-
     def _default_backbone(self):
         """FieldwiseMLP on records with the default RecordEncoder: the field
         weights start from the labelled pairs (``_init_pairs``)."""
@@ -438,29 +407,6 @@ class SiamesePairClassifier(ClassifierMixin, _HeadMixin, _TupleBase):
     def _uses_encoder(self):
         encoded = self.encoder is not None or self._on_records()
         return encoded and not self._takes_raw_items()
-
-    def _keep_calibration(self, X, items, tuples, target, rng):
-        """Keep up to ``_REPLAY_PAIRS`` calibration pairs, as their items and
-        0/1 targets, so that ``partial_fit`` can re-learn the threshold on
-        them. With an encoder, the raw items: its output may be sparse, which
-        skops files do not hold, and encoding them again is cheap."""
-        if self._uses_encoder():
-            items = _as_item_tuples(X, 2, type(self).__name__, "pairs").ravel()
-        keep = np.sort(rng.permutation(len(target))[:_REPLAY_PAIRS])
-        rows, inverse = np.unique(tuples[keep].ravel(), return_inverse=True)
-        self._calib_items_ = items[rows]
-        self._calib_tuples_ = inverse.reshape(-1, tuples.shape[1])
-        self._calib_target_ = target[keep]
-
-    def _calibration_similarity(self):
-        """Similarity of the kept calibration pairs under the current net."""
-        items = self._calib_items_
-        records = None
-        if self._uses_encoder():
-            if self._on_records():
-                records = items[self._calib_tuples_]
-            items = self._encode(list(items))
-        return self._similarity(items, self._calib_tuples_, records)
 
     def _set_replay(self, X, y, rng):
         n = len(y)
@@ -580,106 +526,6 @@ class SiamesePairClassifier(ClassifierMixin, _HeadMixin, _TupleBase):
         True
         """
         return self._tuple_distances(*self._check_fitted_tuples(X))[:, 0]
-
-    def decision_function(self, X):
-        """Similarity minus the threshold, signed for ``classes_[1]``.
-
-        Positive when the pair is predicted to be ``classes_[1]`` (as
-        scikit-learn's scorers expect); with the default ``pos_label`` that is
-        "similar", so higher means more similar.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_pairs, 2, n_features) or (n_pairs, 2)
-            Pairs, in a form ``fit`` takes.
-
-        Returns
-        -------
-        scores : ndarray of shape (n_pairs,)
-        """
-        score = self.similarity(X) - self.threshold_
-        return score if self.pos_label_ == self.classes_[1] else -score
-
-    def predict(self, X):
-        """Predict similar (``pos_label_``) or not for each pair.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_pairs, 2, n_features) or (n_pairs, 2)
-            Pairs, in a form ``fit`` takes.
-
-        Returns
-        -------
-        y_pred : ndarray of shape (n_pairs,)
-        """
-        similar = self.similarity(X) >= self.threshold_
-        negative = self.classes_[self.classes_ != self.pos_label_][0]
-        return np.where(similar, self.pos_label_, negative)
-
-    def predict_proba(self, X):
-        """Calibrated probabilities of the two labels.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_pairs, 2, n_features) or (n_pairs, 2)
-            Pairs, in a form ``fit`` takes.
-
-        Returns
-        -------
-        proba : ndarray of shape (n_pairs, 2)
-            Columns in the order of ``classes_``.
-        """
-        similarity = self.similarity(X)  # checks that self is fitted
-        p = self.calibrator_.predict_proba(similarity[:, None])[:, 1]
-        if self.pos_label_ == self.classes_[1]:
-            return np.column_stack([1 - p, p])
-        return np.column_stack([p, 1 - p])
-
-    def calibrate_threshold(self, X, y, strategy="accuracy", beta=1.0, target_far=None):
-        """Re-set ``threshold_`` on labelled pairs.
-
-        The threshold is :func:`sksiamese.metrics.select_threshold` of the
-        similarities of these pairs.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_pairs, 2, n_features) or (n_pairs, 2)
-            Pairs, ideally not used for training.
-        y : array-like of shape (n_pairs,)
-            Their labels.
-        strategy : {"accuracy", "f_beta", "far"}, default="accuracy"
-            Maximise accuracy; maximise the F-beta score of "similar"; or
-            accept as many similar pairs as possible while the false accept
-            rate (dissimilar pairs predicted similar) stays at most
-            ``target_far``.
-        beta : float, default=1.0
-            Beta of the F-beta score.
-        target_far : float in [0, 1], default=None
-            Required with ``strategy="far"``.
-
-        Returns
-        -------
-        self : SiamesePairClassifier
-            The estimator, with the new ``threshold_``.
-        """
-        check_is_fitted(self)
-        if strategy not in ("accuracy", "f_beta", "far"):
-            raise ValueError(
-                f"strategy must be 'accuracy', 'f_beta' or 'far'; got {strategy!r}."
-            )
-        if strategy == "far" and (target_far is None or not 0 <= target_far <= 1):
-            raise ValueError(
-                f"strategy='far' needs target_far in [0, 1]; got {target_far!r}."
-            )
-        items, tuples = self._check_fitted_tuples(X)
-        target = self._check_y(tuples, y, reset=False)
-        if len(np.unique(target)) < 2:
-            raise ValueError("calibrate_threshold needs similar and dissimilar pairs.")
-        score = self._similarity(items, tuples, self._head_records(X))
-        self.threshold_ = select_threshold(
-            target, score, strategy, beta=beta, target_far=target_far
-        )
-        return self
 
 
 SiamesePairClassifier.__doc__ = fill_doc(
