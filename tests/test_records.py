@@ -461,3 +461,24 @@ def test_pair_frame_errors_name_the_pair():
         pair_frame(a, a, pairs, left_id="left")
     with pytest.raises(ValueError, match="no id column 'key'"):
         pair_frame(a, a, pairs, id_field="key")
+
+
+def test_a_fit_and_a_prediction_read_the_records_once(monkeypatch):
+    from sksiamese._engine import record_tuples as module
+
+    reads = []
+    read = module._read_record_tuples
+
+    def counted(X, k, cls):
+        records = read(X, k, cls)
+        if records is not None:
+            reads.append(type(X).__name__)
+        return records
+
+    monkeypatch.setattr(module, "_read_record_tuples", counted)
+    X, y = _pairs()
+    model = SiamesePairClassifier(max_epochs=2, random_state=0).fit(X, y)
+    assert reads == ["DataFrame"]  # checks, ids, hold-out, head, calibration
+    reads.clear()
+    model.predict_proba(X)
+    assert reads == ["DataFrame"]

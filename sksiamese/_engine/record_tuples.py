@@ -39,15 +39,34 @@ def _dicts(frame):
     return out
 
 
+class RecordArray(np.ndarray):
+    """An ``(n, k)`` object array of record dicts that :func:`record_tuples`
+    made: given to it again (a fit's later steps, rows taken from it), it is
+    returned as it is instead of being read record by record once more."""
+
+
+def stored(X):
+    """``X`` to keep on a fitted estimator: a :class:`RecordArray` as the plain
+    object array it views (persistence formats know no subclass)."""
+    return X.view(np.ndarray) if isinstance(X, RecordArray) else X
+
+
 def record_tuples(X, k, cls):
-    """``X`` as an ``(n, k)`` object array of record dicts, or None when ``X``
-    holds no records.
+    """``X`` as an ``(n, k)`` object array of record dicts
+    (:class:`RecordArray`), or None when ``X`` holds no records.
 
     Records are: a DataFrame with ``ltable_`` / ``rtable_`` (or ``left_`` /
     ``right_``) columns and a tuple or list of ``k`` DataFrames of the same
     fields and length (both for pairs only), and a sequence or array of
     ``k``-tuples of dicts or Series.
     """
+    if isinstance(X, RecordArray) and X.ndim == 2 and X.shape[1] == k:
+        return X
+    records = _read_record_tuples(X, k, cls)
+    return None if records is None else records.view(RecordArray)
+
+
+def _read_record_tuples(X, k, cls):
     frame = _dataframe_type()
     if frame is not None and isinstance(X, frame):
         if k != 2 or not _has_prefix(X):

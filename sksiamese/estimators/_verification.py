@@ -5,8 +5,9 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted
 
+from .._engine.record_tuples import stored
 from ..metrics import select_threshold
-from ._tuple_base import _as_item_tuples
+from ._tuple_base import _as_item_tuples, _as_records
 
 # Earlier training pairs kept for replay in SiamesePairClassifier.partial_fit
 # (and at most as many held-out pairs, to re-learn the threshold on).
@@ -51,7 +52,7 @@ class _Verification:
             items = _as_item_tuples(X, 2, type(self).__name__, "pairs").ravel()
         keep = np.sort(rng.permutation(len(target))[:_REPLAY_PAIRS])
         rows, inverse = np.unique(tuples[keep].ravel(), return_inverse=True)
-        self._calib_items_ = items[rows]
+        self._calib_items_ = stored(items[rows])
         self._calib_tuples_ = inverse.reshape(-1, tuples.shape[1])
         self._calib_target_ = target[keep]
 
@@ -155,6 +156,7 @@ class _Verification:
             raise ValueError(
                 f"strategy='far' needs target_far in [0, 1]; got {target_far!r}."
             )
+        X = _as_records(X, 2, type(self).__name__)  # records are read once
         items, tuples = self._check_fitted_tuples(X)
         target = self._check_y(tuples, y, reset=False)
         if len(np.unique(target)) < 2:

@@ -13,6 +13,7 @@ from sklearn.utils.validation import (
     column_or_1d,
 )
 
+from .._engine.record_tuples import stored
 from .._engine.selection_scores import pair_auc
 from ..modules import FieldwiseMLP
 from ..utils.validation import (
@@ -411,7 +412,7 @@ class SiamesePairClassifier(ClassifierMixin, _Verification, _HeadMixin, _TupleBa
     def _set_replay(self, X, y, rng):
         n = len(y)
         keep = np.sort(rng.permutation(n)[:_REPLAY_PAIRS])
-        self._replay_X_ = _take(X, keep)
+        self._replay_X_ = stored(_take(X, keep))
         self._replay_y_ = np.asarray(y)[keep]
 
     @transactional
@@ -491,6 +492,7 @@ class SiamesePairClassifier(ClassifierMixin, _Verification, _HeadMixin, _TupleBa
         -------
         similarity : ndarray of shape (n_pairs,)
         """
+        X = _as_records(X, 2, type(self).__name__)  # records are read once
         items, tuples = self._check_fitted_tuples(X)
         return self._similarity(items, tuples, self._head_records(X))
 
