@@ -338,7 +338,9 @@ default="auto"
 
     def _criterion_parts(self):
         distance = get_distance(self.distance)
-        loss = _build_loss(self, distance, self._training_params_["loss"])
+        # the loss a fit resolved "auto" to (outside a fit: the parameter)
+        resolved = getattr(self, "_training_params_", {}).get("loss")
+        loss = _build_loss(self, distance, resolved)
         return loss, _build_miner(self, loss, distance), distance
 
     def _criterion_params(self):
