@@ -99,3 +99,16 @@ def resolve_data_defaults(estimator, n_classes, training):
             if _is_auto(getattr(estimator, name)):
                 training[name] = value
     return {**training, **out}
+
+
+def read_data_defaults(estimator, n_classes, continuing):
+    """Resolve ``estimator``'s parameters whose "auto" reads the data into
+    its ``_training_params_`` and check its batches; a continued fit keeps
+    the regime of the fit it continues, so the network it takes over keeps
+    its shape."""
+    if not continuing or not hasattr(estimator, "_regime_classes_"):
+        estimator._regime_classes_ = n_classes
+    estimator._training_params_ = resolve_data_defaults(
+        estimator, estimator._regime_classes_, estimator._training_params_
+    )
+    estimator._check_batch_classes()

@@ -30,7 +30,7 @@ from ..utils.validation import (
     warn_if_unscaled,
 )
 from ._base import _AUTO, _ROUTED_PREFIXES, SiameseBase, _init_sample, _n_features
-from ._data_defaults import resolve_data_defaults
+from ._data_defaults import read_data_defaults
 from ._docstrings import fill_doc
 from ._loss_side import _build_loss, _build_miner
 from ._prototypes import _PrototypeClassifier
@@ -84,23 +84,7 @@ class SiameseTransformer(
         Dropout of the backbone (after each hidden layer of the MLP).
     batch_norm : bool, default=True
         Batch normalisation in the backbone.
-    projection_dim : int, None or "auto", default="auto"
-        Output size of a projection head (``ReLU -> Linear``) on top of any
-        backbone, which only the loss sees: the loss is computed on the
-        projected embeddings, ``transform`` returns the embeddings before the
-        head (as in SimCLR / SupCon), which keep information the loss would
-        discard. None: no head. "auto" reads the data, as ``loss``,
-        ``samples_per_class``, ``augment``, ``batch_size`` and ``lr`` do:
-        many classes of images (at least 256 training classes and a
-        backbone with an ``input_shape``, such as
-        :class:`~sksiamese.modules.ConvNet`) train prototypical-network
-        style, with no head, the "supcon" loss, 4 rows of each of 64
-        classes per batch, lr 3e-3 and a mild
-        :class:`~sksiamese.augment.RandomAffine` on every batch (on
-        Omniglot's unseen alphabets the head lowered one-shot accuracy);
-        all other data (tabular rows, a few dozen faces or writers) gets a
-        64-unit head, "contrastive", 8 rows per class, batches of 128, lr
-        1e-3 and no augmentation.
+    {data_auto}
     loss : {"contrastive", "triplet", "supcon", "auto"} or nn.Module, \
 default="auto"
         Metric loss, or a module called as ``loss(embeddings, labels, indices)``
@@ -371,18 +355,6 @@ default="auto"
         y = check_class_labels(y, X.shape[0], min_classes=min_classes, estimator=self)
         return X, y
 
-    def _read_data_defaults(self, n_classes, continuing):
-        """Resolve the parameters whose "auto" reads the data (see
-        :mod:`~sksiamese.estimators._data_defaults`) into
-        ``_training_params_``; a continued fit keeps the regime of the fit
-        it continues, so the network it takes over keeps its shape."""
-        if not continuing or not hasattr(self, "_regime_classes_"):
-            self._regime_classes_ = n_classes
-        self._training_params_ = resolve_data_defaults(
-            self, self._regime_classes_, self._training_params_
-        )
-        self._check_batch_classes()
-
     def _check_batch_classes(self):
         """Every class-balanced batch needs rows of two classes (negatives)."""
         batch_size = self._training_params_["batch_size"]
@@ -419,7 +391,7 @@ default="auto"
         with self._fitting() as continuing:
             X, y = self._validate_X_y(X, y, reset=not continuing)
             classes, codes = np.unique(y, return_inverse=True)
-            self._read_data_defaults(len(classes), continuing)
+            read_data_defaults(self, len(classes), continuing)
             seed = self._next_seed()
             train, valid = self._split(len(codes), codes, seed)
             init_rows = None
@@ -494,7 +466,7 @@ default="auto"
             if classes is not None:
                 known = np.union1d(known, np.asarray(classes))
             all_classes = np.union1d(known, y)
-            self._read_data_defaults(len(all_classes), continuing)
+            read_data_defaults(self, len(all_classes), continuing)
             codes = np.searchsorted(all_classes, y)
             seed = self._next_seed()
             rng = np.random.RandomState(seed)
