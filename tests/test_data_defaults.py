@@ -7,7 +7,7 @@ from sklearn.preprocessing import FunctionTransformer
 
 from sksiamese import SiameseTransformer
 from sksiamese.augment import RandomAffine
-from sksiamese.estimators._data_defaults import MANY_CLASSES
+from sksiamese.estimators._data_defaults import MANY_CLASSES, held_out_pairs
 from sksiamese.evaluation import one_shot_accuracy
 from sksiamese.losses import SupConLoss
 from sksiamese.modules import ConvNet
@@ -142,3 +142,19 @@ def test_auto_equals_the_recipe_spelled_out():
         **common,
     ).fit(X, y)
     np.testing.assert_allclose(auto.transform(X[:50]), spelled.transform(X[:50]))
+
+
+def test_held_out_pairs_of_many_classes_keep_every_same_class_pair():
+    # 964 classes of 2 held-out rows: a random 20,000 of the 1.86 million
+    # pairs would hold about 10 same-class pairs, a noisy ROC AUC
+    codes = np.repeat(np.arange(964), 2)
+    first, second = held_out_pairs(codes, 20000, seed=0)
+    assert len(first) == 20000
+    assert (codes[first] == codes[second]).sum() == 964
+    assert (first < second).all()
+    # few classes: the plain random sample, as before
+    codes = np.repeat(np.arange(10), 100)
+    first, second = held_out_pairs(codes, 20000, seed=0)
+    expected = np.random.RandomState(0).choice(len(codes) * 999 // 2, 20000, False)
+    all_first, _ = np.triu_indices(len(codes), k=1)
+    np.testing.assert_array_equal(first, all_first[expected])

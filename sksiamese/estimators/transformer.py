@@ -30,7 +30,7 @@ from ..utils.validation import (
     warn_if_unscaled,
 )
 from ._base import _AUTO, _ROUTED_PREFIXES, SiameseBase, _init_sample, _n_features
-from ._data_defaults import read_data_defaults
+from ._data_defaults import held_out_pairs, read_data_defaults
 from ._docstrings import fill_doc
 from ._loss_side import _build_loss, _build_miner
 from ._prototypes import _PrototypeClassifier
@@ -582,10 +582,7 @@ _SCORED_PAIRS = 20000
 def _pair_scorer(rows, codes, estimator, seed):
     """A :class:`~sksiamese._engine.callbacks.HeldOutScore` of the ROC AUC of pairs
     of held-out rows (same class or not), or None without both kinds."""
-    first, second = np.triu_indices(len(codes), k=1)
-    if len(first) > _SCORED_PAIRS:
-        keep = np.random.RandomState(seed).choice(len(first), _SCORED_PAIRS, False)
-        first, second = first[keep], second[keep]
+    first, second = held_out_pairs(codes, _SCORED_PAIRS, seed)
     same = (codes[first] == codes[second]).astype(int)
     if same.min() == same.max():
         return None
