@@ -11,7 +11,10 @@ Two regimes, decided per property of the data, never per data set:
   mild affine distortions of every training batch. On Omniglot at 28x28
   (the first 300 background characters, 10 epochs, 20-way 1-shot episodes
   of the unseen evaluation alphabets) the projection head cost 15 points
-  in this regime (85.3 % without, 70.0 % with it, all else equal).
+  in this regime (85.3 % without, 70.0 % with it, all else equal), and
+  the earlier defaults scored 71.6 %. On all 964 characters these defaults
+  score 93.2 % on the 20 official one-shot runs in 10 CPU minutes (the
+  earlier defaults 81.8 %).
 - **everything else** (tabular rows, few classes such as faces or
   signatures of a few dozen people): the earlier defaults, unchanged:
   contrastive loss, 8 rows per class, a 64-unit projection head, no
