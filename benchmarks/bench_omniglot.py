@@ -29,9 +29,13 @@ Evaluation, on the 20 *evaluation* alphabets that were never seen in training:
     :func:`~sksiamese.evaluation.one_shot_accuracy`.
 
 Raw pixels (cosine distance between the 28x28 images) are scored on the same
-episodes as a baseline. The data come from ``--data``, else ``SKSIAMESE_DATA``,
-else ``<project root>/../shared/data``; when ``omniglot.npz`` is missing the
-script says so and exits with status 0.
+episodes as a baseline, and so is the "defaults" row: a
+``SiameseTransformer(module=ConvNet, module__input_shape=(1, 28, 28),
+random_state=0)`` with nothing else set, fitted on the 964 background
+characters as they are (no rot90 classes), as a new user would
+(``--skip-defaults`` leaves it out). The data come from ``--data``, else
+``SKSIAMESE_DATA``, else ``<project root>/../shared/data``; when
+``omniglot.npz`` is missing the script says so and exits with status 0.
 """
 
 import argparse
@@ -151,6 +155,9 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--verbose", type=int, default=0)
     parser.add_argument("--name", default="bench_omniglot", help="results file")
+    parser.add_argument(
+        "--skip-defaults", action="store_true", help="no 'defaults' row"
+    )
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -174,6 +181,7 @@ def main(argv=None):
     if args.quick:  # the first 100 background characters
         keep = labels < 100
         images, labels = images[keep], labels[keep]
+    X_plain, y_plain = downsample(images, args.size), labels
     images, labels = with_rotations(images, labels, args.rotations)
     X = downsample(images, args.size)
     X_eval = downsample(data["evaluation_images"], args.size)
@@ -199,6 +207,24 @@ def main(argv=None):
     train_cpu = time.process_time() - cpu_start
     print(f"trained in {train_time:.0f} s ({train_cpu:.0f} s CPU)", flush=True)
 
+    defaults, default_time = None, None
+    if not args.skip_defaults:
+        # only the backbone and the image shape, as a new user would write it
+        defaults = SiameseTransformer(
+            module=ConvNet,
+            module__input_shape=(1, args.size, args.size),
+            random_state=args.seed,
+            **({"max_epochs": 1} if args.quick else {}),
+        )
+        wall, cpu = time.perf_counter(), time.process_time()
+        defaults.fit(X_plain, y_plain)
+        default_time = (time.perf_counter() - wall, time.process_time() - cpu)
+        print(
+            f"defaults trained in {default_time[0]:.0f} s ({default_time[1]:.0f} s "
+            f"CPU, {defaults.n_iter_} epochs)",
+            flush=True,
+        )
+
     raw = FunctionTransformer().fit(X_eval)
     shifted = ShiftAveragedEmbedding(model, input_shape=(args.size, args.size))
     shifted.fit(X_eval)
@@ -208,6 +234,8 @@ def main(argv=None):
         ("SiameseTransformer", model, "euclidean"),
         ("SiameseTransformer + shifts", shifted, "euclidean"),
     ]
+    if defaults is not None:
+        methods.append(("defaults", defaults, "euclidean"))
     for name, est, metric in methods:
         official = score_episodes(
             est, run_support, support_y, run_query, query_y, metric=metric
@@ -246,6 +274,17 @@ def main(argv=None):
         + ["-"]
     )
     timing = f"{train_time / 60:.1f} min wall, {train_cpu / 60:.1f} min CPU"
+    if defaults is not None:
+        ours = results["defaults"]
+        rows.append(
+            ["SiameseTransformer defaults: module=ConvNet + input shape (ours)"]
+            + [pct(ours[0])]
+            + [pct(s) for s in ours[1]]
+            + [
+                f"{default_time[0] / 60:.1f} min wall, "
+                f"{default_time[1] / 60:.1f} min CPU"
+            ]
+        )
     for name, label in [
         ("SiameseTransformer", "SiameseTransformer + ConvNet (ours)"),
         ("SiameseTransformer + shifts", "**same + ShiftAveragedEmbedding (ours)**"),
@@ -284,7 +323,21 @@ def main(argv=None):
             f"{args.episodes} episodes, 5 queries per class, +/- 95% CI. Trained "
             f"on the {data['background_character'].max() + 1} background characters "
             "only" + (" (quick: first 100)" if args.quick else "") + ".",
-            f"Settings: {settings}.",
+            f"Settings (recipe rows): {settings}. Defaults row: the estimator's "
+            "defaults, fitted on the background characters without rot90 classes "
+            "(what 'auto' resolved to: "
+            + (
+                "-"
+                if defaults is None
+                else ", ".join(
+                    f"{k} {v!r}"
+                    for k, v in defaults._training_params_.items()
+                    if k != "augment"
+                )
+                + ", augment RandomAffine"
+                * (defaults._training_params_["augment"] is not None)
+            )
+            + ").",
             f"Training: {train_time:.0f} s wall, {train_cpu:.0f} s CPU (all "
             f"threads); {machine()}, {os.cpu_count()} "
             f"CPU cores, 1-minute load average {load:.1f} at the end (the cores are "

@@ -226,10 +226,10 @@ class SiameseBase(_RoutedParams, _Embedding, _NetPickling, BaseEstimator):
             verbose=self.verbose,
             seed=seed,
             # a stateful augmentation (own seeded generator) restarts at each fit
-            augment=copy.deepcopy(self.augment),
+            augment=copy.deepcopy(training.get("augment", self.augment)),
             predict_batch_size=predict_batch_size(training["batch_size"], n_features),
             # the loss side owns the projection head, sized to the backbone
-            projection_dim=self.projection_dim,
+            projection_dim=training.get("projection_dim", self.projection_dim),
             n_features=n_features,
             # net_.load_params never unpickles arbitrary objects, whatever
             # skorch's default

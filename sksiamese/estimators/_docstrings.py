@@ -207,12 +207,35 @@ _LAZY_UPDATE = """\
         gradient, as for dense input. With ``augment``, training batches
         are densified."""
 
+# SiameseTransformer's projection_dim, with the "auto" parameters that read
+# the data (estimators/_data_defaults.py)
+_DATA_AUTO = """\
+    projection_dim : int, None or "auto", default="auto"
+        Output size of a projection head (``ReLU -> Linear``) on top of any
+        backbone, which only the loss sees: the loss is computed on the
+        projected embeddings, ``transform`` returns the embeddings before the
+        head (as in SimCLR / SupCon), which keep information the loss would
+        discard. None: no head. "auto" reads the data, as ``loss``,
+        ``samples_per_class``, ``augment``, ``batch_size`` and ``lr`` do:
+        many classes of images (at least 256 training classes and a
+        backbone with an ``input_shape``, such as
+        :class:`~sksiamese.modules.ConvNet`) train prototypical-network
+        style, with no head, the "supcon" loss, 4 rows of each of 64
+        classes per batch, lr 3e-3 and a mild
+        :class:`~sksiamese.augment.RandomAffine` on every batch (without
+        the head, 20-way one-shot accuracy on Omniglot's unseen alphabets
+        was 85.3 %, with it 70.0 %);
+        all other data (tabular rows, a few dozen faces or writers) gets a
+        64-unit head, "contrastive", 8 rows per class, batches of 128, lr
+        1e-3 and no augmentation."""
+
 ENTRIES = {
     "network": _NETWORK,
     "training": _TRAINING,
     "attributes": _TUPLE_ATTRIBUTES,
     "n_jobs": _N_JOBS,
     "lazy_update": _LAZY_UPDATE,
+    "data_auto": _DATA_AUTO,
 }
 
 _PLACEHOLDER = re.compile(r"^ *\{(\w+)\}\n", re.M)

@@ -37,14 +37,16 @@ def _no_margin_error(margin, what, params):
     return ValueError(f"margin={margin!r} but {what} has no margin{hint}.")
 
 
-def _build_loss(estimator, distance):
-    """The loss of a fit, from ``loss``, ``margin`` and ``loss__*``.
+def _build_loss(estimator, distance, loss=None):
+    """The loss of a fit, from ``loss`` (the estimator's, or the one its
+    "auto" resolved to), ``margin`` and ``loss__*``.
 
     A named loss is built with the ``loss__*`` parameters (``margin`` as
     ``loss__margin``); a loss instance is copied, so training never changes
     the estimator's parameter, and gets ``margin`` set on the copy.
     """
-    loss, margin = estimator.loss, estimator.margin
+    loss = estimator.loss if loss is None else loss
+    margin = estimator.margin
     params = _prefixed(estimator, "loss__")
     if not isinstance(loss, str):
         if params:

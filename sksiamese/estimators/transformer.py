@@ -29,7 +29,8 @@ from ..utils.validation import (
     check_rows,
     warn_if_unscaled,
 )
-from ._base import SiameseBase, _init_sample, _n_features
+from ._base import _AUTO, SiameseBase, _init_sample, _n_features
+from ._data_defaults import held_out_pairs, read_data_defaults
 from ._docstrings import fill_doc
 from ._loss_side import _build_loss, _build_miner
 from ._params import _ROUTED_PREFIXES
@@ -84,18 +85,16 @@ class SiameseTransformer(
         Dropout of the backbone (after each hidden layer of the MLP).
     batch_norm : bool, default=True
         Batch normalisation in the backbone.
-    projection_dim : int or None, default=64
-        Output size of a projection head (``ReLU -> Linear``) on top of any
-        backbone, which only the loss sees: the loss is computed on the
-        projected embeddings, ``transform`` returns the embeddings before the
-        head (as in SimCLR / SupCon), which keep information the loss would
-        discard. None: no head.
-    loss : {"contrastive", "triplet", "supcon"} or nn.Module, default="contrastive"
+    {data_auto}
+    loss : {"contrastive", "triplet", "supcon", "auto"} or nn.Module, \
+default="auto"
         Metric loss, or a module called as ``loss(embeddings, labels, indices)``
         (see :mod:`sksiamese.losses`), such as a pytorch-metric-learning loss;
         an instance is copied at each fit. The loss's own parameters are set
         with ``loss__*``: ``loss__temperature`` for "supcon" (softmax
-        temperature, 0.1 by default).
+        temperature, 0.1 by default). "auto": "supcon" for many classes of
+        images, else "contrastive" (see ``projection_dim``); with a
+        ``margin`` given, "contrastive".
     margin : float, default=None
         Margin of "contrastive" (1.0 when None) or "triplet" (0.2 when None),
         the same as ``loss__margin``; with a loss instance it is set on the
@@ -112,17 +111,20 @@ class SiameseTransformer(
         ``distance``; the band of "semihard" is ``miner__margin``, by default
         the loss's margin when the loss has one (so the mined triplets are
         those with a non-zero triplet loss), else 0.2.
-    samples_per_class : int, default=8
-        Rows of each class in a training batch.
+    samples_per_class : int or "auto", default="auto"
+        Rows of each class in a training batch; "auto": 4 for many classes
+        of images, else 8 (see ``projection_dim``).
     max_epochs : int or "auto", default="auto"
         Training epochs (one epoch draws about ``n_samples`` rows). "auto",
         as for ``batch_size``, ``lr``, ``lr_schedule`` and ``weight_decay``:
         the value of the backbone instance's ``training_defaults()`` when it
         has one, else the standard value (here 30).
     batch_size : int or "auto", default="auto"
-        Rows per training batch; "auto": 128 (or the backbone's).
+        Rows per training batch; "auto": 128 (or the backbone's; 256 for
+        many classes of images, see ``projection_dim``).
     lr : float or "auto", default="auto"
-        Learning rate; "auto": 1e-3 (or the backbone's).
+        Learning rate; "auto": 1e-3 (or the backbone's; 3e-3 for many
+        classes of images, see ``projection_dim``).
     optimizer : torch optimizer class, default=torch.optim.AdamW
         Optimizer; ``optimizer__*`` parameters are routed to it. Adam and
         AdamW take torch's fused kernel (``fused=True``) on CPU and CUDA
@@ -159,9 +161,12 @@ class SiameseTransformer(
         Share of rows held out for ``early_stopping``.
     n_iter_no_change : int, default=5
         Patience of early stopping, in epochs.
-    augment : callable or None, default=None
+    augment : callable, None or "auto", default="auto"
         Applied to each training batch (a float32 tensor) before the forward
-        pass.
+        pass. "auto": for many classes of images (see ``projection_dim``)
+        ``RandomAffine(rotation=10, shear=0.3, scale=(0.8, 1.2),
+        translation=0.07)`` of the backbone's ``input_shape``, seeded by
+        ``random_state``; else None.
     device : str or torch.device, default="cpu"
         Device for training and inference, e.g. "cuda".
     {n_jobs}
@@ -239,9 +244,11 @@ class SiameseTransformer(
 
     _parameter_constraints = {
         **SiameseBase._parameter_constraints,
-        "loss": [StrOptions(set(LOSSES)), HasMethods(["forward"])],
+        "loss": [StrOptions({*LOSSES, "auto"}), HasMethods(["forward"])],
+        "projection_dim": [None, _AUTO, Interval(Integral, 1, None, closed="left")],
         "miner": [None, StrOptions(set(MINERS)), callable],
-        "samples_per_class": [Interval(Integral, 1, None, closed="left")],
+        "samples_per_class": [_AUTO, Interval(Integral, 1, None, closed="left")],
+        "augment": [None, _AUTO, callable],
     }
 
     def __init__(
@@ -252,12 +259,12 @@ class SiameseTransformer(
         embedding_dim=256,
         dropout=0.1,
         batch_norm=True,
-        projection_dim=64,
-        loss="contrastive",
+        projection_dim="auto",
+        loss="auto",
         margin=None,
         distance="cosine",
         miner="all",
-        samples_per_class=8,
+        samples_per_class="auto",
         max_epochs="auto",
         batch_size="auto",
         lr="auto",
@@ -268,7 +275,7 @@ class SiameseTransformer(
         early_stopping=True,
         validation_fraction=0.1,
         n_iter_no_change=5,
-        augment=None,
+        augment="auto",
         device="cpu",
         n_jobs=None,
         random_state=None,
@@ -316,7 +323,9 @@ class SiameseTransformer(
 
     def _criterion_parts(self):
         distance = get_distance(self.distance)
-        loss = _build_loss(self, distance)
+        # the loss a fit resolved "auto" to (outside a fit: the parameter)
+        resolved = getattr(self, "_training_params_", {}).get("loss")
+        loss = _build_loss(self, distance, resolved)
         return loss, _build_miner(self, loss, distance), distance
 
     def _criterion_params(self):
@@ -329,7 +338,10 @@ class SiameseTransformer(
         }
 
     def _net_params(self):
-        return {"batching": "balanced", "samples_per_class": self.samples_per_class}
+        return {
+            "batching": "balanced",
+            "samples_per_class": self._training_params_["samples_per_class"],
+        }
 
     # -- fitting -------------------------------------------------------------------
 
@@ -347,13 +359,14 @@ class SiameseTransformer(
     def _check_batch_classes(self):
         """Every class-balanced batch needs rows of two classes (negatives)."""
         batch_size = self._training_params_["batch_size"]
-        if batch_size < 2 * self.samples_per_class:
+        samples_per_class = self._training_params_["samples_per_class"]
+        if batch_size < 2 * samples_per_class:
             auto = ""
             if isinstance(self.batch_size, str):
                 auto = " (what batch_size='auto' gives here)"
             raise ValueError(
                 f"batch_size={batch_size}{auto} holds rows of only one class "
-                f"(samples_per_class={self.samples_per_class}), so no batch would "
+                f"(samples_per_class={samples_per_class}), so no batch would "
                 "have negatives to learn from; use batch_size >= 2 * "
                 "samples_per_class or a smaller samples_per_class."
             )
@@ -377,9 +390,9 @@ class SiameseTransformer(
         """
         # from scratch, the seed sequence restarts so that refits are repeatable
         with self._fitting() as continuing:
-            self._check_batch_classes()
             X, y = self._validate_X_y(X, y, reset=not continuing)
             classes, codes = np.unique(y, return_inverse=True)
+            read_data_defaults(self, len(classes), continuing)
             seed = self._next_seed()
             train, valid = self._split(len(codes), codes, seed)
             init_rows = None
@@ -444,7 +457,6 @@ class SiameseTransformer(
         self._validate_params()
         with self._fitting(partial=True) as continuing:
             first = not continuing
-            self._check_batch_classes()
             # later calls may bring rows of a single (new or known) class
             X, y = self._validate_X_y(X, y, reset=first, min_classes=2 if first else 1)
             known = np.empty(0, dtype=y.dtype) if first else self.classes_
@@ -455,6 +467,7 @@ class SiameseTransformer(
             if classes is not None:
                 known = np.union1d(known, np.asarray(classes))
             all_classes = np.union1d(known, y)
+            read_data_defaults(self, len(all_classes), continuing)
             codes = np.searchsorted(all_classes, y)
             seed = self._next_seed()
             rng = np.random.RandomState(seed)
@@ -571,10 +584,7 @@ def _held_out_pairs(rows, codes, estimator, seed):
     """The pairs of held-out rows (same class or not), scored by their ROC
     AUC (:class:`~sksiamese._engine.selection.HeldOut`), or None without both
     kinds."""
-    first, second = np.triu_indices(len(codes), k=1)
-    if len(first) > _SCORED_PAIRS:
-        keep = np.random.RandomState(seed).choice(len(first), _SCORED_PAIRS, False)
-        first, second = first[keep], second[keep]
+    first, second = held_out_pairs(codes, _SCORED_PAIRS, seed)
     same = (codes[first] == codes[second]).astype(int)
     if same.min() == same.max():
         return None
