@@ -74,6 +74,8 @@ class SiameseBase(_NetPickling, BaseEstimator):
         "max_epochs": 30,
         "batch_size": 128,
     }
+    # what projection_dim="auto" becomes without a backbone's own
+    _standard_projection = 64
 
     _parameter_constraints = {
         "module": [None, type, nn.Module],
@@ -178,17 +180,34 @@ class SiameseBase(_NetPickling, BaseEstimator):
         value (a pretrained backbone's fine-tuning recipe) when it has one,
         else the estimator's standard value.
         """
-        hook = None
-        if isinstance(self.module, nn.Module):
-            hook = getattr(self.module, "training_defaults", None)
-        backbone = {} if hook is None else dict(hook())
+        backbone = self._backbone_training_defaults()
         params = {}
         for name in _TRAINING_PARAMS:
             value = getattr(self, name)
             if isinstance(value, str) and value == "auto":
                 value = backbone.get(name, self._standard_training[name])
             params[name] = value
+        # a few-shot budget (SiameseTransformer reads it) and the projection
+        # head, where the estimator leaves it at "auto"
+        params["min_steps"] = backbone.get("min_steps")
+        projection = getattr(self, "projection_dim", None)
+        if isinstance(projection, str) and projection == "auto":
+            projection = backbone.get("projection_dim", self._standard_projection)
+        params["projection_dim"] = projection
         return params
+
+    def _backbone_training_defaults(self):
+        """The backbone's ``training_defaults()``: an instance's own, or for
+        a class, its ``class_training_defaults(**module__ parameters)``, so
+        that the class and an instance train alike."""
+        if isinstance(self.module, nn.Module):
+            hook = getattr(self.module, "training_defaults", None)
+            return {} if hook is None else dict(hook())
+        hook = getattr(self.module, "class_training_defaults", None)
+        if hook is None:
+            return {}
+        routed = self._routed_params("module__")
+        return dict(hook(**{k[len("module__") :]: v for k, v in routed.items()}))
 
     def _default_backbone(self):
         """The backbone class built when ``module`` is None."""
@@ -297,7 +316,7 @@ class SiameseBase(_NetPickling, BaseEstimator):
             augment=copy.deepcopy(self.augment),
             predict_batch_size=_predict_batch_size(training["batch_size"], n_features),
             # the loss side owns the projection head, sized to the backbone
-            projection_dim=self.projection_dim,
+            projection_dim=training.get("projection_dim", self.projection_dim),
             n_features=n_features,
             # net_.load_params never unpickles arbitrary objects, whatever
             # skorch's default
@@ -442,7 +461,10 @@ class SiameseBase(_NetPickling, BaseEstimator):
         # judged on the same held-out tuples (a paired difference)
         # (only fresh nets have a scorer: their history is this call's epochs)
         gain = scores[self.best_epoch_] - start
-        if self.best_epoch_ == 0 or gain <= scorer.gain_se_[self.best_epoch_ - 1]:
+        error = scorer.gain_se_[self.best_epoch_ - 1] if self.best_epoch_ else 0.0
+        if self.verbose:
+            print(_selection_line(self.best_epoch_, start, gain, error), flush=True)
+        if self.best_epoch_ == 0 or gain <= error:
             self.best_epoch_ = 0
             net.module_.load_state_dict(state["module"])
             net.criterion_.load_state_dict(state["criterion"])
@@ -631,6 +653,21 @@ def _init_index(index, seed, size=_INIT_ROWS):
     if len(index) > size:
         index = np.sort(np.random.RandomState(seed).choice(index, size, replace=False))
     return index
+
+
+def _selection_line(epoch, start, gain, error):
+    """What model selection did, for ``verbose``: said, because a fit that
+    keeps the untrained network otherwise looks like one that trained."""
+    if epoch == 0 or gain <= error:
+        return (
+            f"Model selection kept the untrained network (held-out score "
+            f"{start:.4f}): no epoch beat it by more than the standard error "
+            f"of the gain (best gain {gain:+.4f}, error {error:.4f})."
+        )
+    return (
+        f"Model selection kept epoch {epoch}: held-out score {start:.4f} -> "
+        f"{start + gain:.4f} (gain {gain:+.4f} > its standard error {error:.4f})."
+    )
 
 
 def _silent(*args, **kwargs):

@@ -30,6 +30,7 @@ from ..utils.validation import (
     check_rows,
 )
 from ._base import _ROUTED_PREFIXES, SiameseBase, _init_sample, _n_features
+from ._fewshot import SELECTIONS, can_hold_out, few_shot_epochs, plan_line
 from ._loss_side import _build_loss, _build_miner
 from ._prototypes import _PrototypeClassifier
 
@@ -81,12 +82,14 @@ class SiameseTransformer(
         Dropout of the backbone (after each hidden layer of the MLP).
     batch_norm : bool, default=True
         Batch normalisation in the backbone.
-    projection_dim : int or None, default=64
+    projection_dim : int, None or "auto", default="auto"
         Output size of a projection head (``ReLU -> Linear``) on top of any
         backbone, which only the loss sees: the loss is computed on the
         projected embeddings, ``transform`` returns the embeddings before the
         head (as in SimCLR / SupCon), which keep information the loss would
-        discard. None: no head.
+        discard. None: no head. "auto": 64, or the backbone's
+        ``training_defaults()`` value (None for a pretrained sentence
+        encoder, whose own embedding the loss then trains).
     loss : {"contrastive", "triplet", "supcon"} or nn.Module, default="contrastive"
         Metric loss, or a module called as ``loss(embeddings, labels, indices)``
         (see :mod:`sksiamese.losses`), such as a pytorch-metric-learning loss;
@@ -114,8 +117,11 @@ class SiameseTransformer(
     max_epochs : int or "auto", default="auto"
         Training epochs (one epoch draws about ``n_samples`` rows). "auto",
         as for ``batch_size``, ``lr``, ``lr_schedule`` and ``weight_decay``:
-        the value of the backbone instance's ``training_defaults()`` when it
-        has one, else the standard value (here 30).
+        the value of the backbone's ``training_defaults()`` when it has one
+        (the class or an instance alike), else the standard value (here 30);
+        with a backbone's ``min_steps``, small data takes as many more epochs
+        as give that many optimizer steps (few-shot fine-tuning: 40 steps
+        for the text backbone, where 3 epochs of 16 sentences are 3 steps).
     batch_size : int or "auto", default="auto"
         Rows per training batch; "auto": 128 (or the backbone's).
     lr : float or "auto", default="auto"
@@ -150,8 +156,11 @@ class SiameseTransformer(
         by more than the standard error of the gain (paired: both scored on
         the same held-out pairs), so a fit that only
         memorises its training rows ends where it started. False
-        trains every epoch on all rows. Data too small to hold out rows of
-        two classes trains without selection.
+        trains every epoch on all rows. Data too small for a held-out split
+        to decide (fewer than 5 held-out rows of some class, e.g. fewer than
+        50 rows of a class at ``validation_fraction=0.1``: few-shot data)
+        holds nothing out and keeps its training; ``model_selection_`` says
+        which happened.
     validation_fraction : float, default=0.1
         Share of rows held out for ``early_stopping``.
     n_iter_no_change : int, default=5
@@ -206,6 +215,12 @@ class SiameseTransformer(
     best_epoch_ : int
         The epoch after which the kept network was scored; 0 is the
         untrained network.
+    model_selection_ : {"held-out", "too-few-rows", "off"}
+        How the network kept was chosen: on held-out rows (the attributes
+        above); not at all because a held-out split would hold fewer than 5
+        rows of some class, so every row trained and the last epoch is kept;
+        or not at all because ``early_stopping=False``. ``verbose=1`` prints
+        it with the training budget before training.
     n_features_in_ : int
         Number of input features.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
@@ -239,6 +254,11 @@ class SiameseTransformer(
         "loss": [StrOptions(set(LOSSES)), HasMethods(["forward"])],
         "miner": [None, StrOptions(set(MINERS)), callable],
         "samples_per_class": [Interval(Integral, 1, None, closed="left")],
+        "projection_dim": [
+            None,
+            StrOptions({"auto"}),
+            Interval(Integral, 1, None, closed="left"),
+        ],
     }
 
     def __init__(
@@ -249,7 +269,7 @@ class SiameseTransformer(
         embedding_dim=256,
         dropout=0.1,
         batch_norm=True,
-        projection_dim=64,
+        projection_dim="auto",
         loss="contrastive",
         margin=None,
         distance="cosine",
@@ -377,7 +397,8 @@ class SiameseTransformer(
             X, y = self._validate_X_y(X, y, reset=not continuing)
             classes, codes = np.unique(y, return_inverse=True)
             seed = self._next_seed()
-            train, valid = self._split(len(codes), codes, seed)
+            train, valid, self.model_selection_ = self._split(len(codes), codes, seed)
+            self._plan_training(len(train), len(classes))
             init_rows = None
             if continuing:
                 net = self._continued_net(_n_features(X), seed)
@@ -395,9 +416,35 @@ class SiameseTransformer(
             self._set_replay(X, codes, np.random.RandomState(seed))
         return self
 
+    def _plan_training(self, n_rows, n_classes):
+        """Few-shot data takes the backbone's ``min_steps`` (with
+        ``max_epochs="auto"``); ``verbose`` prints the plan."""
+        training = self._training_params_
+        if isinstance(self.max_epochs, str):
+            training["max_epochs"] = few_shot_epochs(
+                training["max_epochs"],
+                training.get("min_steps"),
+                n_rows,
+                training["batch_size"],
+            )
+        if self.verbose:
+            print(
+                plan_line(
+                    self,
+                    n_rows,
+                    n_classes,
+                    training["max_epochs"],
+                    training["batch_size"],
+                    SELECTIONS[self.model_selection_],
+                ),
+                flush=True,
+            )
+
     def _split(self, n_samples, codes, seed):
+        """Training and held-out rows, and how the model is selected (see
+        ``model_selection_``)."""
         if not self.early_stopping:
-            return np.arange(n_samples), None
+            return np.arange(n_samples), None, "off"
         counts = np.bincount(codes)
         n_valid = int(np.ceil(self.validation_fraction * n_samples))
         stratify = codes if counts.min() >= 2 and n_valid >= len(counts) else None
@@ -407,10 +454,10 @@ class SiameseTransformer(
             stratify=stratify,
             random_state=seed,
         )
-        if len(np.unique(codes[valid])) < 2 or len(np.unique(codes[train])) < 2:
-            # too small to hold out rows of two classes: train on all, unselected
-            return np.arange(n_samples), None
-        return train, valid
+        if not can_hold_out(codes[valid], len(counts)):
+            # too few held-out rows to tell a gain from noise: train on all
+            return np.arange(n_samples), None, "too-few-rows"
+        return train, valid, "held-out"
 
     def partial_fit(self, X, y, classes=None):
         """Continue training on new rows; new classes are allowed.
