@@ -413,6 +413,8 @@ def test_auto_training_parameters_take_the_backbones_or_the_standard_values(cls)
     X, _ = DATA[cls]
     standard = _fit(cls(random_state=0, embedding_dim=8, max_epochs=1))
     expected = {**cls._standard_training, "max_epochs": 1}
+    if cls.__init__.__kwdefaults__.get("projection_dim") == "auto":
+        expected["projection_dim"] = cls._standard_projection
     assert standard._training_params_ == expected
     assert (standard.net_.lr, standard.net_.batch_size) == (
         1e-3,

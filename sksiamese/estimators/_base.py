@@ -187,13 +187,14 @@ class SiameseBase(_NetPickling, BaseEstimator):
             if isinstance(value, str) and value == "auto":
                 value = backbone.get(name, self._standard_training[name])
             params[name] = value
-        # a few-shot budget (SiameseTransformer reads it) and the projection
-        # head, where the estimator leaves it at "auto"
-        params["min_steps"] = backbone.get("min_steps")
+        # the backbone's few-shot budget (SiameseTransformer reads it), and
+        # the projection head where the estimator leaves it at "auto"
+        if "min_steps" in backbone:
+            params["min_steps"] = backbone["min_steps"]
         projection = getattr(self, "projection_dim", None)
         if isinstance(projection, str) and projection == "auto":
-            projection = backbone.get("projection_dim", self._standard_projection)
-        params["projection_dim"] = projection
+            default = backbone.get("projection_dim", self._standard_projection)
+            params["projection_dim"] = default
         return params
 
     def _backbone_training_defaults(self):
