@@ -186,3 +186,59 @@ def test_selection_rule_accepts_a_clear_gain_and_rejects_noise(n_classes):
     false_reject = 1 - np.mean([a for a, _ in gain])
     assert false_accept < 0.15
     assert false_reject < 0.25
+
+
+_FACTS = [
+    ("The soup", "hot"),
+    ("The train", "late"),
+    ("My phone", "broken"),
+    ("The museum", "open"),
+    ("This road", "safe"),
+    ("The water", "cold"),
+    ("Her answer", "correct"),
+    ("The movie", "long"),
+    ("The door", "locked"),
+    ("His car", "new"),
+    ("The shop", "busy"),
+    ("The test", "difficult"),
+    ("Our garden", "green"),
+    ("The bridge", "closed"),
+    ("The coffee", "sweet"),
+    ("That dog", "friendly"),
+]
+
+
+def _negations(facts):
+    """Statements and their negations: a frozen sentence encoder places a
+    sentence next to its negation (the topic dominates), yet the label, "is"
+    or "is not", is learnable from a few examples."""
+    X = [f"{s} is {neg}{adj}." for s, adj in facts for neg in ("", "not ")]
+    return X, np.tile([0, 1], len(facts))
+
+
+def _pair_auc(emb, y):
+    from sklearn.metrics import roc_auc_score
+
+    emb = emb / np.linalg.norm(emb, axis=1, keepdims=True)
+    i, j = np.triu_indices(len(y), 1)
+    return roc_auc_score(y[i] == y[j], (emb[i] * emb[j]).sum(1))
+
+
+def test_few_shot_text_fit_learns_what_the_frozen_encoder_misses(minilm):
+    import torch
+
+    from sksiamese.modules import SentenceTransformerBackbone
+
+    X, y = _negations(_FACTS[:8])  # 8 sentences per class
+    X_test, y_test = _negations(_FACTS[8:])  # other topics
+    frozen = SentenceTransformerBackbone(minilm).eval()
+    with torch.no_grad():
+        frozen_auc = _pair_auc(frozen(X_test).numpy(), y_test)
+    est = SiameseTransformer(SentenceTransformerBackbone(minilm), random_state=0)
+    est.fit(X, y)
+    # every sentence trained, and the training was kept: 40 steps of 16
+    assert est.model_selection_ == "too-few-rows"
+    assert est.n_iter_ == 40
+    assert frozen_auc < 0.7
+    assert _pair_auc(est.transform(X_test), y_test) > frozen_auc + 0.2
+    assert est.score(X_test, y_test) > 0.9
