@@ -12,7 +12,7 @@ from torch import nn
 from sksiamese import SiameseTransformer
 from sksiamese._callbacks import pair_auc
 from sksiamese.estimators._backbone_spec import backbone_spec
-from sksiamese.estimators._fewshot import MIN_HELD_OUT_PER_CLASS
+from sksiamese.estimators._fewshot import MIN_SAME_CLASS_PAIRS
 
 _DEFAULTS = {
     "lr": 1e-2,
@@ -118,7 +118,7 @@ def test_two_rows_per_class_hold_nothing_out_and_all_rows_train():
 
 
 def test_enough_rows_per_class_are_held_out():
-    n = 10 * MIN_HELD_OUT_PER_CLASS  # validation_fraction=0.1
+    n = 50  # validation_fraction=0.1: 5 of each class, 20 same-class pairs
     X, y = _blobs(n)
     est = SiameseTransformer(max_epochs=2, random_state=0).fit(X, y)
     assert est.model_selection_ == "held-out"
@@ -143,7 +143,7 @@ def test_verbose_says_the_plan_and_the_selection(capsys):
     SiameseTransformer(Pretrained, verbose=1, random_state=0).fit(*_blobs(8))
     out = capsys.readouterr().out
     assert "16 training rows of 2 classes; 12 epochs x 1 steps = 12 steps" in out
-    assert "model selection: none, fewer than 5 rows" in out
+    assert "model selection: none, held-out rows would hold fewer than 20" in out
     SiameseTransformer(max_epochs=2, verbose=1, random_state=0).fit(*_blobs(60))
     out = capsys.readouterr().out
     assert "model selection: held-out rows" in out
@@ -174,11 +174,13 @@ def _accepts(rng, per_class, n_classes, separation):
 
 @pytest.mark.parametrize("n_classes", [2, 6])
 def test_selection_rule_accepts_a_clear_gain_and_rejects_noise(n_classes):
-    # at the fewest held-out rows a split may have: false accepts of pure
+    # at 5 held-out rows of each class (with 2 classes, the fewest
+    # same-class pairs a split may have): false accepts of pure
     # noise 8-9 %, false rejects of a gain of ~0.11 AUC (0.55 -> 0.66) 15 %
     # with 2 classes, none with 6 (300 draws each)
     rng = np.random.RandomState(0)
-    per_class = MIN_HELD_OUT_PER_CLASS
+    per_class = 5  # 2 classes: MIN_SAME_CLASS_PAIRS
+    assert per_class * (per_class - 1) == MIN_SAME_CLASS_PAIRS
     noise = [_accepts(rng, per_class, n_classes, 0.3) for _ in range(300)]
     gain = [_accepts(rng, per_class, n_classes, 0.6) for _ in range(300)]
     assert np.mean([g for _, g in gain]) > 0.09

@@ -157,8 +157,8 @@ class SiameseTransformer(
         the same held-out pairs), so a fit that only
         memorises its training rows ends where it started. False
         trains every epoch on all rows. Data too small for a held-out split
-        to decide (fewer than 5 held-out rows of some class, e.g. fewer than
-        50 rows of a class at ``validation_fraction=0.1``: few-shot data)
+        to decide (held-out rows with fewer than 20 same-class pairs among
+        them, as few-shot data gives: 8 or 32 rows of each class)
         holds nothing out and keeps its training; ``model_selection_`` says
         which happened.
     validation_fraction : float, default=0.1
@@ -217,8 +217,8 @@ class SiameseTransformer(
         untrained network.
     model_selection_ : {"held-out", "too-few-rows", "off"}
         How the network kept was chosen: on held-out rows (the attributes
-        above); not at all because a held-out split would hold fewer than 5
-        rows of some class, so every row trained and the last epoch is kept;
+        above); not at all because held-out rows would hold fewer than 20
+        same-class pairs, so every row trained and the last epoch is kept;
         or not at all because ``early_stopping=False``. ``verbose=1`` prints
         it with the training budget before training.
     n_features_in_ : int
@@ -454,7 +454,7 @@ class SiameseTransformer(
             stratify=stratify,
             random_state=seed,
         )
-        if not can_hold_out(codes[valid], len(counts)):
+        if not can_hold_out(codes[valid]):
             # too few held-out rows to tell a gain from noise: train on all
             return np.arange(n_samples), None, "too-few-rows"
         return train, valid, "held-out"
