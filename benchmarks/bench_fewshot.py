@@ -178,7 +178,8 @@ def summary(values):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", default=None)
-    parser.add_argument("--sets", nargs="+", default=list(SETS))
+    # --sets with no set: only remake the table from the records
+    parser.add_argument("--sets", nargs="*", default=list(SETS))
     parser.add_argument("--shots", nargs="+", type=int, default=list(SHOTS))
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
     parser.add_argument("--setfit-python", default=None)
