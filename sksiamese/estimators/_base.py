@@ -33,6 +33,7 @@ from ..distances import DISTANCES
 from ..modules import MLP, ConvNet, FieldwiseMLP
 from ..utils.validation import check_raw_items, check_rows
 from ._backbone_spec import backbone_spec
+from ._fewshot import selection_line
 from ._pickling import _NetPickling
 
 _ROUTED_PREFIXES = ("module__", "optimizer__")
@@ -464,7 +465,7 @@ class SiameseBase(_NetPickling, BaseEstimator):
         gain = scores[self.best_epoch_] - start
         error = scorer.gain_se_[self.best_epoch_ - 1] if self.best_epoch_ else 0.0
         if self.verbose:
-            print(_selection_line(self.best_epoch_, start, gain, error), flush=True)
+            print(selection_line(self.best_epoch_, start, gain, error), flush=True)
         if self.best_epoch_ == 0 or gain <= error:
             self.best_epoch_ = 0
             net.module_.load_state_dict(state["module"])
@@ -654,21 +655,6 @@ def _init_index(index, seed, size=_INIT_ROWS):
     if len(index) > size:
         index = np.sort(np.random.RandomState(seed).choice(index, size, replace=False))
     return index
-
-
-def _selection_line(epoch, start, gain, error):
-    """What model selection did, for ``verbose``: said, because a fit that
-    keeps the untrained network otherwise looks like one that trained."""
-    if epoch == 0 or gain <= error:
-        return (
-            f"Model selection kept the untrained network (held-out score "
-            f"{start:.4f}): no epoch beat it by more than the standard error "
-            f"of the gain (best gain {gain:+.4f}, error {error:.4f})."
-        )
-    return (
-        f"Model selection kept epoch {epoch}: held-out score {start:.4f} -> "
-        f"{start + gain:.4f} (gain {gain:+.4f} > its standard error {error:.4f})."
-    )
 
 
 def _silent(*args, **kwargs):

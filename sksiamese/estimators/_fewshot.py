@@ -40,6 +40,25 @@ def few_shot_epochs(max_epochs, min_steps, n_rows, batch_size):
     return max(max_epochs, -(-min_steps // per_epoch))
 
 
+def plan_training(estimator, n_rows, n_classes):
+    """Give few-shot data the backbone's ``min_steps`` (with
+    ``max_epochs="auto"``) in ``estimator._training_params_``; with
+    ``verbose``, print the plan."""
+    training = estimator._training_params_
+    if isinstance(estimator.max_epochs, str):
+        training["max_epochs"] = few_shot_epochs(
+            training["max_epochs"],
+            training.get("min_steps"),
+            n_rows,
+            training["batch_size"],
+        )
+    if estimator.verbose:
+        selection = SELECTIONS[estimator.model_selection_]
+        epochs, batch_size = training["max_epochs"], training["batch_size"]
+        line = plan_line(estimator, n_rows, n_classes, epochs, batch_size, selection)
+        print(line, flush=True)
+
+
 def plan_line(estimator, n_rows, n_classes, epochs, batch_size, selection):
     """The line ``verbose=1`` prints before training: the data, the budget
     (steps of how many rows, pairs per batch) and how the model is chosen."""
@@ -62,3 +81,18 @@ SELECTIONS = {
     ),
     "off": "none (early_stopping=False): all rows train, every epoch is kept",
 }
+
+
+def selection_line(epoch, start, gain, error):
+    """What model selection did, for ``verbose``: said, because a fit that
+    keeps the untrained network otherwise looks like one that trained."""
+    if epoch == 0 or gain <= error:
+        return (
+            f"Model selection kept the untrained network (held-out score "
+            f"{start:.4f}): no epoch beat it by more than the standard error "
+            f"of the gain (best gain {gain:+.4f}, error {error:.4f})."
+        )
+    return (
+        f"Model selection kept epoch {epoch}: held-out score {start:.4f} -> "
+        f"{start + gain:.4f} (gain {gain:+.4f} > its standard error {error:.4f})."
+    )

@@ -30,7 +30,7 @@ from ..utils.validation import (
     check_rows,
 )
 from ._base import _ROUTED_PREFIXES, SiameseBase, _init_sample, _n_features
-from ._fewshot import SELECTIONS, can_hold_out, few_shot_epochs, plan_line
+from ._fewshot import can_hold_out, plan_training
 from ._loss_side import _build_loss, _build_miner
 from ._prototypes import _PrototypeClassifier
 
@@ -398,7 +398,7 @@ class SiameseTransformer(
             classes, codes = np.unique(y, return_inverse=True)
             seed = self._next_seed()
             train, valid, self.model_selection_ = self._split(len(codes), codes, seed)
-            self._plan_training(len(train), len(classes))
+            plan_training(self, len(train), len(classes))
             init_rows = None
             if continuing:
                 net = self._continued_net(_n_features(X), seed)
@@ -415,30 +415,6 @@ class SiameseTransformer(
             self._set_prototypes(X, codes)
             self._set_replay(X, codes, np.random.RandomState(seed))
         return self
-
-    def _plan_training(self, n_rows, n_classes):
-        """Few-shot data takes the backbone's ``min_steps`` (with
-        ``max_epochs="auto"``); ``verbose`` prints the plan."""
-        training = self._training_params_
-        if isinstance(self.max_epochs, str):
-            training["max_epochs"] = few_shot_epochs(
-                training["max_epochs"],
-                training.get("min_steps"),
-                n_rows,
-                training["batch_size"],
-            )
-        if self.verbose:
-            print(
-                plan_line(
-                    self,
-                    n_rows,
-                    n_classes,
-                    training["max_epochs"],
-                    training["batch_size"],
-                    SELECTIONS[self.model_selection_],
-                ),
-                flush=True,
-            )
 
     def _split(self, n_samples, codes, seed):
         """Training and held-out rows, and how the model is selected (see
