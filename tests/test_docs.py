@@ -250,6 +250,10 @@ def test_user_guide_and_gallery_are_linked(docs_build):
 _EXAMPLE_NEEDS = {
     "entity_matching": ["entity_matching/fodors_zagats_labeled_pairs.csv"],
     "face_verification": ["olivetti_faces.npz"],
+    "fewshot_text_classification": [
+        "text_classification/cr/train.csv",
+        "module:sentence_transformers",
+    ],
     "similar_question_search": ["stsb/sts-train.csv", "module:sentence_transformers"],
     "stsb_text_pairs": ["stsb/sts-train.csv"],
 }

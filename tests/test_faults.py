@@ -25,7 +25,8 @@ from sksiamese.utils.estimator_checks import make_tuple_data
 FAST = {"max_epochs": 3, "batch_size": 16, "embedding_dim": 8, "random_state": 0}
 
 
-def _rows(n=60, seed=0):
+def _rows(n=300, seed=0):
+    # enough held-out rows (10 per class) for model selection to run
     rng = np.random.RandomState(seed)
     y = np.arange(n) % 3
     return rng.normal(size=(n, 5)) + 3 * y[:, None], y

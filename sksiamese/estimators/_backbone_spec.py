@@ -29,6 +29,10 @@ def backbone_spec(est, n_features):
     module = est._default_backbone() if est.module is None else est.module
     instance = isinstance(module, nn.Module)
     takes = () if instance else inspect.signature(module).parameters
+    # a pretrained backbone class keeps its own defaults where the estimator
+    # keeps its own, as an instance does (embedding_dim=256 would add a
+    # random 384 -> 256 layer to a sentence encoder)
+    own = not instance and getattr(module, "pretrained", False)
     defaults = inspect.signature(type(est).__init__).parameters
     kwargs = {}
     for name in ("n_features", *BACKBONE_PARAMS):
@@ -37,9 +41,12 @@ def backbone_spec(est, n_features):
         if key in routed or (name == "embedding_dim" and _is_auto(value)):
             # "auto": the backbone's own default (MLP sizes it from the input)
             continue
+        at_default = name != "n_features" and _same(value, defaults[name].default)
+        if own and at_default:
+            continue
         if name in takes:
             kwargs[key] = tuple(value) if name == "hidden_layer_sizes" else value
-        elif name != "n_features" and not _same(value, defaults[name].default):
+        elif name != "n_features" and not at_default:
             raise ValueError(_unreachable(name, value, defaults[name].default, module))
     if module is MLP and est.module is None and "module__residual" not in routed:
         # the default backbone starts as the input's geometry (see MLP)

@@ -121,17 +121,36 @@ class SiameseBase(_RoutedParams, _Embedding, _NetPickling, BaseEstimator):
         value (a pretrained backbone's fine-tuning recipe) when it has one,
         else the estimator's standard value.
         """
-        hook = None
-        if isinstance(self.module, nn.Module):
-            hook = getattr(self.module, "training_defaults", None)
-        backbone = {} if hook is None else dict(hook())
+        backbone = self._backbone_training_defaults()
         params = {}
         for name in _TRAINING_PARAMS:
             value = getattr(self, name)
             if isinstance(value, str) and value == "auto":
                 value = backbone.get(name, self._standard_training[name])
             params[name] = value
+        # the backbone's few-shot budget (SiameseTransformer reads it), and
+        # its projection head where the estimator leaves it at "auto" (the
+        # other "auto"s of the head read the data: _data_defaults)
+        if "min_steps" in backbone:
+            params["min_steps"] = backbone["min_steps"]
+        projection = getattr(self, "projection_dim", None)
+        auto = isinstance(projection, str) and projection == "auto"
+        if auto and "projection_dim" in backbone:
+            params["projection_dim"] = backbone["projection_dim"]
         return params
+
+    def _backbone_training_defaults(self):
+        """The backbone's ``training_defaults()``: an instance's own, or for
+        a class, its ``class_training_defaults(**module__ parameters)``, so
+        that the class and an instance train alike."""
+        if isinstance(self.module, nn.Module):
+            hook = getattr(self.module, "training_defaults", None)
+            return {} if hook is None else dict(hook())
+        hook = getattr(self.module, "class_training_defaults", None)
+        if hook is None:
+            return {}
+        routed = self._routed_params("module__")
+        return dict(hook(**{k[len("module__") :]: v for k, v in routed.items()}))
 
     def _default_backbone(self):
         """The backbone class built when ``module`` is None."""

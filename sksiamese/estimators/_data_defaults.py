@@ -21,12 +21,16 @@ Two regimes, decided per property of the data, never per data set:
   augmentation.
 """
 
+import functools
 import inspect
 
 import numpy as np
 from torch import nn
 
+from .._engine.selection import HeldOut
+from .._engine.selection_scores import pair_auc
 from ..augment import RandomAffine
+from ..distances import get_distance
 
 # A batch of 64 classes then covers at most a quarter of the classes, so a
 # softmax over the batch's classes sees many negatives per row; face and
@@ -74,10 +78,12 @@ def resolve_data_defaults(estimator, n_classes, training):
     backbone has no ``training_defaults()`` of its own."""
     many = many_class_images(estimator, n_classes)
     regime = _MANY if many else _FEW
+    # an "auto" the backbone's training_defaults() already set (a pretrained
+    # text encoder's projection_dim) stays; the others take the regime's
     out = {
-        name: regime[name]
+        name: training.get(name, regime[name])
         if _is_auto(getattr(estimator, name))
-        else (getattr(estimator, name))
+        else getattr(estimator, name)
         for name in regime
     }
     if _is_auto(estimator.loss) and estimator.margin is not None:
@@ -146,3 +152,23 @@ def held_out_pairs(codes, max_pairs, seed):
     negatives = rng.choice(negatives, max_pairs - len(positives), replace=False)
     keep = np.sort(np.concatenate([positives, negatives]))
     return first[keep], second[keep]
+
+
+# Held-out pairs scored at each epoch at most: enough for a stable ROC AUC.
+_SCORED_PAIRS = 20000
+
+
+def held_out_rows(rows, codes, distance, seed):
+    """The pairs of held-out rows (same class or not), scored by their ROC
+    AUC (:class:`~sksiamese._engine.selection.HeldOut`), or None without both
+    kinds."""
+    first, second = held_out_pairs(codes, _SCORED_PAIRS, seed)
+    same = (codes[first] == codes[second]).astype(int)
+    if same.min() == same.max():
+        return None
+    return HeldOut(
+        rows,
+        np.stack([first, second], axis=1),
+        functools.partial(pair_auc, target=same),
+        get_distance(distance),
+    )

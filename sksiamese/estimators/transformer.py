@@ -1,6 +1,5 @@
 """SiameseTransformer: learn an embedding from class labels."""
 
-import functools
 from numbers import Integral
 
 import numpy as np
@@ -17,8 +16,6 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
 from .._engine.criteria import MetricCriterion
 from .._engine.data import RowsDataset, vstack_rows
-from .._engine.selection import HeldOut
-from .._engine.selection_scores import pair_auc
 from ..distances import get_distance
 from ..losses import LOSSES
 from ..miners import MINERS
@@ -30,8 +27,9 @@ from ..utils.validation import (
     warn_if_unscaled,
 )
 from ._base import _AUTO, SiameseBase, _init_sample, _n_features
-from ._data_defaults import held_out_pairs, read_data_defaults
+from ._data_defaults import held_out_rows, read_data_defaults
 from ._docstrings import fill_doc
+from ._fewshot import can_hold_out, plan_training
 from ._loss_side import _build_loss, _build_miner
 from ._params import _ROUTED_PREFIXES
 from ._prototypes import _PrototypeClassifier
@@ -117,8 +115,11 @@ default="auto"
     max_epochs : int or "auto", default="auto"
         Training epochs (one epoch draws about ``n_samples`` rows). "auto",
         as for ``batch_size``, ``lr``, ``lr_schedule`` and ``weight_decay``:
-        the value of the backbone instance's ``training_defaults()`` when it
-        has one, else the standard value (here 30).
+        the value of the backbone's ``training_defaults()`` when it has one
+        (the class or an instance alike), else the standard value (here 30);
+        with a backbone's ``min_steps``, small data takes as many more epochs
+        as give that many optimizer steps (few-shot fine-tuning: 40 steps
+        for the text backbone, where 3 epochs of 16 sentences are 3 steps).
     batch_size : int or "auto", default="auto"
         Rows per training batch; "auto": 128 (or the backbone's; 256 for
         many classes of images, see ``projection_dim``).
@@ -155,8 +156,11 @@ default="auto"
         by more than the standard error of the gain (paired: both scored on
         the same held-out pairs), so a fit that only
         memorises its training rows ends where it started. False
-        trains every epoch on all rows. Data too small to hold out rows of
-        two classes trains without selection.
+        trains every epoch on all rows. Data too small for a held-out split
+        to decide (held-out rows with fewer than 20 same-class pairs among
+        them, as few-shot data gives: 8 or 32 rows of each class)
+        holds nothing out and keeps its training; ``model_selection_`` says
+        which happened.
     validation_fraction : float, default=0.1
         Share of rows held out for ``early_stopping``.
     n_iter_no_change : int, default=5
@@ -214,6 +218,12 @@ default="auto"
     best_epoch_ : int
         The epoch after which the kept network was scored; 0 is the
         untrained network.
+    model_selection_ : {"held-out", "too-few-rows", "off"}
+        How the network kept was chosen: on held-out rows (the attributes
+        above); not at all because held-out rows would hold fewer than 20
+        same-class pairs, so every row trained and the last epoch is kept;
+        or not at all because ``early_stopping=False``. ``verbose=1`` prints
+        it with the training budget before training.
     n_features_in_ : int
         Number of input features.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
@@ -394,14 +404,17 @@ default="auto"
             classes, codes = np.unique(y, return_inverse=True)
             read_data_defaults(self, len(classes), continuing)
             seed = self._next_seed()
-            train, valid = self._split(len(codes), codes, seed)
+            train, valid, self.model_selection_ = self._split(len(codes), codes, seed)
+            plan_training(self, len(train), len(classes))
             init_rows = None
             if continuing:
                 net = self._continued_net(_n_features(X), seed)
             else:
                 held_out = None
                 if valid is not None:
-                    held_out = _held_out_pairs(X[valid], codes[valid], self, seed)
+                    held_out = held_out_rows(
+                        X[valid], codes[valid], self.distance, seed
+                    )
                 net = self._build_net(_n_features(X), seed, held_out)
                 if not self._takes_raw_items():
                     init_rows = _init_sample(X, train, seed)
@@ -413,8 +426,10 @@ default="auto"
         return self
 
     def _split(self, n_samples, codes, seed):
+        """Training and held-out rows, and how the model is selected (see
+        ``model_selection_``)."""
         if not self.early_stopping:
-            return np.arange(n_samples), None
+            return np.arange(n_samples), None, "off"
         counts = np.bincount(codes)
         n_valid = int(np.ceil(self.validation_fraction * n_samples))
         stratify = codes if counts.min() >= 2 and n_valid >= len(counts) else None
@@ -424,10 +439,10 @@ default="auto"
             stratify=stratify,
             random_state=seed,
         )
-        if len(np.unique(codes[valid])) < 2 or len(np.unique(codes[train])) < 2:
-            # too small to hold out rows of two classes: train on all, unselected
-            return np.arange(n_samples), None
-        return train, valid
+        if not can_hold_out(codes[valid]):
+            # too few held-out rows to tell a gain from noise: train on all
+            return np.arange(n_samples), None, "too-few-rows"
+        return train, valid, "held-out"
 
     @transactional
     def partial_fit(self, X, y, classes=None):
@@ -574,23 +589,3 @@ SiameseTransformer.__doc__ = fill_doc(SiameseTransformer.__doc__)
 
 
 __all__ = ["SiameseTransformer"]
-
-
-# Held-out pairs scored at each epoch at most: enough for a stable ROC AUC.
-_SCORED_PAIRS = 20000
-
-
-def _held_out_pairs(rows, codes, estimator, seed):
-    """The pairs of held-out rows (same class or not), scored by their ROC
-    AUC (:class:`~sksiamese._engine.selection.HeldOut`), or None without both
-    kinds."""
-    first, second = held_out_pairs(codes, _SCORED_PAIRS, seed)
-    same = (codes[first] == codes[second]).astype(int)
-    if same.min() == same.max():
-        return None
-    return HeldOut(
-        rows,
-        np.stack([first, second], axis=1),
-        functools.partial(pair_auc, target=same),
-        get_distance(estimator.distance),
-    )
