@@ -82,7 +82,9 @@ def read_set(folder, name, seed=0):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[2])
+    parser = argparse.ArgumentParser(
+        description="Few-shot text classification: a sentence encoder in a pipeline"
+    )
     parser.add_argument(
         "--data",
         type=Path,
