@@ -179,7 +179,7 @@ def test_in_estimator_fits_and_predicts_sanely():
     model.fit(X, y)
     # each fit works on its own copy, so a seeded augmentation restarts
     assert not recorder.shapes
-    recorder = model.net_.augment
+    recorder = model.net_.get_params_for("iterator_train")["augment"]
     # applied to training batches of flattened rows only
     assert recorder.shapes
     assert all(len(s) == 2 and s[1] == 64 for s in recorder.shapes)

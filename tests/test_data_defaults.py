@@ -35,7 +35,13 @@ def shifted_glyphs(n_classes, per_class, seed=0):
 
 def parts(model):
     net = model.net_
-    return net.criterion_.loss, net.criterion_.head, net.samples_per_class, net.augment
+    batches = net.get_params_for("iterator_train")
+    return (
+        net.criterion_.loss,
+        net.criterion_.head,
+        batches["samples_per_class"],
+        batches["augment"],
+    )
 
 
 def test_many_classes_of_images_learn_unseen_glyphs_with_many_class_batches():

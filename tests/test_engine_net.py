@@ -68,3 +68,28 @@ def test_a_module_that_overrides_train_is_always_called(net):
     calls.clear()
     net._set_training(False)  # nothing changes in plain modules ...
     assert calls == [False]  # ... but the override still runs
+
+
+def test_training_batches_come_from_skorchs_iterator_train(net):
+    from sksiamese._engine.data import BalancedBatches, RowsDataset
+
+    passes = []
+
+    class Recorded(BalancedBatches):
+        def __iter__(self):
+            passes.append(self.sampler.samples_per_class)
+            yield from super().__iter__()
+
+    net = copy.deepcopy(net)
+    # a custom iterator, and its parameters routed as skorch routes them
+    net.set_params(
+        iterator_train=Recorded,
+        iterator_train__samples_per_class=5,
+        max_epochs=2,
+    )
+    rng = np.random.RandomState(1)
+    X, y = rng.randn(60, 5).astype(np.float32), np.repeat([0, 1, 2], 20)
+    net.partial_fit(RowsDataset(X, y))
+    assert passes == [5, 5]
+    # inference batches stay sequential, whatever trains
+    assert len(net.forward(RowsDataset(X))) == len(X)

@@ -156,9 +156,10 @@ class TupleDataset(torch.utils.data.Dataset):
 
 
 class BalancedBatches:
-    """Class-balanced training batches; each pass draws new batches."""
+    """Class-balanced training batches; each pass draws new batches (skorch's
+    ``iterator_train`` of a class-labelled fit)."""
 
-    def __init__(self, dataset, batch_size, samples_per_class, seed, augment):
+    def __init__(self, dataset, batch_size, samples_per_class, seed, augment=None):
         self.dataset = dataset
         self.augment = augment
         self.sampler = ClassBalancedBatchSampler(
@@ -179,7 +180,7 @@ class BalancedBatches:
 class ShuffledBatches:
     """Training batches of tuples in a new random order at each pass."""
 
-    def __init__(self, dataset, batch_size, seed, augment):
+    def __init__(self, dataset, batch_size, seed, augment=None):
         self.dataset = dataset
         self.batch_size = batch_size
         self.augment = augment
@@ -197,15 +198,26 @@ class ShuffledBatches:
             yield Xb, yb
 
 
-class FixedBatches:
-    """Validation batches: a fresh, identically seeded pass at every epoch."""
+class FixedBalancedBatches:
+    """Validation batches: class-balanced, a fresh, identically seeded pass
+    at every epoch (skorch's ``iterator_valid`` of a class-labelled fit)."""
 
-    def __init__(self, batches, *args):
-        self.batches = batches
-        self.args = args
+    def __init__(self, dataset, batch_size, samples_per_class, seed, augment=None):
+        self.args = (dataset, batch_size, samples_per_class, seed, None)
 
     def __iter__(self):
-        return iter(self.batches(*self.args))
+        return iter(BalancedBatches(*self.args))
+
+
+class FixedShuffledBatches:
+    """Validation batches of tuples, the same at every epoch (skorch's
+    ``iterator_valid`` of a fit on tuples)."""
+
+    def __init__(self, dataset, batch_size, seed, augment=None):
+        self.args = (dataset, batch_size, seed, None)
+
+    def __iter__(self):
+        return iter(ShuffledBatches(*self.args))
 
 
 class SequentialBatches:

@@ -26,7 +26,6 @@ from . import distributed as _distributed
 from .criteria import ProjectionHead
 from .data import (
     BalancedBatches,
-    FixedBatches,
     SequentialBatches,
     ShuffledBatches,
     is_raw_items,
@@ -37,8 +36,8 @@ _MODULE_TRAIN = nn.Module.train
 
 # training batches of a data-parallel fit: each rank's slice of a global batch
 _SHARDED = {
-    "balanced": _distributed.ShardedBalancedBatches,
-    "shuffled": _distributed.ShardedShuffledBatches,
+    BalancedBatches: _distributed.ShardedBalancedBatches,
+    ShuffledBatches: _distributed.ShardedShuffledBatches,
 }
 
 
@@ -60,19 +59,19 @@ class NonFiniteLossError(FloatingPointError):
 class SiameseNet(NeuralNet):
     """skorch ``NeuralNet`` training a shared backbone with a metric loss.
 
+    Batches come from skorch's ``iterator_train`` / ``iterator_valid``
+    (class-balanced rows, :class:`~sksiamese._engine.data.BalancedBatches`,
+    or shuffled tuples, :class:`~sksiamese._engine.data.ShuffledBatches`,
+    with their ``samples_per_class``, ``seed`` and ``augment`` as
+    ``iterator_train__*`` parameters); inference batches are sequential, of
+    ``predict_batch_size`` rows.
+
     Parameters beyond ``NeuralNet``'s
     ---------------------------------
-    batching : {"balanced", "shuffled"}
-        Training batches: class-balanced rows of a :class:`RowsDataset`
-        (``samples_per_class`` per class), or a shuffled pass over a dataset
-        of tuples (:class:`~sksiamese._engine.data.TupleDataset`). Validation
-        batches are drawn the same way, the same ones at every epoch.
-    samples_per_class : int
-        Rows per class in each training batch (``batching="balanced"``).
     seed : int
-        Seeds the batch sampler.
-    augment : callable or None
-        Applied to each training batch tensor.
+        The fit's seed (each data-parallel rank draws its dropout from it);
+        the batch iterators get theirs as ``iterator_train__seed`` and
+        ``iterator_valid__seed``.
     predict_batch_size : int
         Rows per batch at inference.
     projection_dim : int or None
@@ -87,20 +86,14 @@ class SiameseNet(NeuralNet):
     def __init__(
         self,
         *args,
-        batching="balanced",
-        samples_per_class=8,
         seed=0,
-        augment=None,
         predict_batch_size=4096,
         projection_dim=None,
         n_features=None,
         **kwargs,
     ):
         super().__init__(*args, **kwargs)
-        self.batching = batching
-        self.samples_per_class = samples_per_class
         self.seed = seed
-        self.augment = augment
         self.predict_batch_size = predict_batch_size
         self.projection_dim = projection_dim
         self.n_features = n_features
@@ -169,7 +162,7 @@ class SiameseNet(NeuralNet):
             getattr(dataset, "is_sparse", False)
             and dataset.sparse_rows_ok
             and bool(getattr(self.module_, "accepts_sparse", False))
-            and not (training and self.augment is not None)
+            and not (training and self._augment() is not None)
         )
 
     def initialize_optimizer(self, *args, **kwargs):
@@ -225,45 +218,29 @@ class SiameseNet(NeuralNet):
         if changed:
             self.initialize_optimizer()
 
+    def _augment(self):
+        return self.get_params_for("iterator_train").get("augment")
+
     def get_iterator(self, dataset, training=False):
+        # skorch's iterator_train / iterator_valid, but for inference
+        # (batches without targets, in order, of predict_batch_size rows) and
+        # for data-parallel training (each rank's slice of a global batch)
         if hasattr(dataset, "keep_sparse"):
             dataset.keep_sparse = self._keeps_sparse(dataset, training)
         if dataset.y is None:
             return SequentialBatches(dataset, self.predict_batch_size)
         scope = _distributed.scope()
-        if training and scope is not None and self.batching in _SHARDED:
-            args = (dataset, self.batch_size)
-            if self.batching == "balanced":
-                args += (self.samples_per_class,)
-            return _SHARDED[self.batching](*args, self.seed, self.augment, scope)
-        if self.batching == "shuffled":
-            if training:
-                return ShuffledBatches(
-                    dataset, self.batch_size, self.seed, self.augment
+        if training and scope is not None:
+            sharded = _SHARDED.get(self.iterator_train)
+            if sharded is None:
+                raise ValueError(
+                    "Data-parallel training shards sksiamese's own batch "
+                    f"iterators; iterator_train={self.iterator_train!r} cannot "
+                    "be split between processes."
                 )
-            return FixedBatches(
-                ShuffledBatches, dataset, self.batch_size, self.seed + 1, None
-            )
-        if self.batching != "balanced":
-            raise ValueError(
-                f"batching must be 'balanced' or 'shuffled', got {self.batching!r}."
-            )
-        if training:
-            return BalancedBatches(
-                dataset,
-                self.batch_size,
-                self.samples_per_class,
-                self.seed,
-                self.augment,
-            )
-        return FixedBatches(
-            BalancedBatches,
-            dataset,
-            self.batch_size,
-            self.samples_per_class,
-            self.seed + 1,
-            None,
-        )
+            kwargs = self.get_params_for("iterator_train")
+            return sharded(dataset, batch_size=self.batch_size, scope=scope, **kwargs)
+        return super().get_iterator(dataset, training)
 
     def infer(self, x, **fit_params):
         wrapped = getattr(self, "_data_parallel", None)

@@ -166,7 +166,8 @@ class SiameseBase(_RoutedParams, _Embedding, _NetPickling, BaseEstimator):
         raise NotImplementedError
 
     def _net_params(self):
-        """Estimator-specific parameters of :class:`SiameseNet` (batching)."""
+        """Estimator-specific parameters of :class:`SiameseNet`: its batch
+        iterators (skorch's ``iterator_train`` / ``iterator_valid``)."""
         raise NotImplementedError
 
     def _callbacks(self, held_out, training):
@@ -213,14 +214,25 @@ class SiameseBase(_RoutedParams, _Embedding, _NetPickling, BaseEstimator):
             callbacks.append((callback[0], copy.deepcopy(callback[1])))
         return callbacks
 
-    def _build_net(self, n_features, seed, held_out=None, scheduled=True):
+    def _build_net(
+        self,
+        n_features,
+        seed,
+        held_out=None,
+        scheduled=True,
+        augment="estimator",
+        max_epochs=None,
+    ):
         """The skorch net of a fit, from the training parameters resolved at
         its start (``_training_params_``); ``held_out``: the
         :class:`~sksiamese._engine.selection.HeldOut` tuples that select the
-        model."""
+        model; ``augment``: of the training batches, instead of the
+        estimator's; ``max_epochs``: instead of the resolved one."""
         check_device(self.device)
         module, module_kwargs = self._module_spec(n_features)
         training = self._training_params_
+        if isinstance(augment, str) and augment == "estimator":
+            augment = copy.deepcopy(training.get("augment", self.augment))
         routed = self._routed_params("optimizer__")
         optimizer_kwargs = {
             "optimizer__weight_decay": training["weight_decay"],
@@ -234,7 +246,7 @@ class SiameseBase(_RoutedParams, _Embedding, _NetPickling, BaseEstimator):
             module=module,
             optimizer=self.optimizer,
             lr=training["lr"],
-            max_epochs=training["max_epochs"],
+            max_epochs=training["max_epochs"] if max_epochs is None else max_epochs,
             batch_size=training["batch_size"],
             # held-out data is scored by the ModelSelection callback
             train_split=None,
@@ -244,8 +256,11 @@ class SiameseBase(_RoutedParams, _Embedding, _NetPickling, BaseEstimator):
             device=self.device,
             verbose=self.verbose,
             seed=seed,
+            iterator_train__seed=seed,
+            # the same validation batches at every epoch, other than training's
+            iterator_valid__seed=seed + 1,
             # a stateful augmentation (own seeded generator) restarts at each fit
-            augment=copy.deepcopy(training.get("augment", self.augment)),
+            iterator_train__augment=augment,
             predict_batch_size=predict_batch_size(training["batch_size"], n_features),
             # the loss side owns the projection head, sized to the backbone
             projection_dim=training.get("projection_dim", self.projection_dim),
@@ -319,7 +334,7 @@ class SiameseBase(_RoutedParams, _Embedding, _NetPickling, BaseEstimator):
         for attr in [a for a in vars(self) if a.endswith("_") and a[:2] != "__"]:
             del self.__dict__[attr]
 
-    def _continued_net(self, n_features, seed):
+    def _continued_net(self, n_features, seed, max_epochs=None):
         """A net at the constant rate ``lr`` that takes over ``net_``.
 
         A fresh net (no schedule, no early stopping) takes over the trained
@@ -328,7 +343,7 @@ class SiameseBase(_RoutedParams, _Embedding, _NetPickling, BaseEstimator):
         the learning rate to zero and cannot simply be resumed on new data,
         and a failed continuation must not leave epochs in the old history.
         """
-        net = self._build_net(n_features, seed, scheduled=False)
+        net = self._build_net(n_features, seed, scheduled=False, max_epochs=max_epochs)
         with self._torch_seeded(seed):  # leave the global torch RNG alone
             net.initialize()
         check_same_network(self, net, self.net_)

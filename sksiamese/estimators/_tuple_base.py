@@ -18,7 +18,7 @@ from sklearn.utils.validation import (
 )
 
 from .._engine.criteria import TupleCriterion
-from .._engine.data import TupleDataset
+from .._engine.data import FixedShuffledBatches, ShuffledBatches, TupleDataset
 from .._engine.holdout import tuple_holdout
 from .._engine.items import tuple_items
 from .._engine.record_tuples import (
@@ -90,7 +90,10 @@ class _TupleBase(SiameseBase):
         }
 
     def _net_params(self):
-        return {"batching": "shuffled"}
+        return {
+            "iterator_train": ShuffledBatches,
+            "iterator_valid": FixedShuffledBatches,
+        }
 
     # -- input validation --------------------------------------------------------
 
@@ -189,9 +192,7 @@ class _TupleBase(SiameseBase):
         resolved one, when continuing."""
         seed = self._next_seed()
         if continuing:
-            net = self._continued_net(_n_features(items), seed)
-            if max_epochs is not None:
-                net.max_epochs = max_epochs
+            net = self._continued_net(_n_features(items), seed, max_epochs)
             init_rows = init_pairs = None
         else:
             held_out = None

@@ -53,6 +53,12 @@ class _ScarfViews:
         self.rng = np.random.RandomState(seed)
         self.generator = torch.Generator().manual_seed(int(seed))
 
+    def release(self):
+        """Drop the training rows and the random state once training ends:
+        the fitted net keeps these views as its ``iterator_train__augment``,
+        which must hold neither the data nor tensors (skops files)."""
+        self.dataset = self.then = self.rng = self.generator = None
+
     def _view(self, Xb, pool):
         n, d = Xb.shape
         m = int(round(self.corruption * d))

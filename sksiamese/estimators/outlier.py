@@ -19,6 +19,7 @@ from sklearn.utils.validation import (
 )
 
 from .._engine.criteria import ViewsCriterion
+from .._engine.data import FixedShuffledBatches, ShuffledBatches
 from ..distances import EuclideanDistance
 from ..losses import SupConLoss
 from ..utils.validation import check_labels, check_rows
@@ -380,7 +381,10 @@ class SiameseOutlierDetector(
         }
 
     def _net_params(self):
-        return {"batching": "shuffled"}
+        return {
+            "iterator_train": ShuffledBatches,
+            "iterator_valid": FixedShuffledBatches,
+        }
 
     # -- fitting -------------------------------------------------------------------
 
@@ -421,14 +425,14 @@ class SiameseOutlierDetector(
         labels[anomalous] = _ANOMALY
         seed = self._next_seed()
         dataset = _ScaledRows(X, self.mean_, self.scale_, labels)
-        net = self._build_net(X.shape[1], seed)
-        net.augment = _ScarfViews(
+        views = _ScarfViews(
             dataset, self.corruption, seed, then=copy.deepcopy(self.augment)
         )
+        net = self._build_net(X.shape[1], seed, augment=views)
         try:
             self._train(net, dataset, seed, initialize=True)
         finally:
-            net.augment = None  # the views keep a reference to the training data
+            views.release()  # the views keep a reference to the training data
         self._fit_scores(X, anomalous, seed)
 
     def _check_y(self, X, y):

@@ -15,7 +15,12 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
 from .._engine.criteria import MetricCriterion
-from .._engine.data import RowsDataset, vstack_rows
+from .._engine.data import (
+    BalancedBatches,
+    FixedBalancedBatches,
+    RowsDataset,
+    vstack_rows,
+)
 from ..distances import get_distance
 from ..losses import LOSSES
 from ..miners import MINERS
@@ -348,9 +353,12 @@ default="auto"
         }
 
     def _net_params(self):
+        per_class = self._training_params_["samples_per_class"]
         return {
-            "batching": "balanced",
-            "samples_per_class": self._training_params_["samples_per_class"],
+            "iterator_train": BalancedBatches,
+            "iterator_train__samples_per_class": per_class,
+            "iterator_valid": FixedBalancedBatches,
+            "iterator_valid__samples_per_class": per_class,
         }
 
     # -- fitting -------------------------------------------------------------------
