@@ -7,6 +7,7 @@ import inspect
 import numpy as np
 import pytest
 import torch
+from sklearn.base import clone
 from skorch import NeuralNet
 
 from sksiamese import SiameseTransformer
@@ -80,8 +81,9 @@ def test_training_batches_come_from_skorchs_iterator_train(net):
             passes.append(self.sampler.samples_per_class)
             yield from super().__iter__()
 
-    net = copy.deepcopy(net)
-    # a custom iterator, and its parameters routed as skorch routes them
+    # a custom iterator, and its parameters routed as skorch routes them (on
+    # a net not yet initialised, as the estimators build theirs)
+    net = clone(net)
     net.set_params(
         iterator_train=Recorded,
         iterator_train__samples_per_class=5,
