@@ -85,10 +85,19 @@ def test_stops_when_no_epoch_improves_for_patience_epochs():
 
 
 def test_stops_when_training_cannot_leave_the_start():
-    scores = [(0.5, 0.1)] + [(0.5 + 0.01 * e, 0.05) for e in range(1, 9)]
+    scores = [(0.5, 0.1)] + [(0.5 + 0.005 * e, 0.05) for e in range(1, 12)]
     selection, _, epochs = _run(scores, patience=3)
-    assert epochs == 3
+    assert epochs == 6  # twice the patience: held-out scores often dip first
     assert selection.best_epoch_ == 0
+
+
+def test_a_network_that_dips_below_its_start_may_still_beat_it():
+    # below the start for the patience, then clearly above it
+    dip = [(0.80, 0.02), (0.82, 0.02), (0.83, 0.02)]
+    scores = [(0.88, 0.03), *dip, (0.95, 0.02), (0.96, 0.02)]
+    selection, _, epochs = _run(scores, patience=3)
+    assert epochs == 5
+    assert selection.best_epoch_ == 5
 
 
 def test_a_perfect_start_stops_after_one_epoch():
