@@ -124,8 +124,9 @@ def _fit_and_score(loss, data, batch_size, epochs, device):
     return epoch_s, score
 
 
-def _worker(rank, world, store, job, out):
-    loss, data, batch_size, epochs, device, gather = job
+def _in_group(rank, world, store, task, job, device, out):
+    """Run ``task(job)`` on this rank inside a process group of ``world``
+    processes (gloo on CPU, NCCL on CUDA); rank 0 saves what it returns."""
     if device == "cuda":
         torch.cuda.set_device(rank)
     if world > 1:
@@ -136,8 +137,7 @@ def _worker(rank, world, store, job, out):
             world_size=world,
         )
     try:
-        with data_parallel(gather=gather):
-            result = _fit_and_score(loss, data, batch_size, epochs, device)
+        result = task(job)
         if rank == 0:
             np.save(out, np.array(result))
         if world > 1:
@@ -147,14 +147,23 @@ def _worker(rank, world, store, job, out):
             dist.destroy_process_group()
 
 
-def run(job, world):
+def spawn(task, job, world, device):
+    """``task(job)`` run by ``world`` processes (a module-level function, as
+    spawned processes import it); returns rank 0's result as a tuple."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "result.npy"
-        store = Path(tmp) / "store"
         torch.multiprocessing.spawn(
-            _worker, args=(world, store, job, out), nprocs=world
+            _in_group,
+            args=(world, Path(tmp) / "store", task, job, device, out),
+            nprocs=world,
         )
         return tuple(np.load(out))
+
+
+def _fit_scored(job):
+    loss, data, batch_size, epochs, device, gather = job
+    with data_parallel(gather=gather):
+        return _fit_and_score(loss, data, batch_size, epochs, device)
 
 
 def main(argv=None):
@@ -181,7 +190,7 @@ def main(argv=None):
         ]
         for label, n, batch_size, gather in runs:
             job = (loss, data, batch_size, epochs, args.device, gather)
-            epoch_s, score = run(job, n)
+            epoch_s, score = spawn(_fit_scored, job, n, job[4])
             if n == 1 and batch_size == B:
                 base[loss] = epoch_s
             rows.append(

@@ -25,7 +25,6 @@ smoke test. Usage on a GPU machine::
 import argparse
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -33,11 +32,11 @@ import numpy as np
 import torch
 import torch.distributed as dist
 from _common import data_dir, format_table, machine, provenance, read_stsb, report
-from bench_distributed import load, recall_at_1
+from bench_distributed import load, recall_at_1, spawn
 from scipy.stats import spearmanr
 
 from sksiamese import SiamesePairClassifier, SiameseTransformer
-from sksiamese.distributed import data_parallel
+from sksiamese.distributed import data_parallel, is_main_process
 
 
 def _minilm(folder, quick, device, epochs):
@@ -104,42 +103,20 @@ def _convnet(folder, quick, device, epochs):
 WORKLOADS = {"minilm": _minilm, "convnet": _convnet}
 
 
-def _worker(rank, world, store, job, out):
+def _fit_timed(job):
     name, folder, quick, device, epochs = job
-    if device == "cuda":
-        torch.cuda.set_device(rank)
-    if world > 1:
-        backend = "nccl" if device == "cuda" else "gloo"
-        dist.init_process_group(
-            backend, init_method=f"file://{store}", rank=rank, world_size=world
-        )
-    try:
-        model, data, score = WORKLOADS[name](folder, quick, device, epochs)
-        # a pretrained encoder's pooler takes no part in the embedding
-        with data_parallel(find_unused_parameters=name == "minilm"):
-            if world > 1:
-                dist.barrier()
-            start = time.perf_counter()
-            model.fit(*data)
-            if device == "cuda":
-                torch.cuda.synchronize()
-            seconds = time.perf_counter() - start
-        if rank == 0:
-            np.save(out, np.array([seconds / epochs, score(model)]))
-        if world > 1:
+    model, data, score = WORKLOADS[name](folder, quick, device, epochs)
+    # a pretrained encoder's pooler takes no part in the embedding
+    with data_parallel(find_unused_parameters=name == "minilm"):
+        if dist.is_initialized():
             dist.barrier()
-    finally:
-        if world > 1:
-            dist.destroy_process_group()
-
-
-def run(job, world):
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "result.npy"
-        torch.multiprocessing.spawn(
-            _worker, args=(world, Path(tmp) / "store", job, out), nprocs=world
-        )
-        return tuple(np.load(out))
+        start = time.perf_counter()
+        model.fit(*data)
+        if device == "cuda":
+            torch.cuda.synchronize()
+        seconds = time.perf_counter() - start
+    # scored once, by the process that reports
+    return [seconds / epochs, score(model)] if is_main_process() else None
 
 
 def main(argv=None):
@@ -167,7 +144,8 @@ def main(argv=None):
     for name in args.workload or sorted(WORKLOADS):
         base = None
         for n in sorted({1, world}):
-            epoch_s, metric = run((name, folder, args.quick, args.device, epochs), n)
+            job = (name, folder, args.quick, args.device, epochs)
+            epoch_s, metric = spawn(_fit_timed, job, n, args.device)
             base = base or epoch_s
             rows.append(
                 [name, n, f"{epoch_s:.2f}", f"{base / epoch_s:.2f}x", f"{metric:.3f}"]
