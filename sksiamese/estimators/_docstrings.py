@@ -10,6 +10,16 @@ values in place of ``{k}``-style fields inside the entries (imbalanced-learn's
 
 import re
 
+# the learning-rate schedule and weight decay entries of every estimator
+_SCHEDULE = """\
+    lr_schedule : {"cosine", "warmup_linear", "auto"} or None, default="auto"
+        Cosine annealing of the learning rate over ``max_epochs``;
+        "warmup_linear": linear warm-up over the first 10 % of the training
+        steps, then linear decay to 0 (for pretrained backbones); "auto":
+        "cosine" (or the backbone's).
+    weight_decay : float or "auto", default="auto"
+        Weight decay of the optimizer; "auto": 1e-4 (or the backbone's)."""
+
 _NETWORK = """\
     module : None, torch.nn.Module class or instance, default=None
         Backbone shared by the twins; None builds an
@@ -91,13 +101,7 @@ _TRAINING = """\
         MLP) as torch sparse batches, and its first layer computes from the
         nonzeros only.
         {lazy_update}
-    lr_schedule : {"cosine", "warmup_linear", "auto"} or None, default="auto"
-        Cosine annealing of the learning rate over ``max_epochs``;
-        "warmup_linear": linear warm-up over the first 10 % of the training
-        steps, then linear decay to 0 (for pretrained backbones); "auto":
-        "cosine" (or the backbone's).
-    weight_decay : float or "auto", default="auto"
-        Weight decay of the optimizer; "auto": 1e-4 (or the backbone's).
+    {schedule}
     clip_grad_norm : float or None, default=None
         Clip the gradient norm to this value.
     early_stopping : bool, default=True
@@ -236,6 +240,7 @@ ENTRIES = {
     "training": _TRAINING,
     "attributes": _TUPLE_ATTRIBUTES,
     "n_jobs": _N_JOBS,
+    "schedule": _SCHEDULE,
     "lazy_update": _LAZY_UPDATE,
     "data_auto": _DATA_AUTO,
 }

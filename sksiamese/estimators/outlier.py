@@ -146,12 +146,7 @@ class SiameseOutlierDetector(
         where this torch has it, unless ``optimizer__fused``,
         ``optimizer__foreach`` (or ``differentiable`` / ``capturable``) is
         given.
-    lr_schedule : {"cosine", "warmup_linear", "auto"} or None, default="auto"
-        Cosine annealing of the learning rate over ``max_epochs``;
-        "warmup_linear": linear warm-up over the first 10 % of the training
-        steps, then linear decay to 0; "auto": "cosine" (or the backbone's).
-    weight_decay : float or "auto", default="auto"
-        Weight decay of the optimizer; "auto": 1e-4 (or the backbone's).
+    {schedule}
     clip_grad_norm : float or None, default=None
         Clip the gradient norm to this value.
     augment : callable or None, default=None

@@ -141,13 +141,7 @@ default="auto"
         ``accepts_sparse`` (the default MLP) as torch sparse batches, and its
         first layer computes from the nonzeros only.
         {lazy_update}
-    lr_schedule : {"cosine", "warmup_linear", "auto"} or None, default="auto"
-        Cosine annealing of the learning rate over ``max_epochs``;
-        "warmup_linear": linear warm-up over the first 10 % of the training
-        steps, then linear decay to 0 (for pretrained backbones); "auto":
-        "cosine" (or the backbone's).
-    weight_decay : float or "auto", default="auto"
-        Weight decay of the optimizer; "auto": 1e-4 (or the backbone's).
+    {schedule}
     clip_grad_norm : float or None, default=None
         Clip the gradient norm to this value (skorch ``GradientNormClipping``).
     early_stopping : bool, default=True
