@@ -331,11 +331,10 @@ def main(argv=None):
                 if defaults is None
                 else ", ".join(
                     f"{k} {v!r}"
-                    for k, v in defaults._training_params_.items()
+                    for k, v in defaults.training_.as_dict().items()
                     if k != "augment"
                 )
-                + ", augment RandomAffine"
-                * (defaults._training_params_["augment"] is not None)
+                + ", augment RandomAffine" * (defaults.training_.augment is not None)
             )
             + ").",
             f"Training: {train_time:.0f} s wall, {train_cpu:.0f} s CPU (all "

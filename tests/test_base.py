@@ -416,7 +416,7 @@ def test_auto_training_parameters_take_the_backbones_or_the_standard_values(cls)
     standard = _fit(cls(random_state=0, embedding_dim=8, max_epochs=1))
     expected = {**cls._standard_training, "max_epochs": 1}
     # (a SiameseTransformer's also holds what its data-read "auto"s became)
-    assert {k: standard._training_params_[k] for k in expected} == expected
+    assert {k: getattr(standard.training_, k) for k in expected} == expected
     assert (standard.net_.lr, standard.net_.batch_size) == (
         1e-3,
         expected["batch_size"],
@@ -431,6 +431,24 @@ def test_auto_training_parameters_take_the_backbones_or_the_standard_values(cls)
     )
     assert pretrained.net_.optimizer__weight_decay == 0.1  # set, so kept
     assert "lr_schedule" in dict(pretrained.net_.callbacks_)  # the standard cosine
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_the_fit_spec_is_what_the_net_was_built_from_and_survives_pickling(cls):
+    est = _fit(cls(random_state=0, embedding_dim=8, max_epochs=2, lr=0.02))
+    spec = est.training_
+    batch_size = cls._standard_training["batch_size"]
+    assert (spec.lr, spec.max_epochs, spec.batch_size) == (0.02, 2, batch_size)
+    assert (est.net_.lr, est.net_.max_epochs, est.net_.batch_size) == (
+        spec.lr,
+        spec.max_epochs,
+        spec.batch_size,
+    )
+    # a set_params after the fit changes the next fit, not the fitted spec
+    est.set_params(lr=0.5)
+    restored = pickle.loads(pickle.dumps(est))
+    assert restored.training_ == spec
+    assert restored.net_.lr == 0.02
 
 
 def test_auto_batch_size_of_the_backbone_is_checked_for_negatives():

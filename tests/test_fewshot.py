@@ -92,14 +92,14 @@ def test_the_text_backbone_class_gets_the_instance_defaults(minilm):
     by_class = SiameseTransformer(SentenceTransformerBackbone)._resolve_training()
     instance = SentenceTransformerBackbone(minilm)
     assert SiameseTransformer(instance)._resolve_training() == by_class
-    assert by_class["lr"] == 5e-5
-    assert by_class["projection_dim"] is None
+    assert by_class.lr == 5e-5
+    assert by_class.projection_dim is None
     frozen = SiameseTransformer(
         SentenceTransformerBackbone, module__freeze=True, module__embedding_dim=8
     )._resolve_training()
-    assert frozen["lr"] == 1e-3
+    assert frozen.lr == 1e-3
     # no backbone value: the data-read default (a 64-unit head) applies
-    assert "projection_dim" not in frozen
+    assert frozen.projection_dim == "auto"
 
 
 def test_two_rows_per_class_hold_nothing_out_and_all_rows_train():

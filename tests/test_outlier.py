@@ -391,7 +391,8 @@ def test_bad_parameters(params, match):
 
 def test_temperature_is_the_loss_temperature_and_no_loss_routing():
     det = SiameseOutlierDetector(temperature=0.2)
-    assert det._criterion_params()["criterion__loss"].temperature == 0.2
+    loss = det._criterion_params(det._resolve_training())["criterion__loss"]
+    assert loss.temperature == 0.2
     # the loss is fixed: loss__* / miner__* would take no effect
     for key in ("loss__temperature", "miner__margin"):
         with pytest.raises(TypeError, match=key):

@@ -514,7 +514,8 @@ def test_grid_search_over_margin(digit_pairs):
 )
 def test_loss_params_are_routed(est, attr, value):
     est = clone(est)  # loss__* takes part in get_params and clone
-    assert getattr(est._criterion_params()["criterion__loss"], attr) == value
+    loss = est._criterion_params(est._resolve_training())["criterion__loss"]
+    assert getattr(loss, attr) == value
     assert est.get_params().get(f"loss__{attr}", est.margin) == value
 
 

@@ -435,7 +435,7 @@ def test_loss_and_miner_params_are_routed(blobs):
 )
 def test_semihard_band_default(params, band):
     est = SiameseTransformer(miner="semihard", distance="euclidean", **params)
-    _, miner, _ = est._criterion_parts()
+    _, miner, _ = est._criterion_parts(est._resolve_training())
     assert miner.margin == band
     assert type(miner.distance).__name__ == "EuclideanDistance"
 

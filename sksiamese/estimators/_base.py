@@ -27,6 +27,7 @@ from .._engine.distributed import agreed_seed
 from .._engine.net import NonFiniteLossError, SiameseNet
 from .._engine.selection import ModelSelection
 from .._engine.threads import torch_threads
+from .._engine.training import TrainingSpec
 from ..distances import DISTANCES
 from ..modules import MLP
 from ._backbone_spec import backbone_spec
@@ -53,8 +54,9 @@ class SiameseBase(_RoutedParams, _Embedding, _NetPickling, BaseEstimator):
     routes them and take part in ``get_params`` / ``set_params`` / ``clone``.
 
     A fit opens with :meth:`_fitting`, which resolves the training parameters
-    once (``_training_params_``, read by everything that builds or checks the
-    net), and :meth:`_train` stores ``net_``, ``history_`` and ``n_iter_``.
+    once into a :class:`~sksiamese._engine.training.TrainingSpec` that the fit
+    passes to what builds and checks the net, and :meth:`_train` stores
+    ``net_``, ``history_``, ``n_iter_`` and the spec (``training_``).
 
     Subclasses with a loss or a miner to build add ``loss__`` / ``miner__``
     to ``_routed_prefixes``.
@@ -115,11 +117,14 @@ class SiameseBase(_RoutedParams, _Embedding, _NetPickling, BaseEstimator):
         return module is None or module is MLP or isinstance(module, MLP)
 
     def _resolve_training(self):
-        """lr, weight_decay, lr_schedule, max_epochs and batch_size for a fit.
+        """The :class:`~sksiamese._engine.training.TrainingSpec` of a fit.
 
-        Each "auto" becomes the backbone instance's ``training_defaults()``
-        value (a pretrained backbone's fine-tuning recipe) when it has one,
-        else the estimator's standard value.
+        Each "auto" of lr, weight_decay, lr_schedule, max_epochs and
+        batch_size becomes the backbone's ``training_defaults()`` value (a
+        pretrained backbone's fine-tuning recipe) when it has one, else the
+        estimator's standard value. The loss, projection head, rows per
+        class and augmentation are the estimator's; the "auto"s among them
+        that read the data are resolved later in the fit (_data_defaults).
         """
         backbone = self._backbone_training_defaults()
         params = {}
@@ -128,16 +133,20 @@ class SiameseBase(_RoutedParams, _Embedding, _NetPickling, BaseEstimator):
             if isinstance(value, str) and value == "auto":
                 value = backbone.get(name, self._standard_training[name])
             params[name] = value
-        # the backbone's few-shot budget (SiameseTransformer reads it), and
-        # its projection head where the estimator leaves it at "auto" (the
-        # other "auto"s of the head read the data: _data_defaults)
-        if "min_steps" in backbone:
-            params["min_steps"] = backbone["min_steps"]
+        # the backbone's projection head where the estimator leaves it at
+        # "auto"
         projection = getattr(self, "projection_dim", None)
-        auto = isinstance(projection, str) and projection == "auto"
-        if auto and "projection_dim" in backbone:
-            params["projection_dim"] = backbone["projection_dim"]
-        return params
+        if _is_auto(projection) and "projection_dim" in backbone:
+            projection = backbone["projection_dim"]
+        return TrainingSpec(
+            **params,
+            projection_dim=projection,
+            # the backbone's few-shot budget (SiameseTransformer reads it)
+            min_steps=backbone.get("min_steps"),
+            loss=getattr(self, "loss", None),
+            samples_per_class=getattr(self, "samples_per_class", None),
+            augment=self.augment,
+        )
 
     def _backbone_training_defaults(self):
         """The backbone's ``training_defaults()``: an instance's own, or for
@@ -161,29 +170,31 @@ class SiameseBase(_RoutedParams, _Embedding, _NetPickling, BaseEstimator):
         :func:`~sksiamese.estimators._backbone_spec.backbone_spec`)."""
         return backbone_spec(self, n_features)
 
-    def _criterion_params(self):
-        """The skorch ``criterion`` and ``criterion__*`` parameters."""
+    def _criterion_params(self, training):
+        """The skorch ``criterion`` and ``criterion__*`` parameters of a fit
+        with the spec ``training``."""
         raise NotImplementedError
 
-    def _net_params(self):
-        """Estimator-specific parameters of :class:`SiameseNet`: its batch
-        iterators (skorch's ``iterator_train`` / ``iterator_valid``)."""
+    def _net_params(self, training):
+        """Estimator-specific parameters of :class:`SiameseNet` for the spec
+        ``training``: its batch iterators (skorch's ``iterator_train`` /
+        ``iterator_valid``)."""
         raise NotImplementedError
 
     def _callbacks(self, held_out, training):
         callbacks = []
-        if training["lr_schedule"] == "cosine":
+        if training.lr_schedule == "cosine":
             callbacks.append(
                 (
                     "lr_schedule",
                     LRScheduler(
                         policy=torch.optim.lr_scheduler.CosineAnnealingLR,
-                        T_max=training["max_epochs"],
+                        T_max=training.max_epochs,
                     ),
                 )
             )
-        elif training["lr_schedule"] == "warmup_linear":
-            callbacks.append(("lr_schedule", WarmupLinearLR(training["max_epochs"])))
+        elif training.lr_schedule == "warmup_linear":
+            callbacks.append(("lr_schedule", WarmupLinearLR(training.max_epochs)))
         if self.clip_grad_norm is not None:
             callbacks.append(
                 (
@@ -203,7 +214,7 @@ class SiameseBase(_RoutedParams, _Embedding, _NetPickling, BaseEstimator):
         for i, callback in enumerate(self.callbacks or []):
             if not isinstance(callback, tuple):
                 callback = (f"user_callback_{i}", callback)
-            schedule = training["lr_schedule"]
+            schedule = training.lr_schedule
             if schedule is not None and isinstance(callback[1], LRScheduler):
                 # two schedulers would both set the learning rate at each epoch
                 raise ValueError(
@@ -216,26 +227,25 @@ class SiameseBase(_RoutedParams, _Embedding, _NetPickling, BaseEstimator):
 
     def _build_net(
         self,
+        training,
         n_features,
         seed,
         held_out=None,
         scheduled=True,
-        augment="estimator",
+        augment="spec",
         max_epochs=None,
     ):
-        """The skorch net of a fit, from the training parameters resolved at
-        its start (``_training_params_``); ``held_out``: the
-        :class:`~sksiamese._engine.selection.HeldOut` tuples that select the
-        model; ``augment``: of the training batches, instead of the
-        estimator's; ``max_epochs``: instead of the resolved one."""
+        """The skorch net of a fit with the spec ``training``;
+        ``held_out``: the :class:`~sksiamese._engine.selection.HeldOut`
+        tuples that select the model; ``augment``: of the training batches,
+        instead of the spec's; ``max_epochs``: instead of the spec's."""
         check_device(self.device)
         module, module_kwargs = self._module_spec(n_features)
-        training = self._training_params_
-        if isinstance(augment, str) and augment == "estimator":
-            augment = copy.deepcopy(training.get("augment", self.augment))
+        if isinstance(augment, str) and augment == "spec":
+            augment = copy.deepcopy(training.augment)
         routed = self._routed_params("optimizer__")
         optimizer_kwargs = {
-            "optimizer__weight_decay": training["weight_decay"],
+            "optimizer__weight_decay": training.weight_decay,
             **fused_adam_kwargs(self.optimizer, self.device, routed),
             **routed,
         }
@@ -245,9 +255,9 @@ class SiameseBase(_RoutedParams, _Embedding, _NetPickling, BaseEstimator):
         return SiameseNet(
             module=module,
             optimizer=self.optimizer,
-            lr=training["lr"],
-            max_epochs=training["max_epochs"] if max_epochs is None else max_epochs,
-            batch_size=training["batch_size"],
+            lr=training.lr,
+            max_epochs=training.max_epochs if max_epochs is None else max_epochs,
+            batch_size=training.batch_size,
             # held-out data is scored by the ModelSelection callback
             train_split=None,
             callbacks=callbacks,
@@ -261,15 +271,15 @@ class SiameseBase(_RoutedParams, _Embedding, _NetPickling, BaseEstimator):
             iterator_valid__seed=seed + 1,
             # a stateful augmentation (own seeded generator) restarts at each fit
             iterator_train__augment=augment,
-            predict_batch_size=predict_batch_size(training["batch_size"], n_features),
+            predict_batch_size=predict_batch_size(training.batch_size, n_features),
             # the loss side owns the projection head, sized to the backbone
-            projection_dim=training.get("projection_dim", self.projection_dim),
+            projection_dim=training.projection_dim,
             n_features=n_features,
             # net_.load_params never unpickles arbitrary objects, whatever
             # skorch's default
             torch_load_kwargs={"weights_only": True},
-            **self._criterion_params(),
-            **self._net_params(),
+            **self._criterion_params(training),
+            **self._net_params(training),
             **module_kwargs,
             **optimizer_kwargs,
         )
@@ -301,16 +311,16 @@ class SiameseBase(_RoutedParams, _Embedding, _NetPickling, BaseEstimator):
     def _fitting(self, partial=False):
         """Open a ``fit`` (or, with ``partial``, a ``partial_fit``).
 
-        Yields whether the call continues from the fitted ``net_``: ``fit``
-        does with ``warm_start``, ``partial_fit`` whenever the estimator is
-        fitted. Runs inside :meth:`_fit_state`, and resolves the training
-        parameters once for the call (``_training_params_``).
+        Yields ``(continuing, training)``: whether the call continues from
+        the fitted ``net_`` (``fit`` does with ``warm_start``, ``partial_fit``
+        whenever the estimator is fitted), and the call's
+        :class:`~sksiamese._engine.training.TrainingSpec`, resolved once.
+        Runs inside :meth:`_fit_state`.
         """
         warm = partial or getattr(self, "warm_start", False)
         continuing = warm and hasattr(self, "net_")
         with self._fit_state(fresh=not continuing):
-            self._training_params_ = self._resolve_training()
-            yield continuing
+            yield continuing, self._resolve_training()
 
     @contextmanager
     def _fit_state(self, fresh):
@@ -334,7 +344,7 @@ class SiameseBase(_RoutedParams, _Embedding, _NetPickling, BaseEstimator):
         for attr in [a for a in vars(self) if a.endswith("_") and a[:2] != "__"]:
             del self.__dict__[attr]
 
-    def _continued_net(self, n_features, seed, max_epochs=None):
+    def _continued_net(self, training, n_features, seed, max_epochs=None):
         """A net at the constant rate ``lr`` that takes over ``net_``.
 
         A fresh net (no schedule, no early stopping) takes over the trained
@@ -343,7 +353,9 @@ class SiameseBase(_RoutedParams, _Embedding, _NetPickling, BaseEstimator):
         the learning rate to zero and cannot simply be resumed on new data,
         and a failed continuation must not leave epochs in the old history.
         """
-        net = self._build_net(n_features, seed, scheduled=False, max_epochs=max_epochs)
+        net = self._build_net(
+            training, n_features, seed, scheduled=False, max_epochs=max_epochs
+        )
         with self._torch_seeded(seed):  # leave the global torch RNG alone
             net.initialize()
         check_same_network(self, net, self.net_)
@@ -352,10 +364,19 @@ class SiameseBase(_RoutedParams, _Embedding, _NetPickling, BaseEstimator):
         net.history = copy.deepcopy(self.net_.history)
         return net
 
-    def _train(self, net, dataset, seed, initialize, init_rows=None, init_pairs=None):
+    def _train(
+        self,
+        net,
+        dataset,
+        seed,
+        initialize,
+        training,
+        init_rows=None,
+        init_pairs=None,
+    ):
         """Run ``net`` on ``dataset`` and store it as ``net_`` (with
-        ``history_`` and ``n_iter_``); turn a non-finite loss into a clear
-        error.
+        ``history_``, ``n_iter_`` and ``training_``, the spec it was built
+        from); turn a non-finite loss into a clear error.
 
         ``init_rows``: training rows (a sample, see :func:`_init_sample`) from
         which a fresh backbone with an ``initialize_from`` method starts (its
@@ -387,6 +408,7 @@ class SiameseBase(_RoutedParams, _Embedding, _NetPickling, BaseEstimator):
             self._architecture_ = architecture(self)
         self.n_training_calls_ = getattr(self, "n_training_calls_", 0) + 1
         self.net_ = net
+        self.training_ = training
         self.history_ = net.history
         self.n_iter_ = len(net.history)
         return net
@@ -419,3 +441,7 @@ def _init_index(index, seed, size=_INIT_ROWS):
 def _n_features(X):
     """Features per row; None for raw items that the backbone embeds."""
     return None if X.ndim == 1 else X.shape[1]
+
+
+def _is_auto(value):
+    return isinstance(value, str) and value == "auto"

@@ -71,19 +71,19 @@ def many_class_images(estimator, n_classes):
 
 
 def resolve_data_defaults(estimator, n_classes, training):
-    """The fit's ``loss``, ``projection_dim``, ``samples_per_class`` and
-    ``augment`` (each "auto" read from the data, see the module docstring),
-    and ``training`` (the resolved lr, batch_size, ...) with the regime's
-    learning rate and batch size where the user left them at "auto" and the
-    backbone has no ``training_defaults()`` of its own."""
+    """The spec ``training`` with the fit's ``loss``, ``projection_dim``,
+    ``samples_per_class`` and ``augment`` (each "auto" read from the data,
+    see the module docstring), and the regime's learning rate and batch size
+    where the user left them at "auto" and the backbone has no
+    ``training_defaults()`` of its own."""
     many = many_class_images(estimator, n_classes)
     regime = _MANY if many else _FEW
     # an "auto" the backbone's training_defaults() already set (a pretrained
     # text encoder's projection_dim) stays; the others take the regime's
     out = {
-        name: training.get(name, regime[name])
-        if _is_auto(getattr(estimator, name))
-        else getattr(estimator, name)
+        name: getattr(training, name)
+        if not _is_auto(getattr(training, name))
+        else regime[name]
         for name in regime
     }
     if _is_auto(estimator.loss) and estimator.margin is not None:
@@ -107,21 +107,19 @@ def resolve_data_defaults(estimator, n_classes, training):
     if many and not (isinstance(estimator.module, nn.Module) and hook is not None):
         for name, value in _MANY_TRAINING.items():
             if _is_auto(getattr(estimator, name)):
-                training[name] = value
-    return {**training, **out}
+                out[name] = value
+    return training.replace(**out)
 
 
-def read_data_defaults(estimator, n_classes, continuing):
-    """Resolve ``estimator``'s parameters whose "auto" reads the data into
-    its ``_training_params_`` and check its batches; a continued fit keeps
-    the regime of the fit it continues, so the network it takes over keeps
-    its shape."""
+def read_data_defaults(estimator, training, n_classes, continuing):
+    """The spec ``training`` with the parameters whose "auto" reads the data
+    resolved, its batches checked; a continued fit keeps the regime of the
+    fit it continues, so the network it takes over keeps its shape."""
     if not continuing or not hasattr(estimator, "_regime_classes_"):
         estimator._regime_classes_ = n_classes
-    estimator._training_params_ = resolve_data_defaults(
-        estimator, estimator._regime_classes_, estimator._training_params_
-    )
-    estimator._check_batch_classes()
+    training = resolve_data_defaults(estimator, estimator._regime_classes_, training)
+    estimator._check_batch_classes(training)
+    return training
 
 
 # Same-class pairs a random sample of held-out pairs must hold for a stable

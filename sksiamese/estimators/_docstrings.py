@@ -157,6 +157,13 @@ _TRAINING = """\
         ``loss__scale=30`` for "mnrl" or "cosent"); with a loss instance
         they raise a ValueError: set them on the instance."""
 
+# the spec of the last fit, what every estimator keeps
+_TRAINING_SPEC = """\
+    training_ : TrainingSpec
+        The training parameters of the last fit with every "auto" resolved
+        (learning rate, epochs, batch size, loss, projection head, ...), as
+        the skorch net was built from them."""
+
 _TUPLE_ATTRIBUTES = """\
     net_ : skorch.NeuralNet
         The trained skorch network.
@@ -175,6 +182,7 @@ _TUPLE_ATTRIBUTES = """\
         None when none were.
     n_iter_ : int
         Number of epochs trained.
+    {training_spec}
     validation_scores_ : list of float
         The held-out score before training, then after each epoch (with
         ``early_stopping`` and held-out tuples only).
@@ -241,6 +249,7 @@ ENTRIES = {
     "attributes": _TUPLE_ATTRIBUTES,
     "n_jobs": _N_JOBS,
     "schedule": _SCHEDULE,
+    "training_spec": _TRAINING_SPEC,
     "lazy_update": _LAZY_UPDATE,
     "data_auto": _DATA_AUTO,
 }

@@ -113,7 +113,8 @@ class _Embedding:
                 f"n_jobs={self.n_jobs!r}: use None (the size-based policy), a "
                 "positive number of threads, or -1 for one per core."
             )
-        batch_size = getattr(self, "_training_params_", {}).get("batch_size", 128)
+        # the training batch size: what the threads were sized for in fit
+        batch_size = net.batch_size
         rows = getattr(getattr(dataset, "items", dataset), "X", None)
         density = 1.0
         if sp.issparse(rows) and getattr(net.module_, "accepts_sparse", False):

@@ -40,33 +40,29 @@ def few_shot_epochs(max_epochs, min_steps, n_rows, batch_size):
     return max(max_epochs, -(-min_steps // per_epoch))
 
 
-def plan_training(estimator, n_rows, n_classes):
-    """Give few-shot data the backbone's ``min_steps`` (with
-    ``max_epochs="auto"``) in ``estimator._training_params_``; with
-    ``verbose``, print the plan."""
-    training = estimator._training_params_
+def plan_training(estimator, training, n_rows, n_classes):
+    """The spec ``training`` with few-shot data given the backbone's
+    ``min_steps`` (with ``max_epochs="auto"``); with ``verbose``, print the
+    plan."""
     if isinstance(estimator.max_epochs, str):
-        training["max_epochs"] = few_shot_epochs(
-            training["max_epochs"],
-            training.get("min_steps"),
-            n_rows,
-            training["batch_size"],
+        training = training.replace(
+            max_epochs=few_shot_epochs(
+                training.max_epochs, training.min_steps, n_rows, training.batch_size
+            )
         )
     if estimator.verbose:
         selection = SELECTIONS[estimator.model_selection_]
-        epochs, batch_size = training["max_epochs"], training["batch_size"]
-        line = plan_line(estimator, n_rows, n_classes, epochs, batch_size, selection)
+        line = plan_line(estimator, training, n_rows, n_classes, selection)
         print(line, flush=True)
+    return training
 
 
-def plan_line(estimator, n_rows, n_classes, epochs, batch_size, selection):
+def plan_line(estimator, training, n_rows, n_classes, selection):
     """The line ``verbose=1`` prints before training: the data, the budget
     (steps of how many rows, pairs per batch) and how the model is chosen."""
+    epochs, batch_size = training.max_epochs, training.batch_size
     per_epoch = -(-n_rows // batch_size)
-    # the rows per class the fit resolved (an "auto" reads the data)
-    per_class = estimator._training_params_.get(
-        "samples_per_class", estimator.samples_per_class
-    )
+    per_class = training.samples_per_class
     classes = min(n_classes, max(1, batch_size // per_class))
     rows = classes * min(per_class, batch_size)
     return (

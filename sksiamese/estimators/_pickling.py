@@ -10,6 +10,7 @@ import warnings
 import numpy as np
 import torch
 
+from .._engine.training import TrainingSpec
 from ..utils.version import InconsistentVersionWarning, current_version
 
 # Layout of ``net_`` in a pickled estimator: plain values and numpy arrays, so
@@ -17,13 +18,16 @@ from ..utils.version import InconsistentVersionWarning, current_version
 # sksiamese.persistence.dump before the estimators always saved this layout.
 _NET_STATE = "sksiamese.net_state.v2"
 _NET_STATE_V1 = "sksiamese.portable_net.v1"
+# ``training_`` in a pickled estimator: a plain dict
+_TRAINING_SPEC = "sksiamese.training_spec.v1"
 
 
 class _NetPickling:
     """``__getstate__`` / ``__setstate__`` of :class:`SiameseBase`.
 
     The estimator provides ``_build_net``, ``_resolve_training``,
-    ``_torch_seeded`` and ``device``.
+    ``_torch_seeded`` and ``device``. The fit's training spec
+    (``training_``) is stored as a plain dict.
     """
 
     def __getstate__(self):
@@ -34,6 +38,9 @@ class _NetPickling:
             state["net_"] = _net_state(net)
             # the net's history: rebuilt with it by __setstate__
             state.pop("history_", None)
+        training = state.get("training_")
+        if isinstance(training, TrainingSpec):
+            state["training_"] = {"format": _TRAINING_SPEC, **training.as_dict()}
         return state
 
     def __setstate__(self, state):
@@ -45,6 +52,11 @@ class _NetPickling:
                     type(self).__name__, current_version(), saved
                 ),
                 stacklevel=2,
+            )
+        training = state.get("training_")
+        if isinstance(training, dict) and training.get("format") == _TRAINING_SPEC:
+            state["training_"] = TrainingSpec(
+                **{k: v for k, v in training.items() if k != "format"}
             )
         super().__setstate__(state)
         net = state.get("net_")
@@ -67,10 +79,17 @@ class _NetPickling:
                 stacklevel=3,
             )
             self.device = "cpu"
-        if not hasattr(self, "_training_params_"):  # saved before it was kept
-            self._training_params_ = self._resolve_training()
+        if not hasattr(self, "training_"):
+            # saved before the spec was kept: from its parameters as they
+            # resolve now, with what the fit had resolved where it was saved
+            legacy = vars(self).pop("_training_params_", {})
+            names = set(TrainingSpec.__dataclass_fields__)
+            self.training_ = self._resolve_training().replace(
+                **{k: v for k, v in legacy.items() if k in names}
+            )
+        training = self.training_
         try:
-            net = self._build_net(saved["n_features"], saved["seed"])
+            net = self._build_net(training, saved["n_features"], saved["seed"])
             with self._torch_seeded(saved["seed"]):
                 net.initialize()
         finally:

@@ -77,11 +77,11 @@ class _TupleBase(SiameseBase):
     def _distance(self):
         return get_distance(self.distance)
 
-    def _criterion_params(self):
+    def _criterion_params(self, training):
         distance = self._distance()
         return {
             "criterion": TupleCriterion,
-            "criterion__loss": _build_loss(self, distance),
+            "criterion__loss": _build_loss(self, distance, training.loss),
             "criterion__distance": distance,
             "criterion__arity": self._arity,
             "criterion__task": self._task,
@@ -89,7 +89,7 @@ class _TupleBase(SiameseBase):
             "criterion__in_batch_negatives": getattr(self, "in_batch_negatives", False),
         }
 
-    def _net_params(self):
+    def _net_params(self, training):
         return {
             "iterator_train": ShuffledBatches,
             "iterator_valid": FixedShuffledBatches,
@@ -184,26 +184,33 @@ class _TupleBase(SiameseBase):
     # -- fitting -----------------------------------------------------------------
 
     def _fit_tuples(
-        self, items, tuples, y, valid=None, continuing=False, max_epochs=None
+        self,
+        training,
+        items,
+        tuples,
+        y,
+        valid=None,
+        continuing=False,
+        max_epochs=None,
     ):
-        """Train on ``tuples[...]`` with targets ``y``; ``valid``: held-out
-        ``(tuples, y)`` for model selection (``early_stopping``);
-        ``continuing``: from ``net_``; ``max_epochs``: instead of the
-        resolved one, when continuing."""
+        """Train on ``tuples[...]`` with targets ``y`` with the spec
+        ``training``; ``valid``: held-out ``(tuples, y)`` for model selection
+        (``early_stopping``); ``continuing``: from ``net_``; ``max_epochs``:
+        instead of the spec's, when continuing."""
         seed = self._next_seed()
         if continuing:
-            net = self._continued_net(_n_features(items), seed, max_epochs)
+            net = self._continued_net(training, _n_features(items), seed, max_epochs)
             init_rows = init_pairs = None
         else:
             held_out = None
             if valid is not None and self.early_stopping:
                 held_out = self._held_out(items, *valid)
-            net = self._build_net(_n_features(items), seed, held_out)
+            net = self._build_net(training, _n_features(items), seed, held_out)
             raw = self._takes_raw_items()
             init_rows = None if raw else _init_sample(items, np.unique(tuples), seed)
             init_pairs = None if raw else self._init_pairs(items, tuples, y, seed)
         dataset = TupleDataset(items, tuples, y)
-        self._train(net, dataset, seed, not continuing, init_rows, init_pairs)
+        self._train(net, dataset, seed, not continuing, training, init_rows, init_pairs)
         return self
 
     def _init_pairs(self, items, tuples, y, seed):

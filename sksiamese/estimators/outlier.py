@@ -206,6 +206,7 @@ class SiameseOutlierDetector(
         Per-epoch training record.
     n_iter_ : int
         Number of epochs trained.
+    {training_spec}
     n_features_in_ : int
         Number of input features.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
@@ -369,13 +370,13 @@ class SiameseOutlierDetector(
         tags.transformer_tags.preserves_dtype = ["float32"]
         return tags
 
-    def _criterion_params(self):
+    def _criterion_params(self, training):
         return {
             "criterion": ViewsCriterion,
             "criterion__loss": SupConLoss(temperature=self.temperature),
         }
 
-    def _net_params(self):
+    def _net_params(self, training):
         return {
             "iterator_train": ShuffledBatches,
             "iterator_valid": FixedShuffledBatches,
@@ -408,24 +409,24 @@ class SiameseOutlierDetector(
         self : SiameseOutlierDetector
             The fitted estimator.
         """
-        with self._fitting():
+        with self._fitting() as (_, training):
             X = check_rows(self, X, reset=True)
             anomalous = self._check_y(X, y)
-            self._fit_rows(X, anomalous)
+            self._fit_rows(training, X, anomalous)
         return self
 
-    def _fit_rows(self, X, anomalous):
+    def _fit_rows(self, training, X, anomalous):
         self.mean_, self.scale_ = _mean_scale(X)
         labels = np.arange(X.shape[0], dtype=np.int64)
         labels[anomalous] = _ANOMALY
         seed = self._next_seed()
         dataset = _ScaledRows(X, self.mean_, self.scale_, labels)
         views = _ScarfViews(
-            dataset, self.corruption, seed, then=copy.deepcopy(self.augment)
+            dataset, self.corruption, seed, then=copy.deepcopy(training.augment)
         )
-        net = self._build_net(X.shape[1], seed, augment=views)
+        net = self._build_net(training, X.shape[1], seed, augment=views)
         try:
-            self._train(net, dataset, seed, initialize=True)
+            self._train(net, dataset, seed, initialize=True, training=training)
         finally:
             views.release()  # the views keep a reference to the training data
         self._fit_scores(X, anomalous, seed)

@@ -306,7 +306,7 @@ class SiamesePairClassifier(ClassifierMixin, _Verification, _HeadMixin, _TupleBa
         X = _as_records(X, 2, type(self).__name__)
         if validation_data is not None:
             X_valid, y_valid = self._check_validation_data(validation_data)
-        with self._fitting() as continuing:
+        with self._fitting() as (continuing, training):
             items, tuples = self._check_tuples(X, reset=not continuing)
             positive_only = y is None
             if positive_only:
@@ -328,7 +328,9 @@ class SiamesePairClassifier(ClassifierMixin, _Verification, _HeadMixin, _TupleBa
                     X, y, items, tuples, target, X_valid, y_valid
                 )
             valid = None if calib is None else (tuples[calib], target[calib])
-            self._fit_tuples(items, tuples[train], target[train], valid, continuing)
+            self._fit_tuples(
+                training, items, tuples[train], target[train], valid, continuing
+            )
             oob = self._fit_head(X, items, tuples, target, train, positive_only)
             if self.head_ is not None:
                 calib_tuples, calib_target, score = self._head_calibration(
@@ -451,7 +453,7 @@ class SiamesePairClassifier(ClassifierMixin, _Verification, _HeadMixin, _TupleBa
         _, tuples = self._check_fitted_tuples(X)  # clear errors on the raw input
         self._check_y(tuples, y, reset=False)
         y = column_or_1d(y, warn=True)
-        with self._fitting(partial=True):
+        with self._fitting(partial=True) as (_, training):
             rng = np.random.RandomState(self._next_seed())
             replay = rng.permutation(len(self._replay_y_))
             replay = replay[: _FEEDBACK_REPLAY * len(y)]
@@ -459,8 +461,10 @@ class SiamesePairClassifier(ClassifierMixin, _Verification, _HeadMixin, _TupleBa
             y_mix = np.concatenate([y, self._replay_y_[replay]])
             items, tuples = self._check_fitted_tuples(X_mix)
             target = (y_mix == self.pos_label_).astype(np.int64)
-            epochs = max(1, self._training_params_["max_epochs"] // 10)
-            self._fit_tuples(items, tuples, target, continuing=True, max_epochs=epochs)
+            epochs = max(1, training.max_epochs // 10)
+            self._fit_tuples(
+                training, items, tuples, target, continuing=True, max_epochs=epochs
+            )
             # the threshold and calibration suit the updated network: re-learn
             # them on the held-out pairs of fit and the feedback, never on the
             # feedback alone, nor on replayed (training) pairs

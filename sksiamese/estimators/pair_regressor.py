@@ -171,7 +171,7 @@ class SiamesePairRegressor(RegressorMixin, _TupleBase):
         self : SiamesePairRegressor
             The fitted estimator.
         """
-        with self._fitting() as continuing:
+        with self._fitting() as (continuing, training):
             items, tuples = self._check_tuples(X, reset=not continuing)
             y = check_targets(y, len(tuples), estimator=self)
             low, high = y.min(), y.max()
@@ -180,7 +180,9 @@ class SiamesePairRegressor(RegressorMixin, _TupleBase):
             ids = self._item_ids(X, items, groups)
             train, calib = self._holdout(target, stratify=False, ids=ids)
             valid = None if calib is None else (tuples[calib], target[calib])
-            self._fit_tuples(items, tuples[train], target[train], valid, continuing)
+            self._fit_tuples(
+                training, items, tuples[train], target[train], valid, continuing
+            )
             # the network fits its training pairs more closely than new ones:
             # map the similarity to the targets on held-out pairs
             if calib is None or self._untrained_kept():

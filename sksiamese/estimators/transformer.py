@@ -209,6 +209,7 @@ default="auto"
         Per-epoch training record (losses, durations, learning rates).
     n_iter_ : int
         Number of epochs trained.
+    {training_spec}
     validation_scores_ : list of float
         The held-out ROC AUC before training, then after each epoch (with
         ``early_stopping`` and held-out rows only).
@@ -330,15 +331,14 @@ default="auto"
         tags.transformer_tags.preserves_dtype = ["float32"]
         return tags
 
-    def _criterion_parts(self):
+    def _criterion_parts(self, training):
         distance = get_distance(self.distance)
-        # the loss a fit resolved "auto" to (outside a fit: the parameter)
-        resolved = getattr(self, "_training_params_", {}).get("loss")
-        loss = _build_loss(self, distance, resolved)
+        # the loss the fit resolved "auto" to
+        loss = _build_loss(self, distance, training.loss)
         return loss, _build_miner(self, loss, distance), distance
 
-    def _criterion_params(self):
-        loss, miner, distance = self._criterion_parts()
+    def _criterion_params(self, training):
+        loss, miner, distance = self._criterion_parts(training)
         return {
             "criterion": MetricCriterion,
             "criterion__loss": loss,
@@ -346,8 +346,8 @@ default="auto"
             "criterion__distance": distance,
         }
 
-    def _net_params(self):
-        per_class = self._training_params_["samples_per_class"]
+    def _net_params(self, training):
+        per_class = training.samples_per_class
         return {
             "iterator_train": BalancedBatches,
             "iterator_train__samples_per_class": per_class,
@@ -368,10 +368,11 @@ default="auto"
         y = check_class_labels(y, X.shape[0], min_classes=min_classes, estimator=self)
         return X, y
 
-    def _check_batch_classes(self):
-        """Every class-balanced batch needs rows of two classes (negatives)."""
-        batch_size = self._training_params_["batch_size"]
-        samples_per_class = self._training_params_["samples_per_class"]
+    def _check_batch_classes(self, training):
+        """Every class-balanced batch of the spec ``training`` needs rows of
+        two classes (negatives)."""
+        batch_size = training.batch_size
+        samples_per_class = training.samples_per_class
         if batch_size < 2 * samples_per_class:
             auto = ""
             if isinstance(self.batch_size, str):
@@ -401,27 +402,29 @@ default="auto"
             The fitted estimator.
         """
         # from scratch, the seed sequence restarts so that refits are repeatable
-        with self._fitting() as continuing:
+        with self._fitting() as (continuing, training):
             X, y = self._validate_X_y(X, y, reset=not continuing)
             classes, codes = np.unique(y, return_inverse=True)
-            read_data_defaults(self, len(classes), continuing)
+            training = read_data_defaults(self, training, len(classes), continuing)
             seed = self._next_seed()
             train, valid, self.model_selection_ = self._split(len(codes), codes, seed)
-            plan_training(self, len(train), len(classes))
+            training = plan_training(self, training, len(train), len(classes))
             init_rows = None
             if continuing:
-                net = self._continued_net(_n_features(X), seed)
+                net = self._continued_net(training, _n_features(X), seed)
             else:
                 held_out = None
                 if valid is not None:
                     held_out = held_out_rows(
                         X[valid], codes[valid], self.distance, seed
                     )
-                net = self._build_net(_n_features(X), seed, held_out)
+                net = self._build_net(training, _n_features(X), seed, held_out)
                 if not self._takes_raw_items():
                     init_rows = _init_sample(X, train, seed)
             dataset = RowsDataset(X[train], codes[train])
-            self._train(net, dataset, seed, not continuing, init_rows=init_rows)
+            self._train(
+                net, dataset, seed, not continuing, training, init_rows=init_rows
+            )
             self.classes_ = classes
             self._set_prototypes(X, codes)
             self._set_replay(X, codes, np.random.RandomState(seed))
@@ -472,7 +475,7 @@ default="auto"
         """
         # as fit does: a set_params since may have left an invalid value
         self._validate_params()
-        with self._fitting(partial=True) as continuing:
+        with self._fitting(partial=True) as (continuing, training):
             first = not continuing
             # later calls may bring rows of a single (new or known) class
             X, y = self._validate_X_y(X, y, reset=first, min_classes=2 if first else 1)
@@ -484,19 +487,25 @@ default="auto"
             if classes is not None:
                 known = np.union1d(known, np.asarray(classes))
             all_classes = np.union1d(known, y)
-            read_data_defaults(self, len(all_classes), continuing)
+            training = read_data_defaults(self, training, len(all_classes), continuing)
             codes = np.searchsorted(all_classes, y)
             seed = self._next_seed()
             rng = np.random.RandomState(seed)
             if first:
-                net = self._build_net(_n_features(X), seed, scheduled=False)
+                net = self._build_net(training, _n_features(X), seed, scheduled=False)
                 X_train, y_train = X, codes
             else:
-                net = self._continued_net(_n_features(X), seed)
+                net = self._continued_net(training, _n_features(X), seed)
                 old_codes = np.searchsorted(all_classes, self.classes_[self._replay_y_])
                 X_train = vstack_rows(self._replay_X_, X)
                 y_train = np.concatenate([old_codes, codes])
-            self._train(net, RowsDataset(X_train, y_train), seed, initialize=first)
+            self._train(
+                net,
+                RowsDataset(X_train, y_train),
+                seed,
+                initialize=first,
+                training=training,
+            )
             self.classes_ = all_classes
             self._set_replay(X_train, y_train, rng)
             self._set_prototypes(self._replay_X_, self._replay_y_)

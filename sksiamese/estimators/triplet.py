@@ -163,7 +163,7 @@ class SiameseTripletClassifier(ClassifierMixin, _TupleBase):
         self : SiameseTripletClassifier
             The fitted estimator.
         """
-        with self._fitting() as continuing:
+        with self._fitting() as (continuing, training):
             items, tuples = self._check_tuples(X, reset=not continuing)
             ordered, _ = self._check_order(tuples, y)
             self.classes_ = np.array([0, 1])
@@ -180,7 +180,7 @@ class SiameseTripletClassifier(ClassifierMixin, _TupleBase):
                 )
             valid = None if valid is None else (ordered[valid], np.ones(len(valid)))
             self._fit_tuples(
-                items, ordered[train], np.ones(len(train)), valid, continuing
+                training, items, ordered[train], np.ones(len(train)), valid, continuing
             )
         return self
 
