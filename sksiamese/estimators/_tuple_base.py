@@ -20,12 +20,10 @@ from sklearn.utils.validation import (
 from .._engine.criteria import TupleCriterion
 from .._engine.data import FixedShuffledBatches, ShuffledBatches, TupleDataset
 from .._engine.holdout import tuple_holdout
-from .._engine.items import tuple_items
 from .._engine.record_tuples import (
     check_encoded_records,
     encoder_input,
     record_fields,
-    record_groups,
     record_tuples,
     single_items,
 )
@@ -42,6 +40,7 @@ from ..utils.validation import (
 from ._base import SiameseBase, _init_sample, _n_features
 from ._loss_side import _build_loss
 from ._params import _ROUTED_PREFIXES
+from ._tuple_inputs import TupleInputs
 
 # Tuples embedded at a time at inference: bounds memory whatever the input.
 _CHUNK = 8192
@@ -102,15 +101,22 @@ class _TupleBase(SiameseBase):
         return "pairs" if self._arity == 2 else "triplets"
 
     def _check_tuples(self, X, reset):
-        """Validate X; return ``(items, tuples)`` for a :class:`TupleDataset`.
+        """Validate X; return ``(items, tuples)`` for a :class:`TupleDataset`
+        (see :meth:`_read_tuples`)."""
+        inputs = self._read_tuples(X, reset)
+        return inputs.items, inputs.tuples
 
-        ``items`` holds one row per item (dense or CSR) and ``tuples`` the row
-        indices of each pair or triplet.
+    def _read_tuples(self, X, reset):
+        """Validate X once for the call: a :class:`TupleInputs` that knows
+        what the tuples hold and gives their items (one row per item, dense
+        or CSR), the row indices of each pair or triplet, and the item ids.
         """
         k, name, cls = self._arity, self._tuple_name, type(self).__name__
         records = None if self._takes_raw_items() else record_tuples(X, k, cls)
         if records is not None:
-            return self._check_records(records, reset)
+            items, tuples = self._check_records(records, reset)
+            id_field = getattr(self.encoder_, "id_field", "id")
+            return TupleInputs("records", records, items, tuples, id_field)
         if not reset and self._on_records():
             raise ValueError(
                 f"{cls} was fitted on records; pass {name} of records (a "
@@ -119,16 +125,16 @@ class _TupleBase(SiameseBase):
             )
         if self._takes_raw_items():
             # the backbone embeds the raw items itself (e.g. tokenises text)
-            X = _as_item_tuples(X, k, cls, name)
+            kind, X = "raw", _as_item_tuples(X, k, cls, name)
             items = np.empty(X.size, dtype=object)
             items[:] = list(X.ravel())
         elif self.encoder is None:
-            X = check_tuples(self, X, k, reset=reset)
+            kind, X = "rows", check_tuples(self, X, k, reset=reset)
             items = X.reshape(-1, X.shape[2])
             if reset and self._on_mlp():
                 warn_if_unscaled(self, items)
         else:
-            X = _as_item_tuples(X, k, cls, name)
+            kind, X = "encoded", _as_item_tuples(X, k, cls, name)
             flat = list(X.ravel())
             check_text_items(self.encoder, flat, k, cls)
             if reset:
@@ -136,7 +142,7 @@ class _TupleBase(SiameseBase):
                 self.encoder_ = clone(self.encoder).fit(flat, None)
             items = self._encode(flat)
         tuples = np.arange(len(X) * k).reshape(len(X), k)
-        return items, tuples
+        return TupleInputs(kind, None if kind == "rows" else X, items, tuples)
 
     def _on_records(self):
         """Whether the estimator was fitted on records."""
@@ -239,38 +245,6 @@ class _TupleBase(SiameseBase):
         training tuple was learned from, and all of them are as good as
         held-out ones for calibration."""
         return getattr(self, "best_epoch_", None) == 0
-
-    def _item_ids(self, X, items, groups):
-        """Item codes ``(n_tuples, k)`` of each member of each tuple, or None
-        when raw items cannot be told apart (unhashable, e.g. dicts).
-
-        From ``groups`` when given, else by value: identical numeric rows, or
-        equal raw items, are the same item.
-        """
-        k = self._arity
-        if groups is not None:
-            groups = np.asarray(groups)
-            if len(groups) != len(items) // k:
-                raise ValueError(
-                    f"groups holds {len(groups)} rows for {len(items) // k} "
-                    f"{self._tuple_name}; pass one row of {k} item ids per tuple."
-                )
-            return tuple_items(None, groups, arity=k)
-        if self._on_records():
-            records = record_tuples(X, k, type(self).__name__)
-            # records are told apart by their id field (RecordEncoder's)
-            id_field = getattr(self.encoder_, "id_field", "id")
-            return tuple_items(None, record_groups(records, id_field), arity=k)
-        if self.encoder is not None and not self._takes_raw_items():
-            # the raw items, not their encoding: the encoder may map two
-            # distinct items to one vector
-            X = _as_item_tuples(X, k, type(self).__name__, self._tuple_name)
-        else:
-            X = items.reshape(-1, k, *items.shape[1:])
-        try:
-            return tuple_items(X, None, arity=k)
-        except TypeError:
-            return None
 
     def _holdout(self, y, stratify, ids=None, similar=None):
         """Split tuple indices into training and held-out (calibration and

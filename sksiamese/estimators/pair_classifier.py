@@ -307,7 +307,8 @@ class SiamesePairClassifier(ClassifierMixin, _Verification, _HeadMixin, _TupleBa
         if validation_data is not None:
             X_valid, y_valid = self._check_validation_data(validation_data)
         with self._fitting() as (continuing, training):
-            items, tuples = self._check_tuples(X, reset=not continuing)
+            inputs = self._read_tuples(X, reset=not continuing)
+            items, tuples = inputs.items, inputs.tuples
             positive_only = y is None
             if positive_only:
                 target = y = self._all_similar(tuples, reset=not continuing)
@@ -319,7 +320,7 @@ class SiamesePairClassifier(ClassifierMixin, _Verification, _HeadMixin, _TupleBa
             if not positive_only and not self._takes_raw_items():
                 self._check_label_convention(items, tuples, target)
             if validation_data is None:
-                ids = self._item_ids(X, items, groups)
+                ids = inputs.ids(groups)
                 train, calib = self._holdout(
                     target, stratify=True, ids=ids, similar=target == 1
                 )

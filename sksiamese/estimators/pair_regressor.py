@@ -172,12 +172,13 @@ class SiamesePairRegressor(RegressorMixin, _TupleBase):
             The fitted estimator.
         """
         with self._fitting() as (continuing, training):
-            items, tuples = self._check_tuples(X, reset=not continuing)
+            inputs = self._read_tuples(X, reset=not continuing)
+            items, tuples = inputs.items, inputs.tuples
             y = check_targets(y, len(tuples), estimator=self)
             low, high = y.min(), y.max()
             self.y_min_, self.y_max_ = float(low), float(high)
             target = (2 * (y - low) / (high - low) - 1).astype(np.float32)
-            ids = self._item_ids(X, items, groups)
+            ids = inputs.ids(groups)
             train, calib = self._holdout(target, stratify=False, ids=ids)
             valid = None if calib is None else (tuples[calib], target[calib])
             self._fit_tuples(

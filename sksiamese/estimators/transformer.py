@@ -422,9 +422,7 @@ default="auto"
                 if not self._takes_raw_items():
                     init_rows = _init_sample(X, train, seed)
             dataset = RowsDataset(X[train], codes[train])
-            self._train(
-                net, dataset, seed, not continuing, training, init_rows=init_rows
-            )
+            self._train(net, dataset, seed, not continuing, training, init_rows)
             self.classes_ = classes
             self._set_prototypes(X, codes)
             self._set_replay(X, codes, np.random.RandomState(seed))
@@ -499,13 +497,8 @@ default="auto"
                 old_codes = np.searchsorted(all_classes, self.classes_[self._replay_y_])
                 X_train = vstack_rows(self._replay_X_, X)
                 y_train = np.concatenate([old_codes, codes])
-            self._train(
-                net,
-                RowsDataset(X_train, y_train),
-                seed,
-                initialize=first,
-                training=training,
-            )
+            dataset = RowsDataset(X_train, y_train)
+            self._train(net, dataset, seed, initialize=first, training=training)
             self.classes_ = all_classes
             self._set_replay(X_train, y_train, rng)
             self._set_prototypes(self._replay_X_, self._replay_y_)

@@ -164,13 +164,14 @@ class SiameseTripletClassifier(ClassifierMixin, _TupleBase):
             The fitted estimator.
         """
         with self._fitting() as (continuing, training):
-            items, tuples = self._check_tuples(X, reset=not continuing)
+            inputs = self._read_tuples(X, reset=not continuing)
+            items, tuples = inputs.items, inputs.tuples
             ordered, _ = self._check_order(tuples, y)
             self.classes_ = np.array([0, 1])
             train, valid = np.arange(len(ordered)), None
             self.holdout_ = None
             if self.early_stopping:
-                ids = self._item_ids(X, items, groups)
+                ids = inputs.ids(groups)
                 # anchor and positive share an identity
                 train, valid = self._holdout(
                     np.ones(len(ordered)),
