@@ -128,6 +128,19 @@ def test_enough_rows_per_class_are_held_out():
     assert off.model_selection_ == "off"
 
 
+def test_a_scorable_hold_out_selects_unless_the_backbone_has_a_few_shot_budget():
+    # 3 classes x 40 rows: 12 held-out rows hold fewer than 20 same-class
+    # pairs, yet they can be scored
+    X, y = _blobs(40, n_classes=3)
+    mlp = SiameseTransformer(max_epochs=2, random_state=0).fit(X, y)
+    # a network trained from its start: the do-no-harm selection stays
+    assert mlp.model_selection_ == "held-out"
+    assert len(mlp.validation_scores_) == 3
+    pretrained = SiameseTransformer(Pretrained(4), random_state=0).fit(X, y)
+    # a pretrained encoder's few-shot budget: every row trains
+    assert pretrained.model_selection_ == "too-few-rows"
+
+
 def test_small_data_takes_the_backbones_min_steps():
     X, y = _blobs(8)  # 16 rows: one batch of 16 an epoch
     few = SiameseTransformer(Pretrained, random_state=0).fit(X, y)
@@ -144,7 +157,7 @@ def test_verbose_says_the_plan_and_the_selection(capsys):
     SiameseTransformer(Pretrained, verbose=1, random_state=0).fit(*_blobs(8))
     out = capsys.readouterr().out
     assert "16 training rows of 2 classes; 12 epochs x 1 steps = 12 steps" in out
-    assert "model selection: none, held-out rows would hold fewer than 20" in out
+    assert "few-shot budget, would hold fewer than 20 same-class pairs" in out
     SiameseTransformer(max_epochs=2, verbose=1, random_state=0).fit(*_blobs(60))
     out = capsys.readouterr().out
     assert "model selection: held-out rows" in out

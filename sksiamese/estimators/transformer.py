@@ -220,9 +220,11 @@ default="auto"
         untrained network.
     model_selection_ : {"held-out", "too-few-rows", "off"}
         How the network kept was chosen: on held-out rows (the attributes
-        above); not at all because held-out rows would hold fewer than 20
-        same-class pairs, so every row trained and the last epoch is kept;
-        or not at all because ``early_stopping=False``. ``verbose=1`` prints
+        above); not at all because held-out rows could not be scored (no
+        same-class pair among them) or, for a backbone with a few-shot
+        budget (a pretrained encoder's ``min_steps``), would hold fewer than
+        20 same-class pairs, so every row trained and the last epoch is
+        kept; or not at all because ``early_stopping=False``. ``verbose=1`` prints
         it with the training budget before training.
     n_features_in_ : int
         Number of input features.
@@ -407,7 +409,7 @@ default="auto"
             classes, codes = np.unique(y, return_inverse=True)
             training = read_data_defaults(self, training, len(classes), continuing)
             seed = self._next_seed()
-            train, valid, self.model_selection_ = self._split(len(codes), codes, seed)
+            train, valid, self.model_selection_ = self._split(codes, seed, training)
             training = plan_training(self, training, len(train), len(classes))
             init_rows = None
             if continuing:
@@ -428,9 +430,10 @@ default="auto"
             self._set_replay(X, codes, np.random.RandomState(seed))
         return self
 
-    def _split(self, n_samples, codes, seed):
+    def _split(self, codes, seed, training):
         """Training and held-out rows, and how the model is selected (see
         ``model_selection_``)."""
+        n_samples = len(codes)
         if not self.early_stopping:
             return np.arange(n_samples), None, "off"
         counts = np.bincount(codes)
@@ -442,7 +445,7 @@ default="auto"
             stratify=stratify,
             random_state=seed,
         )
-        if not can_hold_out(codes[valid]):
+        if not can_hold_out(codes[valid], training.min_steps is not None):
             # too few held-out rows to tell a gain from noise: train on all
             return np.arange(n_samples), None, "too-few-rows"
         return train, valid, "held-out"
