@@ -99,7 +99,10 @@ class SiamesePairClassifier(ClassifierMixin, _Verification, _HeadMixin, _TupleBa
         learns the accuracy-maximising threshold on the held-out pairs,
         midway between the held-out similarities on either side of it (on
         every pair when model selection kept the untrained network, which
-        learned from none); see also :meth:`calibrate_threshold`.
+        learned from none); with a comparison head (``head``) on records,
+        the threshold of the best F1 of the similar (matching) pairs
+        instead, the measure entity matching is judged by, as matches are
+        rare among candidate pairs; see also :meth:`calibrate_threshold`.
     head : {"auto", "forest"} or None, default="auto"
         What decides on a pair. None: its similarity (the cosine of the two
         embeddings) against ``threshold``. "forest": a learned comparison
