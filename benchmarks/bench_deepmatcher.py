@@ -28,7 +28,9 @@ Methods (nothing tuned per set; test pairs never seen):
   record (:class:`~sksiamese.records.RecordEncoder` fitted on the training
   and validation records) and the comparison head's cheap per-field signals
   (``sksiamese.utils.field_signals.field_signals``; missing: -1): every
-  hand-made input of the head but the twins' own cosines, then
+  input of the comparison head, plus rapidfuzz's similarities of the raw
+  strings (the head's Indel and Jaro-Winkler are of the normalised words,
+  and it has no token-set ratio), then
   LogisticRegression (standardised) or RandomForest (300 trees), fitted
   on ``train``, threshold of best F1 on ``valid``. Time: features and fit.
 * ``defaults``: ``SiamesePairClassifier(random_state=0)`` fitted on ``train``
