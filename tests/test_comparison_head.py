@@ -193,3 +193,21 @@ def test_the_heads_threshold_maximises_the_f1_of_matches():
         model._calibrate(score, target)
     assert 0.5 < head.threshold_ <= 0.6  # midway below the lowest match
     assert 0.66 < plain.threshold_ <= 0.68
+
+
+def test_the_head_does_not_read_the_trained_twins():
+    """The twins fit the training pairs the forest learns from, so their
+    cosines would look more telling there than on new pairs: the head's
+    score depends on the records and the encoder only, the twins give
+    ``embed``."""
+    import torch
+
+    X, y = _code_and_title_pairs(80, seed=0)
+    clf = SiamesePairClassifier(**QUICK).fit(X, y)
+    left = X.filter(like="ltable_").rename(columns=lambda c: c[len("ltable_") :])
+    before, embedded = clf.similarity(X), clf.embed(left)
+    with torch.no_grad():
+        for param in clf.net_.module_.parameters():
+            param.add_(torch.randn_like(param))
+    np.testing.assert_array_equal(clf.similarity(X), before)
+    assert not np.allclose(clf.embed(left), embedded)
