@@ -41,7 +41,7 @@ def test_text_signals_see_codes_and_shared_words():
     right = ["acme gadget xj 200", "ACME  widget!", "x", "tr\u00c3 \u00b6 egs ale"]
     out = field_signals(left, right, numeric=False)
     assert out.shape == (4, len(TEXT_SIGNALS))
-    exact, jaccard, containment, code, missing = out.T
+    exact, jaccard, containment, code, missing, indel, jaro_winkler = out.T
     assert exact.tolist()[:2] == [0.0, 1.0]
     assert exact[3] == 1.0
     assert code[0] == 1.0  # "200" is shared
@@ -49,6 +49,13 @@ def test_text_signals_see_codes_and_shared_words():
     assert missing.tolist() == [0.0, 0.0, 1.0, 0.0]
     assert np.isnan(jaccard[2])
     assert containment[1] == 1.0
+    # character similarities of the normalised words: equal once case and
+    # punctuation are set aside, and "gadget" for "widget" is close
+    assert indel[1] == jaro_winkler[1] == 1.0
+    assert 0.5 < indel[0] < 1.0
+    assert 0.5 < jaro_winkler[0] < 1.0
+    assert np.isnan(indel[2])
+    assert np.isnan(jaro_winkler[2])
 
 
 def test_numeric_signals_compare_parsed_numbers():

@@ -184,6 +184,9 @@ def test_embed_takes_a_dataframe_of_records_row_by_row():
     # the embedding of a record does not depend on the others embedded with it
     np.testing.assert_allclose(clf.embed(left.iloc[3:4]), Z[3:4], atol=1e-5)
     np.testing.assert_allclose(clf.embed(left.to_dict("records")[:5]), Z[:5], atol=1e-5)
+    # the pair frame's prefixed columns are not records: the error shows them
+    with pytest.raises(ValueError, match=r"their columns are \['ltable_"):
+        clf.embed(frame.filter(like="ltable_"))
     # without the comparison head, the pair similarity is that of the
     # embeddings of its two records
     plain = SiamesePairClassifier(head=None, **QUICK).fit(frame, y)

@@ -173,7 +173,7 @@ def records_frame(records, fields=None, text_check=False):
         if missing:
             raise ValueError(
                 f"The records lack the fields {missing} seen in fit (fields "
-                f"{list(fields)})."
+                f"{list(fields)}); their columns are {list(frame.columns)[:10]}."
             )
         frame = frame[list(fields)]
     if text_check:

@@ -1,19 +1,23 @@
 """The learned comparison of SiamesePairClassifier on records.
 
-The twins embed each record field by field; the head decides on a pair from
-comparisons of the two embeddings and of the two raw records, as the one-shot
-Siamese network of Koch et al. (2015) ends in a trained layer on the twins'
-distances instead of a fixed threshold on one similarity. Per pair it reads:
+The head decides on a pair from per-field comparisons of the two records,
+as the one-shot Siamese network of Koch et al. (2015) ends in a trained
+layer on the component-wise distances of its twins' outputs instead of a
+fixed threshold on one similarity. Per pair it reads:
 
-- the similarity of the two embeddings (the twins' own decision score);
-- per field, the cosine of the two records' blocks of the twins' output (the
-  learned field embeddings) and of the encoder's output (the untrained
-  character n-gram view);
+- per field, the cosine of the two records' blocks of the encoder's output
+  (the shared character n-gram twin, the same map for both records);
 - per field, cheap agreement signals of the raw values
   (:func:`sksiamese.utils.field_signals.field_signals`): equal words, shared
-  words, a shared code such as a model number, the relative difference of
-  numbers parsed from prices, percentages, durations or dates, a missing
-  value.
+  words, a shared code such as a model number, the Indel and Jaro-Winkler
+  similarities of the characters, the relative difference of numbers parsed
+  from prices, percentages, durations or dates, a missing value.
+
+It does not read the trained twins' cosines: the twins fit the training
+pairs that the forest then learns from, so on those pairs their cosines
+separate matches better than on new pairs, and the forest trusts them too
+much and scores new pairs worse (measured in the user guide's "Entity
+matching"). The trained twins give ``embed``, for blocking and search.
 
 A random forest on these learns how they interact ("same model number,
 different title wording" is a match; "similar wording, another code" is
@@ -25,11 +29,9 @@ import copy
 
 import numpy as np
 import scipy.sparse as sp
-import torch
 from sklearn.ensemble import RandomForestClassifier
 
 from .._engine.record_tuples import record_tuples
-from ..modules import FieldwiseMLP
 from ..utils.field_signals import field_signals
 from ..utils.record_values import numeric_like
 from ..utils.rows import row_cosines, row_products
@@ -41,20 +43,6 @@ _N_TREES = 300
 # Least pairs in a leaf: a leaf of one pair memorises it, and the held-out
 # pairs then see over-confident scores
 _MIN_LEAF = 2
-
-
-def _field_widths(module, n_features):
-    """Widths of each field's block of a FieldwiseMLP's output."""
-    training = module.training
-    module.eval()
-    with torch.no_grad():
-        zero = torch.zeros(2, n_features)
-        widths = [
-            twin(zero[:, s]).shape[1]
-            for twin, s in zip(module.twins, module.field_slices)
-        ]
-    module.train(training)
-    return widths
 
 
 def _block_cosines(A, B, slices):
@@ -76,46 +64,32 @@ class ComparisonHead:
         :func:`sksiamese.utils.record_values.numeric_like`).
     input_slices : list of slice
         The encoder's column blocks whose cosines the head reads.
-    embedding_slices : list of slice or None
-        The blocks of the twins' output (FieldwiseMLP's fields), or None
-        for another backbone (then the whole embedding's similarity only).
     """
 
-    def __init__(self, fields, numeric_fields, input_slices, embedding_slices):
+    def __init__(self, fields, numeric_fields, input_slices):
         self.fields = fields
         self.numeric_fields = numeric_fields
         self.input_slices = input_slices
-        self.embedding_slices = embedding_slices
 
     @classmethod
-    def for_estimator(cls, estimator, records, n_features):
+    def for_estimator(cls, estimator, records):
         """The head of a fitted estimator on records (an ``(n, 2)`` array of
         record dicts): the fields and their kinds are those of the records."""
         id_field = getattr(estimator.encoder_, "id_field", None)
         fields = [f for f in estimator.record_fields_ if f != id_field]
         flat = records.ravel()
         numeric = [f for f in fields if numeric_like([r.get(f) for r in flat])]
-        slices = list(getattr(estimator.encoder_, "field_slices_", {}).values())
-        module = estimator.net_.module_
-        embedding = None
-        if isinstance(module, FieldwiseMLP):
-            widths = _field_widths(module, n_features)
-            stops = np.cumsum(widths)
-            embedding = [slice(int(b - w), int(b)) for w, b in zip(widths, stops)]
-        return cls(fields, numeric, [s for s in slices if s.stop > s.start], embedding)
+        slices = getattr(estimator.encoder_, "field_slices_", {}).values()
+        # an encoder without field blocks (a user's): the whole row's cosine
+        slices = [s for s in slices if s.stop > s.start] or [slice(None)]
+        return cls(fields, numeric, slices)
 
-    def features(self, estimator, records, items, tuples):
+    def features(self, records, items, tuples):
         """The head's input: one row per pair."""
         A, B = items[tuples[:, 0]], items[tuples[:, 1]]
         if hasattr(A, "tocsc"):
             A, B = A.tocsc(), B.tocsc()
-        columns = [estimator._embedding_similarity(items, tuples)]
-        columns += _block_cosines(A, B, self.input_slices)
-        if self.embedding_slices is not None:
-            rows, inverse = np.unique(tuples.ravel(), return_inverse=True)
-            emb = estimator._embed(items[rows])[inverse].reshape(len(tuples), 2, -1)
-            columns += _block_cosines(emb[:, 0], emb[:, 1], self.embedding_slices)
-        out = [np.column_stack(columns)]
+        out = [np.column_stack(_block_cosines(A, B, self.input_slices))]
         for field in self.fields:
             left = [r.get(field) for r in records[:, 0]]
             right = [r.get(field) for r in records[:, 1]]
@@ -229,8 +203,8 @@ class _HeadMixin:
         if not self._uses_head(positive_only) or len(np.unique(target[train])) < 2:
             return None
         records = record_tuples(X, 2, type(self).__name__)
-        head = ComparisonHead.for_estimator(self, records, items.shape[1])
-        features = head.features(self, records[train], items, tuples[train])
+        head = ComparisonHead.for_estimator(self, records)
+        features = head.features(records[train], items, tuples[train])
         self.head_, oob = head.fit(features, target[train], self._next_seed())
         return oob
 
@@ -265,7 +239,7 @@ class _HeadMixin:
     def _similarity(self, items, tuples, records=None):
         if getattr(self, "head_", None) is None:
             return self._embedding_similarity(items, tuples)
-        features = self.head_.features(self, records, items, tuples)
+        features = self.head_.features(records, items, tuples)
         return self.head_.score(features)
 
     def _check_validation_data(self, validation_data):

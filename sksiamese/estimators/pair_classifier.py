@@ -99,21 +99,25 @@ class SiamesePairClassifier(ClassifierMixin, _Verification, _HeadMixin, _TupleBa
         learns the accuracy-maximising threshold on the held-out pairs,
         midway between the held-out similarities on either side of it (on
         every pair when model selection kept the untrained network, which
-        learned from none); see also :meth:`calibrate_threshold`.
+        learned from none); with a comparison head (``head``) on records,
+        the threshold of the best F1 of the similar (matching) pairs
+        instead, the measure entity matching is judged by, as matches are
+        rare among candidate pairs; see also :meth:`calibrate_threshold`.
     head : {"auto", "forest"} or None, default="auto"
         What decides on a pair. None: its similarity (the cosine of the two
-        embeddings) against ``threshold``. "forest": a learned comparison
-        of the twins' outputs, for pairs of records only (see the user
+        embeddings) against ``threshold``. "forest": a learned per-field
+        comparison of the records, for pairs of records only (see the user
         guide's "Entity matching"): a random forest, trained on the
-        training pairs after the twins, on the similarity of the
-        embeddings, the cosine of each field's block of the embeddings and
-        of the encoder's output, and cheap per-field agreement signals of
-        the raw values (equal and shared words, a shared code such as a
-        model number, the relative difference of numbers read from prices,
-        percentages, durations and dates, missing values); ``similarity``
-        is then the forest's score, which ``threshold`` and the calibration
-        apply to. "auto": "forest" on records (with the default or a
-        user encoder), None otherwise.
+        training pairs, on the cosine of each field's block of the
+        encoder's output and cheap per-field agreement signals of the raw
+        values (equal and shared words, a shared code such as a model
+        number, Indel and Jaro-Winkler similarities, the relative
+        difference of numbers read from prices, percentages, durations and
+        dates, missing values); ``similarity`` is then the forest's score,
+        which ``threshold`` and the calibration apply to, and ``embed``
+        still returns the twins' embedding (for blocking). "auto":
+        "forest" on records (with the default or a user encoder), None
+        otherwise.
     {training}
 
     Attributes

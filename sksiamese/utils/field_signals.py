@@ -3,7 +3,9 @@
 What entity-matching tools compare besides the similarity of two embeddings:
 whether two values are equal once case and punctuation are set aside, how
 many of their words they share, whether they share a code (a model number,
-a catalogue id: a word with a digit in it), how far apart two numbers are
+a catalogue id: a word with a digit in it), how alike their characters are (the Indel
+and Jaro-Winkler similarities, :mod:`sksiamese.utils.string_similarity`, of
+the normalised words), how far apart two numbers are
 (prices, percentages, durations, dates; see
 :mod:`sksiamese.utils.record_values`), and whether a value is missing. Missing
 comparisons are NaN, which the comparison head reads as "unknown" rather
@@ -16,13 +18,22 @@ import unicodedata
 import numpy as np
 
 from .record_values import is_missing, parse_values
+from .string_similarity import indel_similarity, jaro_winkler_similarity
 
 __all__ = ["TEXT_SIGNALS", "NUMERIC_SIGNALS", "field_signals"]
 
 _WORD = re.compile(r"[a-z0-9]+")
 
 # the signals of a text field and of a numeric-like one, in column order
-TEXT_SIGNALS = ("exact", "jaccard", "containment", "code", "missing")
+TEXT_SIGNALS = (
+    "exact",
+    "jaccard",
+    "containment",
+    "code",
+    "missing",
+    "indel",
+    "jaro_winkler",
+)
 NUMERIC_SIGNALS = ("exact", "relative_difference", "missing")
 
 
@@ -52,6 +63,9 @@ def _text_signals(left, right):
         cb = {w for w in sb if any(c.isdigit() for c in w) and len(w) > 1}
         if ca and cb:  # a shared code, when both carry one
             out[i, 3] = float(bool(ca & cb))
+        ta, tb = " ".join(wa), " ".join(wb)
+        out[i, 5] = indel_similarity(ta, tb)
+        out[i, 6] = jaro_winkler_similarity(ta, tb)
     return out
 
 
