@@ -120,3 +120,16 @@ def test_drops_the_held_out_data_and_weights_after_training():
     assert selection.held_out is None
     assert selection.start_state_ is None
     assert selection.best_state_ is None
+
+
+def test_a_net_trained_again_after_its_fit_trains_on_without_selection():
+    # the held-out data went with the first training: a second one (a clone
+    # of a fitted net) neither scores nor restores
+    selection, net, _ = _run([(0.5, 0.1), (0.9, 0.01)])
+    torch.nn.init.constant_(net.module_.weight, 7.0)
+    selection.on_train_begin(net)
+    net.history.new_epoch()
+    selection.on_epoch_end(net)
+    selection.on_train_end(net)
+    assert not selection.active_
+    assert _weights(net) == 7.0

@@ -39,3 +39,22 @@ def test_epoch_log_keeps_skorchs_colours_in_a_terminal(capsys, monkeypatch):
 def test_verbose_0_prints_nothing(capsys):
     SiameseTransformer(max_epochs=2, random_state=0).fit(X, y)
     assert capsys.readouterr().out == ""
+
+
+def test_the_progress_bar_counts_batches_of_sparse_encoded_pairs(capsys):
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    words = ["red apple", "green pear", "blue plum", "ripe fig", "sour lime"]
+    pairs = np.array(
+        [[w, words[(i + k) % 5]] for i, w in enumerate(words) for k in (0, 1)] * 4
+    )
+    # labels the input cannot fully separate: the untrained start is no
+    # perfect score, so training runs its epochs
+    same = np.random.RandomState(0).randint(0, 2, len(pairs))
+    # TF-IDF rows are sparse: skorch's progress bar must still count the
+    # batches of an epoch (it took the dataset for a sparse tensor)
+    SiamesePairClassifier(
+        encoder=TfidfVectorizer(), max_epochs=2, verbose=1, random_state=0
+    ).fit(pairs, same)
+    out = capsys.readouterr().out + capsys.readouterr().err
+    assert "train_loss" in out

@@ -43,7 +43,9 @@ class RowsDataset(torch.utils.data.Dataset):
         self.share_rows = share_rows
 
     @property
-    def is_sparse(self):
+    def has_sparse_rows(self):
+        # not ``is_sparse``: skorch's get_len reads that name as a sparse
+        # tensor's and asks for ``shape`` (the progress bar of verbose=1)
         return sp.issparse(self.X)
 
     def __len__(self):
@@ -130,8 +132,8 @@ class TupleDataset(torch.utils.data.Dataset):
         self.y = y
 
     @property
-    def is_sparse(self):
-        return self.items.is_sparse
+    def has_sparse_rows(self):
+        return self.items.has_sparse_rows
 
     @property
     def keep_sparse(self):

@@ -159,7 +159,7 @@ class SiameseNet(NeuralNet):
         it declares ``accepts_sparse`` and no augmentation (which takes dense
         batches) applies."""
         return (
-            getattr(dataset, "is_sparse", False)
+            getattr(dataset, "has_sparse_rows", False)
             and dataset.sparse_rows_ok
             and bool(getattr(self.module_, "accepts_sparse", False))
             and not (training and self._augment() is not None)

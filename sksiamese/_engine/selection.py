@@ -112,6 +112,11 @@ class ModelSelection(Callback):
         }
 
     def on_train_begin(self, net, X=None, y=None, **kwargs):
+        # a net trained again after its fit (a clone of ``net_``): the
+        # held-out data were released, so it trains on without selection
+        self.active_ = self.held_out is not None
+        if not self.active_:
+            return
         self.start_distances_ = self._distances(net)
         value, error = self.held_out.score(self.start_distances_)
         self.validation_scores_ = [float(value)]
@@ -123,6 +128,8 @@ class ModelSelection(Callback):
         self.misses_ = 0
 
     def on_epoch_end(self, net, **kwargs):
+        if not self.active_:
+            return
         value, gain_se = self.held_out.score(
             self._distances(net), baseline=self.start_distances_
         )
@@ -161,6 +168,8 @@ class ModelSelection(Callback):
             raise KeyboardInterrupt
 
     def on_train_end(self, net, X=None, y=None, **kwargs):
+        if not self.active_:
+            return
         scores, best = self.validation_scores_, self.best_epoch_
         start, gain = scores[0], scores[best] - scores[0]
         error = self.gain_se_[best - 1] if best else 0.0

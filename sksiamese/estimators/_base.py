@@ -417,7 +417,7 @@ class SiameseBase(_RoutedParams, _Embedding, _NetPickling, BaseEstimator):
         """Store what model selection kept (see
         :class:`~sksiamese._engine.selection.ModelSelection`)."""
         selection = dict(net.callbacks_).get("model_selection")
-        if selection is None:
+        if selection is None or not selection.active_:
             return
         self.validation_scores_ = list(selection.validation_scores_)
         self.best_epoch_ = selection.best_epoch_
