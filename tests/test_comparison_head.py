@@ -211,3 +211,15 @@ def test_the_head_does_not_read_the_trained_twins():
             param.add_(torch.randn_like(param))
     np.testing.assert_array_equal(clf.similarity(X), before)
     assert not np.allclose(clf.embed(left), embedded)
+
+
+def test_with_the_head_auto_epochs_train_the_twins_two_epochs():
+    # the twins serve embed only: max_epochs="auto" gives them 2 epochs, an
+    # explicit max_epochs takes effect, and without the head "auto" stays 30
+    X, y = _code_and_title_pairs(80, seed=0)
+    auto = SiamesePairClassifier(early_stopping=False, random_state=0).fit(X, y)
+    assert auto.training_.max_epochs == auto.n_iter_ == 2
+    mine = SiamesePairClassifier(max_epochs=3, early_stopping=False, random_state=0)
+    assert mine.fit(X, y).n_iter_ == 3
+    plain = SiamesePairClassifier(head=None, early_stopping=False, random_state=0)
+    assert plain.fit(X, y).training_.max_epochs == 30
