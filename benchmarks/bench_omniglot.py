@@ -53,6 +53,7 @@ from sksiamese import SiameseTransformer
 from sksiamese.augment import RandomAffine, ShiftAveragedEmbedding
 from sksiamese.evaluation import one_shot_accuracy, score_episodes
 from sksiamese.modules import ConvNet
+from sksiamese.persistence import dump
 
 # published accuracy on the 20 official 20-way one-shot runs (Lake et al. 2015)
 ANCHORS = {
@@ -158,6 +159,9 @@ def main(argv=None):
     parser.add_argument(
         "--skip-defaults", action="store_true", help="no 'defaults' row"
     )
+    parser.add_argument(
+        "--save", help="save the fitted recipe model here (persistence.dump)"
+    )
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -206,6 +210,9 @@ def main(argv=None):
     train_time = time.perf_counter() - start
     train_cpu = time.process_time() - cpu_start
     print(f"trained in {train_time:.0f} s ({train_cpu:.0f} s CPU)", flush=True)
+    if args.save:
+        # test-time variants can then be scored without training again
+        dump(model, args.save)
 
     defaults, default_time = None, None
     if not args.skip_defaults:
