@@ -20,7 +20,8 @@ Evaluation, on the 20 *evaluation* alphabets that were never seen in training:
 
 (a) the 20 official 20-way one-shot runs of Lake et al. (2015), 400 queries,
     scored with :func:`~sksiamese.evaluation.score_episodes` (nearest support
-    image in the embedding, Euclidean distance), beside the published anchors,
+    image in the embedding, by the distance the model was trained with:
+    cosine for the recipe and the defaults), beside the published anchors,
     also with test-time shifts (:class:`~sksiamese.augment.ShiftAveragedEmbedding`:
     each image embedded as the mean over itself and copies moved by one
     pixel up, down, left and right);
@@ -53,6 +54,7 @@ from sksiamese import SiameseTransformer
 from sksiamese.augment import RandomAffine, ShiftAveragedEmbedding
 from sksiamese.evaluation import one_shot_accuracy, score_episodes
 from sksiamese.modules import ConvNet
+from sksiamese.persistence import dump
 
 # published accuracy on the 20 official 20-way one-shot runs (Lake et al. 2015)
 ANCHORS = {
@@ -158,6 +160,9 @@ def main(argv=None):
     parser.add_argument(
         "--skip-defaults", action="store_true", help="no 'defaults' row"
     )
+    parser.add_argument(
+        "--save", help="save the fitted recipe model here (persistence.dump)"
+    )
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -206,6 +211,9 @@ def main(argv=None):
     train_time = time.perf_counter() - start
     train_cpu = time.process_time() - cpu_start
     print(f"trained in {train_time:.0f} s ({train_cpu:.0f} s CPU)", flush=True)
+    if args.save:
+        # test-time variants can then be scored without training again
+        dump(model, args.save)
 
     defaults, default_time = None, None
     if not args.skip_defaults:
@@ -231,11 +239,14 @@ def main(argv=None):
     results = {}
     methods = [
         ("raw pixels, cosine", raw, "cosine"),
-        ("SiameseTransformer", model, "euclidean"),
-        ("SiameseTransformer + shifts", shifted, "euclidean"),
+        # each model compared by the distance it was trained with: Euclidean
+        # distances between embeddings trained on cosines lose points (on
+        # random 20-way 1-shot episodes 95.0 % against 95.6 % with cosines)
+        ("SiameseTransformer", model, None),
+        ("SiameseTransformer + shifts", shifted, model.distance),
     ]
     if defaults is not None:
-        methods.append(("defaults", defaults, "euclidean"))
+        methods.append(("defaults", defaults, None))
     for name, est, metric in methods:
         official = score_episodes(
             est, run_support, support_y, run_query, query_y, metric=metric
