@@ -116,15 +116,18 @@ default="auto"
         those with a non-zero triplet loss), else 0.2.
     samples_per_class : int or "auto", default="auto"
         Rows of each class in a training batch; "auto": 4 for many classes
-        of images, else 8 (see ``projection_dim``).
+        of images, else 8 (see ``projection_dim``); with a backbone's
+        ``min_steps`` (few-shot fine-tuning), as many classes as a batch
+        holds, 2 rows of each at least (6 classes of 2 rows in a batch of 16).
     max_epochs : int or "auto", default="auto"
         Training epochs (one epoch draws about ``n_samples`` rows). "auto",
         as for ``batch_size``, ``lr``, ``lr_schedule`` and ``weight_decay``:
         the value of the backbone's ``training_defaults()`` when it has one
         (the class or an instance alike), else the standard value (here 30);
         with a backbone's ``min_steps``, small data takes as many more epochs
-        as give that many optimizer steps (few-shot fine-tuning: 40 steps
-        for the text backbone, where 3 epochs of 16 sentences are 3 steps).
+        as give that many optimizer steps, up to 16 passes over each row
+        (few-shot fine-tuning: 40 steps for the text backbone, where 3
+        epochs of 16 sentences are 3 steps; 16 sentences take 16).
     batch_size : int or "auto", default="auto"
         Rows per training batch; "auto": 128 (or the backbone's; 256 for
         many classes of images, see ``projection_dim``).
