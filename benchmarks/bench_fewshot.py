@@ -246,6 +246,8 @@ def main(argv=None):
     parser.add_argument("--out", default="bench_fewshot")
     parser.add_argument("--records", default=None)
     parser.add_argument("--fresh", action="store_true")
+    # what the records cannot say, e.g. how loaded the machine was
+    parser.add_argument("--note", default=None, help="a line for the header")
     args = parser.parse_args(argv)
     records = Path(args.records or RESULTS / f"{args.out}.jsonl")
     if args.fresh and records.exists():
@@ -364,6 +366,7 @@ def main(argv=None):
             "SetFit with its defaults; its steps capped at "
             f"{args.setfit_max_steps} where it says so. sksiamese rows measured "
             f"the `sksiamese/` tree(s) {', '.join(sorted(trees))}.",
+            *([args.note] if args.note else []),
             "",
             format_table(header, rows),
             "",
