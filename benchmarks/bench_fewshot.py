@@ -81,11 +81,11 @@ args = TrainingArguments(
 )
 train = Dataset.from_dict({"text": job["X"], "label": job["y"]})
 trainer = Trainer(model=model, args=args, train_dataset=train)
-start = time.perf_counter()
+start, cpu = time.perf_counter(), time.process_time()
 trainer.train()
-seconds = time.perf_counter() - start
+seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
 pred = model.predict(job["X_test"], batch_size=64)
-print(json.dumps({"pred": [int(p) for p in pred], "seconds": seconds}))
+print(json.dumps({"pred": [int(p) for p in pred], "seconds": seconds, "cpu": cpu}))
 """
 
 
@@ -118,10 +118,10 @@ def setfit_steps(y, batch_size=16):
 
 
 def run_frozen(backbone, X, y, X_test):
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     model = LogisticRegression(max_iter=1000).fit(_embed(backbone, X), y)
-    seconds = time.perf_counter() - start
-    return model.predict(_embed(backbone, X_test)), seconds
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+    return model.predict(_embed(backbone, X_test)), seconds, cpu
 
 
 def _embed(backbone, X):
@@ -142,11 +142,11 @@ def run_sksiamese(X, y, X_test, seed):
         SiameseTransformer(SentenceTransformerBackbone(), random_state=seed),
         LogisticRegression(max_iter=1000),
     )
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     pipe.fit(X, y)
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     siamese = pipe[0]
-    return pipe.predict(X_test), siamese.predict(X_test), seconds, siamese
+    return pipe.predict(X_test), siamese.predict(X_test), seconds, cpu, siamese
 
 
 def run_setfit(python, X, y, X_test, seed, max_steps):
@@ -165,7 +165,7 @@ def run_setfit(python, X, y, X_test, seed, max_steps):
         },
     )
     result = json.loads(out.stdout.strip().splitlines()[-1])
-    return np.array(result["pred"]), result["seconds"]
+    return np.array(result["pred"]), result["seconds"], result["cpu"]
 
 
 def scores(y_test, pred):
@@ -246,6 +246,8 @@ def main(argv=None):
     parser.add_argument("--out", default="bench_fewshot")
     parser.add_argument("--records", default=None)
     parser.add_argument("--fresh", action="store_true")
+    # run these methods again even where recorded (the latest record counts)
+    parser.add_argument("--rerun", nargs="*", choices=METHODS, default=[])
     # what the records cannot say, e.g. how loaded the machine was
     parser.add_argument("--note", default=None, help="a line for the header")
     args = parser.parse_args(argv)
@@ -286,10 +288,11 @@ def main(argv=None):
                     for (s, k, d, _), (method, _, _, c) in done.items()
                     if (s, k, d) == (name, n, seed)
                     and (method != "sksiamese" or (code is not None and c == code))
+                    and method not in args.rerun
                 }
                 if "frozen" in args.methods and "frozen" not in ran:
-                    pred, seconds = run_frozen(backbone, X, y, X_test)
-                    values = (*scores(y_test, pred), seconds)
+                    pred, seconds, cpu = run_frozen(backbone, X, y, X_test)
+                    values = (*scores(y_test, pred), seconds, cpu)
                     save(name, n, seed, "frozen", "frozen + LR", values)
                 if (
                     "setfit" in args.methods
@@ -298,15 +301,14 @@ def main(argv=None):
                 ):
                     steps = setfit_steps(y)
                     cap = args.setfit_max_steps if steps > args.setfit_max_steps else -1
-                    pred, seconds = run_setfit(
+                    pred, seconds, cpu = run_setfit(
                         args.setfit_python, X, y, X_test, seed, cap
                     )
                     label = "SetFit" + (f" ({cap} of {steps} steps)" if cap > 0 else "")
-                    save(
-                        name, n, seed, "setfit", label, (*scores(y_test, pred), seconds)
-                    )
+                    values = (*scores(y_test, pred), seconds, cpu)
+                    save(name, n, seed, "setfit", label, values)
                 if "sksiamese" in args.methods and "sksiamese" not in ran:
-                    pipe_pred, proto_pred, seconds, siamese = run_sksiamese(
+                    pipe_pred, proto_pred, seconds, cpu, siamese = run_sksiamese(
                         X, y, X_test, seed
                     )
                     note = (
@@ -317,7 +319,7 @@ def main(argv=None):
                         ("sksiamese + LR", pipe_pred),
                         ("sksiamese prototypes", proto_pred),
                     ]:
-                        values = (*scores(y_test, pred), seconds)
+                        values = (*scores(y_test, pred), seconds, cpu)
                         save(name, n, seed, "sksiamese", label, values, note)
 
     done = read_records(records, protocol)
@@ -332,7 +334,9 @@ def main(argv=None):
     rows = []
     for (name, n), cell in results.items():
         for label, by_seed in cell.items():
-            acc, f1, seconds = zip(*by_seed.values())
+            acc, f1, seconds = list(zip(*by_seed.values()))[:3]
+            # CPU seconds, recorded since: the same on a loaded machine
+            cpu = [v[3] for v in by_seed.values() if len(v) > 3]
             seeds = ",".join(str(s) for s in sorted(by_seed))
             rows.append(
                 [
@@ -343,6 +347,7 @@ def main(argv=None):
                     summary(acc),
                     summary(f1),
                     f"{np.mean(seconds):.0f}",
+                    f"{np.mean(cpu):.0f}" if len(cpu) == len(seconds) else "-",
                 ]
             )
     header = [
@@ -353,6 +358,7 @@ def main(argv=None):
         "accuracy %",
         "macro-F1 %",
         "fit s",
+        "fit CPU s",
     ]
     text = "\n".join(
         [
