@@ -2,7 +2,8 @@
 
 N labelled sentences per class (N = 8 and 32) drawn from the training pool of
 SetFit's benchmark sets in ``text_classification/`` (CR, emotion), one fixed
-sample per seed; accuracy and macro-F1 on the test split, and fit time, for
+sample per seed; accuracy and macro-F1 on the test split, and fit time (wall
+and CPU seconds; on shared cores the CPU seconds are what compares), for
 
 * ``frozen + LR``: all-MiniLM-L6-v2's embeddings as they are, then
   scikit-learn's ``LogisticRegression`` (the untrained baseline);
