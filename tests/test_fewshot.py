@@ -172,6 +172,10 @@ def test_few_shot_batches_contrast_every_class_they_can_hold():
     # 2 classes fill the batch with 8 rows each, as before
     two = SiameseTransformer(Pretrained, random_state=0).fit(*_blobs(8))
     assert two._training_params_["samples_per_class"] == 8
+    # held-out rows judge the fit: 8 rows of a class, as the rule was measured
+    judged = SiameseTransformer(Pretrained, random_state=0).fit(*_blobs(50, 6))
+    assert judged.model_selection_ == "held-out"
+    assert judged._training_params_["samples_per_class"] == 8
 
 
 def test_verbose_says_the_plan_and_the_selection(capsys):

@@ -117,8 +117,8 @@ default="auto"
     samples_per_class : int or "auto", default="auto"
         Rows of each class in a training batch; "auto": 4 for many classes
         of images, else 8 (see ``projection_dim``); with a backbone's
-        ``min_steps`` (few-shot fine-tuning), as many classes as a batch
-        holds, 2 rows of each at least (6 classes of 2 rows in a batch of 16).
+        ``min_steps`` and no held-out rows (few-shot fine-tuning), as many
+        classes as a batch holds, 2 rows of each at least.
     max_epochs : int or "auto", default="auto"
         Training epochs (one epoch draws about ``n_samples`` rows). "auto",
         as for ``batch_size``, ``lr``, ``lr_schedule`` and ``weight_decay``:
