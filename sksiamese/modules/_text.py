@@ -71,8 +71,8 @@ class SentenceTransformerBackbone(nn.Module):
     small data takes more epochs, so that a fit takes at least
     ``min_steps=40`` optimizer steps, up to 16 passes over each sentence (3
     epochs of 16 sentences are 3 steps at 8 sentences per class, too few to
-    move the encoder), its batches hold as many classes as they can (6
-    classes of 2 sentences in a batch of 16), and
+    move the encoder), with no held-out rows its batches hold as many
+    classes as they can (6 classes of 2 sentences in a batch of 16), and
     :class:`~sksiamese.SiameseTransformer`'s
     ``projection_dim="auto"`` puts no projection head on the encoder: a
     fresh random head between the loss and a pretrained embedding absorbs
