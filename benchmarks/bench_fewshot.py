@@ -2,7 +2,8 @@
 
 N labelled sentences per class (N = 8 and 32) drawn from the training pool of
 SetFit's benchmark sets in ``text_classification/`` (CR, emotion), one fixed
-sample per seed; accuracy and macro-F1 on the test split, and fit time, for
+sample per seed; accuracy and macro-F1 on the test split, and fit time (wall
+and CPU seconds; on shared cores the CPU seconds are what compares), for
 
 * ``frozen + LR``: all-MiniLM-L6-v2's embeddings as they are, then
   scikit-learn's ``LogisticRegression`` (the untrained baseline);
@@ -26,12 +27,16 @@ else ``$SKSIAMESE_DATA``, else ``../shared/data``.
 
 The full protocol is ``--seeds 0 1 2 3 4`` (the default); on shared cores,
 fewer seeds (``--seeds 0 1``) and a test subsample (``--max-test``) keep a run
-short, and the table header records what ran. Each finished (set, N, seed)
-is appended to ``--records`` (JSON lines; default
-``benchmarks/results/bench_fewshot.jsonl``) and the table is made from every
-record there with the same ``--max-test`` and SetFit cap, so the protocol can
-also run as several short commands (``--sets cr --shots 8 --seeds 0``, ...)
-that fill one table; ``--fresh`` starts the records anew. Run as::
+short, and the table header records what ran. Each finished (method, set,
+N, seed) is appended to ``--records`` (JSON lines; default
+``benchmarks/results/bench_fewshot.jsonl``) and the table is made from the
+latest record of each there with the same ``--max-test`` and SetFit cap, so
+the protocol can also run as several short commands (``--sets cr --shots 8
+--seeds 0``, ``--methods setfit``, ...) that fill one table, and a stopped
+run resumes: a recorded frozen or SetFit result is not run again (neither
+depends on sksiamese), nor a sksiamese one from the same ``sksiamese/``
+source tree (its git tree hash; never with uncommitted changes there).
+``--fresh`` starts the records anew. Run as::
 
     OMP_NUM_THREADS=1 python benchmarks/bench_fewshot.py \\
         --setfit-python /work/venvs/setfit/bin/python
@@ -77,11 +82,11 @@ args = TrainingArguments(
 )
 train = Dataset.from_dict({"text": job["X"], "label": job["y"]})
 trainer = Trainer(model=model, args=args, train_dataset=train)
-start = time.perf_counter()
+start, cpu = time.perf_counter(), time.process_time()
 trainer.train()
-seconds = time.perf_counter() - start
+seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
 pred = model.predict(job["X_test"], batch_size=64)
-print(json.dumps({"pred": [int(p) for p in pred], "seconds": seconds}))
+print(json.dumps({"pred": [int(p) for p in pred], "seconds": seconds, "cpu": cpu}))
 """
 
 
@@ -114,10 +119,10 @@ def setfit_steps(y, batch_size=16):
 
 
 def run_frozen(backbone, X, y, X_test):
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     model = LogisticRegression(max_iter=1000).fit(_embed(backbone, X), y)
-    seconds = time.perf_counter() - start
-    return model.predict(_embed(backbone, X_test)), seconds
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+    return model.predict(_embed(backbone, X_test)), seconds, cpu
 
 
 def _embed(backbone, X):
@@ -138,11 +143,11 @@ def run_sksiamese(X, y, X_test, seed):
         SiameseTransformer(SentenceTransformerBackbone(), random_state=seed),
         LogisticRegression(max_iter=1000),
     )
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     pipe.fit(X, y)
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     siamese = pipe[0]
-    return pipe.predict(X_test), siamese.predict(X_test), seconds, siamese
+    return pipe.predict(X_test), siamese.predict(X_test), seconds, cpu, siamese
 
 
 def run_setfit(python, X, y, X_test, seed, max_steps):
@@ -161,7 +166,7 @@ def run_setfit(python, X, y, X_test, seed, max_steps):
         },
     )
     result = json.loads(out.stdout.strip().splitlines()[-1])
-    return np.array(result["pred"]), result["seconds"]
+    return np.array(result["pred"]), result["seconds"], result["cpu"]
 
 
 def scores(y_test, pred):
@@ -175,6 +180,57 @@ def summary(values):
     return f"{values.mean():.1f} ± {values.std(ddof=1) if len(values) > 1 else 0:.1f}"
 
 
+METHODS = ("frozen", "setfit", "sksiamese")
+
+
+def source_tree():
+    """The git tree hash of ``sksiamese/``, or None when it has uncommitted
+    changes (or is not in git): which code a sksiamese record measured."""
+    root = Path(__file__).resolve().parents[1]
+
+    def git(*cmd):
+        return subprocess.run(
+            ["git", *cmd], cwd=root, capture_output=True, text=True
+        ).stdout.strip()
+
+    if git("status", "--porcelain", "--", "sksiamese"):
+        return None
+    return git("rev-parse", "HEAD:sksiamese") or None
+
+
+def read_records(path, protocol):
+    """The latest record of each (set, N, seed, method) run under
+    ``protocol``: ``{key: (method label, values, note, code)}``."""
+    latest = {}
+    if not path.exists():
+        return latest
+    for line in path.read_text().splitlines():
+        record = json.loads(line)
+        if record["protocol"] != protocol:
+            continue
+        where = (record["set"], record["n"], record["seed"])
+        if "methods" in record:
+            # one record for all methods of a (set, N, seed): the first runs
+            for label, values in record["methods"].items():
+                method = _method_of(label)
+                note = record["note"] if method == "sksiamese" else None
+                latest[(*where, label)] = (method, values[0], note, None)
+            continue
+        latest[(*where, record["label"])] = (
+            record["method"],
+            record["values"],
+            record.get("note"),
+            record.get("code"),
+        )
+    return latest
+
+
+def _method_of(label):
+    if label.startswith("frozen"):
+        return "frozen"
+    return "setfit" if label.startswith("SetFit") else "sksiamese"
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", default=None)
@@ -182,6 +238,7 @@ def main(argv=None):
     parser.add_argument("--sets", nargs="*", default=list(SETS))
     parser.add_argument("--shots", nargs="+", type=int, default=list(SHOTS))
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
+    parser.add_argument("--methods", nargs="+", choices=METHODS, default=METHODS)
     parser.add_argument("--setfit-python", default=None)
     parser.add_argument("--setfit-max-steps", type=int, default=120)
     parser.add_argument(
@@ -190,19 +247,33 @@ def main(argv=None):
     parser.add_argument("--out", default="bench_fewshot")
     parser.add_argument("--records", default=None)
     parser.add_argument("--fresh", action="store_true")
+    # run these methods again even where recorded (the latest record counts)
+    parser.add_argument("--rerun", nargs="*", choices=METHODS, default=[])
+    # what the records cannot say, e.g. how loaded the machine was
+    parser.add_argument("--note", default=None, help="a line for the header")
     args = parser.parse_args(argv)
     records = Path(args.records or RESULTS / f"{args.out}.jsonl")
     if args.fresh and records.exists():
         records.unlink()
     protocol = {"max_test": args.max_test, "cap": args.setfit_max_steps}
+    code = source_tree()
 
     import torch
 
     torch.set_num_threads(1)
     from sksiamese.modules import SentenceTransformerBackbone
 
-    folder = data_dir(args.data)
+    folder = data_dir(args.data) if args.sets else None
     backbone = SentenceTransformerBackbone()
+
+    def save(name, n, seed, method, label, values, note=None):
+        record = {"set": name, "n": n, "seed": seed, "method": method}
+        record.update(label=label, values=list(values), protocol=protocol)
+        record.update(note=note, code=code if method == "sksiamese" else None)
+        with open(records, "a") as f:
+            f.write(json.dumps(record) + "\n")
+        print(name, n, seed, label, [round(v, 1) for v in values], flush=True)
+
     for name in args.sets:
         pool, test = read_set(folder, name)
         if args.max_test and len(test) > args.max_test:
@@ -212,71 +283,101 @@ def main(argv=None):
         for n in args.shots:
             for seed in args.seeds:
                 X, y = draw(pool, n, seed)
-                cell = {}
-                pred, seconds = run_frozen(backbone, X, y, X_test)
-                cell.setdefault("frozen + LR", []).append(
-                    (*scores(y_test, pred), seconds)
-                )
-                if args.setfit_python:
+                done = read_records(records, protocol)
+                ran = {
+                    method
+                    for (s, k, d, _), (method, _, _, c) in done.items()
+                    if (s, k, d) == (name, n, seed)
+                    and (method != "sksiamese" or (code is not None and c == code))
+                    and method not in args.rerun
+                }
+                if "frozen" in args.methods and "frozen" not in ran:
+                    pred, seconds, cpu = run_frozen(backbone, X, y, X_test)
+                    values = (*scores(y_test, pred), seconds, cpu)
+                    save(name, n, seed, "frozen", "frozen + LR", values)
+                if (
+                    "setfit" in args.methods
+                    and "setfit" not in ran
+                    and args.setfit_python
+                ):
                     steps = setfit_steps(y)
                     cap = args.setfit_max_steps if steps > args.setfit_max_steps else -1
-                    pred, seconds = run_setfit(
+                    pred, seconds, cpu = run_setfit(
                         args.setfit_python, X, y, X_test, seed, cap
                     )
                     label = "SetFit" + (f" ({cap} of {steps} steps)" if cap > 0 else "")
-                    cell.setdefault(label, []).append((*scores(y_test, pred), seconds))
-                pipe_pred, proto_pred, seconds, siamese = run_sksiamese(
-                    X, y, X_test, seed
-                )
-                cell.setdefault("sksiamese + LR", []).append(
-                    (*scores(y_test, pipe_pred), seconds)
-                )
-                cell.setdefault("sksiamese prototypes", []).append(
-                    (*scores(y_test, proto_pred), seconds)
-                )
-                note = (
-                    f"{name} N={n} seed {seed}: sksiamese {siamese.n_iter_} epochs, "
-                    f"model_selection_={siamese.model_selection_!r}"
-                )
-                record = {"set": name, "n": n, "seed": seed, "note": note}
-                record.update(protocol=protocol, methods=cell)
-                with open(records, "a") as f:
-                    f.write(json.dumps(record) + "\n")
-                print(name, n, seed, cell, flush=True)
+                    values = (*scores(y_test, pred), seconds, cpu)
+                    save(name, n, seed, "setfit", label, values)
+                if "sksiamese" in args.methods and "sksiamese" not in ran:
+                    pipe_pred, proto_pred, seconds, cpu, siamese = run_sksiamese(
+                        X, y, X_test, seed
+                    )
+                    note = (
+                        f"{name} N={n} seed {seed}: sksiamese {siamese.n_iter_} "
+                        f"epochs, model_selection_={siamese.model_selection_!r}"
+                    )
+                    for label, pred in [
+                        ("sksiamese + LR", pipe_pred),
+                        ("sksiamese prototypes", proto_pred),
+                    ]:
+                        values = (*scores(y_test, pred), seconds, cpu)
+                        save(name, n, seed, "sksiamese", label, values, note)
 
-    results, notes, seeds = {}, [], set()
-    for line in records.read_text().splitlines():
-        record = json.loads(line)
-        if record["protocol"] != protocol:
-            continue
-        cell = results.setdefault((record["set"], record["n"]), {})
-        for method, values in record["methods"].items():
-            cell.setdefault(method, []).extend(values)
-        notes.append(record["note"])
-        seeds.add(record["seed"])
+    done = read_records(records, protocol)
+    results, notes, trees = {}, {}, set()
+    for (name, n, seed, label), (method, values, note, tree) in done.items():
+        cell = results.setdefault((name, n), {})
+        cell.setdefault(label, {})[seed] = values
+        if note:
+            notes[(name, n, seed)] = note
+        if method == "sksiamese":
+            trees.add(tree or "unrecorded")
     rows = []
     for (name, n), cell in results.items():
-        for method, values in cell.items():
-            acc, f1, seconds = zip(*values)
+        for label, by_seed in cell.items():
+            acc, f1, seconds = list(zip(*by_seed.values()))[:3]
+            # CPU seconds, recorded since: the same on a loaded machine
+            cpu = [v[3] for v in by_seed.values() if len(v) > 3]
+            seeds = ",".join(str(s) for s in sorted(by_seed))
             rows.append(
-                [name, n, method, summary(acc), summary(f1), f"{np.mean(seconds):.0f}"]
+                [
+                    name,
+                    n,
+                    label,
+                    seeds,
+                    summary(acc),
+                    summary(f1),
+                    f"{np.mean(seconds):.0f}",
+                    f"{np.mean(cpu):.0f}" if len(cpu) == len(seconds) else "-",
+                ]
             )
-    header = ["set", "N per class", "method", "accuracy %", "macro-F1 %", "fit s"]
+    header = [
+        "set",
+        "N per class",
+        "method",
+        "seeds",
+        "accuracy %",
+        "macro-F1 %",
+        "fit s",
+        "fit CPU s",
+    ]
     text = "\n".join(
         [
             "# Few-shot text classification: sksiamese vs SetFit",
             "",
             *provenance(argv),
             "",
-            f"Seeds {sorted(seeds)} (one sample of N per class each), test rows: "
-            f"{'all' if not args.max_test else f'at most {args.max_test}'}; "
+            "One sample of N per class per seed, the same for every method; test "
+            f"rows: {'all' if not args.max_test else f'at most {args.max_test}'}; "
             f"mean ± sd over seeds; {machine()}.",
             "SetFit with its defaults; its steps capped at "
-            f"{args.setfit_max_steps} where it says so.",
+            f"{args.setfit_max_steps} where it says so. sksiamese rows measured "
+            f"the `sksiamese/` tree(s) {', '.join(sorted(trees))}.",
+            *([args.note] if args.note else []),
             "",
             format_table(header, rows),
             "",
-            *[f"- {line}" for line in notes],
+            *[f"- {notes[key]}" for key in sorted(notes)],
         ]
     )
     report(args.out, text)

@@ -12,7 +12,11 @@ from torch import nn
 from sksiamese import SiameseTransformer
 from sksiamese._engine.selection_scores import pair_auc
 from sksiamese.estimators._backbone_spec import backbone_spec
-from sksiamese.estimators._fewshot import MIN_SAME_CLASS_PAIRS
+from sksiamese.estimators._fewshot import (
+    MAX_FEW_SHOT_EPOCHS,
+    MIN_SAME_CLASS_PAIRS,
+    few_shot_epochs,
+)
 
 _DEFAULTS = {
     "lr": 1e-2,
@@ -153,6 +157,40 @@ def test_small_data_takes_the_backbones_min_steps():
     assert mine.fit(*_blobs(8)).n_iter_ == 3
 
 
+def test_min_steps_never_asks_for_more_than_the_epoch_cap():
+    # 16 rows, one batch an epoch: 40 steps would be 40 passes over each row
+    assert few_shot_epochs(3, 40, n_rows=16, batch_size=16) == MAX_FEW_SHOT_EPOCHS
+    assert few_shot_epochs(3, 40, n_rows=48, batch_size=16) == 14
+    # an epoch count above the cap that the backbone asks for stays
+    assert few_shot_epochs(30, 40, n_rows=16, batch_size=16) == 30
+
+
+def _classes_per_batch(est, X, y):
+    rows = dict(est.net_.callbacks_)["user_callback_0"].rows_
+    label = {tuple(row): c for row, c in zip(X, y)}
+    return [len({label[tuple(row)] for row in batch}) for batch in rows]
+
+
+def test_few_shot_batches_contrast_every_class_they_can_hold():
+    X, y = _blobs(8, n_classes=6)  # a batch of 16 holds 6 classes x 2 rows
+    est = SiameseTransformer(Pretrained, callbacks=[SeenRows()], random_state=0)
+    est.fit(X, y)
+    assert est.training_.samples_per_class == 2
+    assert set(_classes_per_batch(est, X, y)) == {6}
+    # an explicit samples_per_class takes effect: 8 rows of 2 classes
+    mine = SiameseTransformer(
+        Pretrained, samples_per_class=8, callbacks=[SeenRows()], random_state=0
+    )
+    assert set(_classes_per_batch(mine.fit(X, y), X, y)) == {2}
+    # 2 classes fill the batch with 8 rows each, as before
+    two = SiameseTransformer(Pretrained, random_state=0).fit(*_blobs(8))
+    assert two.training_.samples_per_class == 8
+    # held-out rows judge the fit: 8 rows of a class, as the rule was measured
+    judged = SiameseTransformer(Pretrained, random_state=0).fit(*_blobs(50, 6))
+    assert judged.model_selection_ == "held-out"
+    assert judged.training_.samples_per_class == 8
+
+
 def test_verbose_says_the_plan_and_the_selection(capsys):
     SiameseTransformer(Pretrained, verbose=1, random_state=0).fit(*_blobs(8))
     out = capsys.readouterr().out
@@ -252,9 +290,10 @@ def test_few_shot_text_fit_learns_what_the_frozen_encoder_misses(minilm):
         frozen_auc = _pair_auc(frozen(X_test).numpy(), y_test)
     est = SiameseTransformer(SentenceTransformerBackbone(minilm), random_state=0)
     est.fit(X, y)
-    # every sentence trained, and the training was kept: 40 steps of 16
+    # every sentence trained, and the training was kept: min_steps=40 asks
+    # for 40 passes over 16 sentences, the cap makes it 16 steps of 16
     assert est.model_selection_ == "too-few-rows"
-    assert est.n_iter_ == 40
+    assert est.n_iter_ == MAX_FEW_SHOT_EPOCHS
     assert frozen_auc < 0.7
     assert _pair_auc(est.transform(X_test), y_test) > frozen_auc + 0.2
     assert est.score(X_test, y_test) > 0.9

@@ -329,6 +329,49 @@ def test_string_labels_and_predict_proba(blobs):
     assert np.mean(proba[np.arange(len(y)), y]) > 0.6
 
 
+def _few_rows_task(seed):
+    """32 training rows of 4 overlapping classes, and 1,000 new rows."""
+    X, y = make_classification(
+        n_samples=1032,
+        n_features=20,
+        n_informative=6,
+        n_redundant=0,
+        n_classes=4,
+        n_clusters_per_class=1,
+        class_sep=1.0,
+        random_state=seed,
+    )
+    return X[:32], y[:32], X[32:], y[32:]
+
+
+def test_predict_proba_is_calibrated_on_new_rows_of_a_few_row_fit():
+    # a training row is part of its own class mean, so its distance to it is
+    # smaller than a new row's: a temperature fitted on those distances is
+    # too small and predict_proba too sure. The left-out class means fix it
+    from scipy.special import softmax
+    from sklearn.metrics import brier_score_loss, log_loss
+
+    from sksiamese.estimators._prototypes import fit_temperature
+
+    scores = {"fitted": [], "in-sample": []}
+    brier = {"fitted": [], "in-sample": []}
+    for seed in range(6):
+        X, y, X_new, y_new = _few_rows_task(seed)
+        est = SiameseTransformer(max_epochs=30, random_state=seed).fit(X, y)
+        assert est.model_selection_ == "too-few-rows"
+        in_sample = fit_temperature(est._prototype_distances(est.transform(X)), y)
+        dist = est._prototype_distances(est.transform(X_new))
+        onehot = np.eye(4)[y_new]
+        for name, proba in [
+            ("fitted", est.predict_proba(X_new)),
+            ("in-sample", softmax(-dist / in_sample, axis=1)),
+        ]:
+            scores[name].append(log_loss(y_new, proba))
+            brier[name].append(brier_score_loss(onehot.ravel(), proba.ravel()))
+    assert np.mean(scores["fitted"]) < np.mean(scores["in-sample"]) - 0.05
+    assert np.mean(brier["fitted"]) < np.mean(brier["in-sample"])
+
+
 def test_pair_distance_and_score(fitted, blobs):
     X, y = blobs
     np.testing.assert_allclose(fitted.pair_distance(X[:50], X[:50]), 0.0, atol=1e-5)

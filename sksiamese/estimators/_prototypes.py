@@ -151,16 +151,46 @@ class _PrototypeClassifier:
         self.classes_, self.prototypes_ = classes, prototypes
         return self
 
-    def _set_prototypes(self, X, codes):
-        """Class means of the embeddings, and the softmax temperature."""
+    def _set_prototypes(self, X, codes, calibration_rows=None):
+        """Class means of the embeddings, and the softmax temperature fitted
+        on ``calibration_rows`` (default: all rows) with each row left out
+        of its own class mean (see ``temperature_``)."""
         emb = self._embed(X)
         n_classes = len(self.classes_)
         # a class announced in partial_fit(classes=...) without rows has no
         # prototype (NaN) and is never predicted
         self.prototypes_ = class_means(emb, codes, n_classes)
-        rows = temperature_rows(len(codes), n_classes)
+        rows = np.arange(len(codes)) if calibration_rows is None else calibration_rows
+        rows = rows[temperature_rows(len(rows), n_classes)]
+        dist, keep = self._left_out_distances(emb, codes, rows)
+        self.temperature_ = fit_temperature(dist[keep], codes[rows][keep])
+
+    def _left_out_distances(self, emb, codes, rows):
+        """Distances of ``emb[rows]`` to the prototypes, each row's own class
+        mean taken without the row, and which rows have one (a class of one
+        row has none).
+
+        A row's distance to a mean it is part of is smaller than that of a
+        new row of its class (by a factor of about ``(n - 1) / n`` for ``n``
+        rows of the class, a lot at 8 rows per class), so a temperature
+        fitted on it would make ``predict_proba`` too sure of new rows.
+        """
+        counts = np.bincount(codes, minlength=len(self.classes_))
+        own = codes[rows]
+        keep = counts[own] > 1
+        if not keep.any():
+            # no class has a second row: only the rows themselves can say
+            return self._prototype_distances(emb[rows]), np.ones(len(rows), bool)
+        sums = class_sums(emb, codes, len(counts))
+        left_out = (sums[own] - emb[rows]) / np.maximum(counts[own] - 1, 1)[:, None]
         dist = self._prototype_distances(emb[rows])
-        self.temperature_ = fit_temperature(dist, codes[rows])
+        with torch.no_grad():
+            d_own = self.distance_.paired(
+                torch.from_numpy(emb[rows].astype(np.float64)),
+                torch.from_numpy(left_out.astype(np.float64)),
+            ).numpy()
+        dist[np.arange(len(rows)), own] = d_own
+        return dist, keep
 
     def _prototype_distances(self, emb):
         # in float64: on inputs of a tiny overall scale the embeddings share a

@@ -11,7 +11,6 @@ from sklearn.base import (
     TransformerMixin,
     _fit_context,
 )
-from sklearn.model_selection import train_test_split
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
 from .._engine.criteria import MetricCriterion
@@ -34,7 +33,7 @@ from ..utils.validation import (
 from ._base import _AUTO, SiameseBase, _init_sample, _n_features
 from ._data_defaults import held_out_rows, read_data_defaults
 from ._docstrings import fill_doc
-from ._fewshot import can_hold_out, plan_training
+from ._fewshot import plan_training, split_rows
 from ._loss_side import _build_loss, _build_miner
 from ._params import _ROUTED_PREFIXES
 from ._prototypes import _PrototypeClassifier
@@ -116,15 +115,18 @@ default="auto"
         those with a non-zero triplet loss), else 0.2.
     samples_per_class : int or "auto", default="auto"
         Rows of each class in a training batch; "auto": 4 for many classes
-        of images, else 8 (see ``projection_dim``).
+        of images, else 8 (see ``projection_dim``); with a backbone's
+        ``min_steps`` and no held-out rows (few-shot fine-tuning), as many
+        classes as a batch holds, 2 rows of each at least.
     max_epochs : int or "auto", default="auto"
         Training epochs (one epoch draws about ``n_samples`` rows). "auto",
         as for ``batch_size``, ``lr``, ``lr_schedule`` and ``weight_decay``:
         the value of the backbone's ``training_defaults()`` when it has one
         (the class or an instance alike), else the standard value (here 30);
         with a backbone's ``min_steps``, small data takes as many more epochs
-        as give that many optimizer steps (few-shot fine-tuning: 40 steps
-        for the text backbone, where 3 epochs of 16 sentences are 3 steps).
+        as give that many optimizer steps, up to 16 passes over each row
+        (few-shot fine-tuning: 40 steps for the text backbone, where 3
+        epochs of 16 sentences are 3 steps; 16 sentences take 16).
     batch_size : int or "auto", default="auto"
         Rows per training batch; "auto": 128 (or the backbone's; 256 for
         many classes of images, see ``projection_dim``).
@@ -204,7 +206,10 @@ default="auto"
         Mean embedding of each class.
     temperature_ : float
         Scale of the prototype distances in ``predict_proba``, fitted by
-        maximum likelihood on the training rows.
+        maximum likelihood: on the held-out rows when model selection held
+        rows out (the network never trained on them), else on the training
+        rows; each row is measured against its own class mean taken without
+        it, as a new row of its class would be.
     history_ : skorch.History
         Per-epoch training record (losses, durations, learning rates).
     n_iter_ : int
@@ -426,29 +431,17 @@ default="auto"
             dataset = RowsDataset(X[train], codes[train])
             self._train(net, dataset, seed, not continuing, training, init_rows)
             self.classes_ = classes
-            self._set_prototypes(X, codes)
+            self._set_prototypes(X, codes, valid)
             self._set_replay(X, codes, np.random.RandomState(seed))
         return self
 
     def _split(self, codes, seed, training):
         """Training and held-out rows, and how the model is selected (see
         ``model_selection_``)."""
-        n_samples = len(codes)
         if not self.early_stopping:
-            return np.arange(n_samples), None, "off"
-        counts = np.bincount(codes)
-        n_valid = int(np.ceil(self.validation_fraction * n_samples))
-        stratify = codes if counts.min() >= 2 and n_valid >= len(counts) else None
-        train, valid = train_test_split(
-            np.arange(n_samples),
-            test_size=n_valid,
-            stratify=stratify,
-            random_state=seed,
-        )
-        if not can_hold_out(codes[valid], training.min_steps is not None):
-            # too few held-out rows to tell a gain from noise: train on all
-            return np.arange(n_samples), None, "too-few-rows"
-        return train, valid, "held-out"
+            return np.arange(len(codes)), None, "off"
+        few_shot_budget = training.min_steps is not None
+        return split_rows(codes, self.validation_fraction, few_shot_budget, seed)
 
     @transactional
     def partial_fit(self, X, y, classes=None):

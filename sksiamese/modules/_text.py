@@ -69,9 +69,11 @@ class SentenceTransformerBackbone(nn.Module):
     ``batch_size=16`` tuples: the recipe that scores best on STS-B
     (``benchmarks/bench_stsb.py``). In :class:`~sksiamese.SiameseTransformer`,
     small data takes more epochs, so that a fit takes at least
-    ``min_steps=40`` optimizer steps (3 epochs of 16
-    sentences per class are 3 steps at 8 sentences per class, too few to
-    move the encoder), and :class:`~sksiamese.SiameseTransformer`'s
+    ``min_steps=40`` optimizer steps, up to 16 passes over each sentence (3
+    epochs of 16 sentences are 3 steps at 8 sentences per class, too few to
+    move the encoder), with no held-out rows its batches hold as many
+    classes as they can (6 classes of 2 sentences in a batch of 16), and
+    :class:`~sksiamese.SiameseTransformer`'s
     ``projection_dim="auto"`` puts no projection head on the encoder: a
     fresh random head between the loss and a pretrained embedding absorbs
     what few-shot training teaches (the user guide, "Few-shot text
