@@ -60,3 +60,17 @@ def test_raw_items_are_compared_by_value_and_groups_win():
     assert len(np.unique(inputs.ids(groups))) == 6
     with pytest.raises(ValueError, match="groups holds 2 rows for 3 pairs"):
         inputs.ids(groups[:2])
+
+
+def test_joined_tuples_index_one_set_of_items():
+    X, _ = _pairs()
+    est = SiamesePairClassifier()
+    first = est._read_tuples(X, reset=True)
+    second = est._read_tuples(X[:2], reset=False)
+    both = first.joined(second)
+    assert both.items.shape[0] == 12
+    # the appended tuples point at the appended items, which equal the first
+    np.testing.assert_array_equal(both.tuples[4:], second.tuples + 8)
+    np.testing.assert_array_equal(
+        both.items[both.tuples[4:]], first.items[first.tuples[:2]]
+    )

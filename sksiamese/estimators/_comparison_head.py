@@ -28,7 +28,6 @@ comparisons stay NaN, which the forest routes as unknown.
 import copy
 
 import numpy as np
-import scipy.sparse as sp
 from sklearn.ensemble import RandomForestClassifier
 
 from .._engine.record_tuples import record_tuples
@@ -196,19 +195,20 @@ class _HeadMixin:
             return False
         return self._uses_encoder()
 
-    def _fit_head(self, X, items, tuples, target, train, positive_only):
-        """Fit ``head_`` on the training pairs (None when there is none);
-        return the forest's out-of-bag score of each training pair."""
+    def _fit_head(self, inputs, target, train, positive_only):
+        """Fit ``head_`` on the training pairs of ``inputs`` (None when there
+        is none); return the forest's out-of-bag score of each training
+        pair."""
         self.head_ = None
         if not self._uses_head(positive_only) or len(np.unique(target[train])) < 2:
             return None
-        records = record_tuples(X, 2, type(self).__name__)
+        records = inputs.records
         head = ComparisonHead.for_estimator(self, records)
-        features = head.features(records[train], items, tuples[train])
+        features = head.features(records[train], inputs.items, inputs.tuples[train])
         self.head_, oob = head.fit(features, target[train], self._next_seed())
         return oob
 
-    def _head_calibration(self, X, items, tuples, target, train, calib, oob):
+    def _head_calibration(self, inputs, target, train, calib, oob):
         """The pairs, targets and head scores that the threshold and the
         calibration are learned on: the held-out pairs, scored by the head,
         and the training pairs by the trees that did not see them (the
@@ -219,10 +219,11 @@ class _HeadMixin:
         seen = ~np.isnan(oob)
         parts = [train[seen]]
         scores = [oob[seen]]
+        tuples = inputs.tuples
         if calib is not None:
-            records = record_tuples(X, 2, type(self).__name__)[calib]
+            records = inputs.records[calib]
             parts.insert(0, calib)
-            scores.insert(0, self._similarity(items, tuples[calib], records))
+            scores.insert(0, self._similarity(inputs.items, tuples[calib], records))
         index = np.concatenate(parts)
         return tuples[index], target[index], np.concatenate(scores)
 
@@ -253,20 +254,16 @@ class _HeadMixin:
             raise ValueError("validation_data needs the labels y_valid of its pairs.")
         return _as_records(X_valid, 2, type(self).__name__), y_valid
 
-    def _with_validation(self, X, y, items, tuples, target, X_valid, y_valid):
+    def _with_validation(self, inputs, X, y, target, X_valid, y_valid):
         """Append the validation pairs to the training ones: they are the
         held-out part (``calib``), every training pair trains."""
-        items_v, tuples_v = self._check_tuples(X_valid, reset=False)
-        target_v = self._check_y(tuples_v, y_valid, reset=False)
-        n, offset = len(tuples), items.shape[0]
-        if sp.issparse(items):
-            items = sp.vstack([items, items_v], format="csr")
-        else:
-            items = np.concatenate([items, items_v])
-        tuples = np.concatenate([tuples, tuples_v + offset])
+        valid = self._read_tuples(X_valid, reset=False)
+        target_v = self._check_y(valid.tuples, y_valid, reset=False)
+        n = len(inputs.tuples)
+        inputs = inputs.joined(valid)
         target = np.concatenate([target, target_v])
         X = _concat(X, X_valid)
         y = np.concatenate([np.asarray(y), np.asarray(y_valid)])
         self.holdout_ = "validation_data"
-        train, calib = np.arange(n), np.arange(n, len(tuples))
-        return X, y, items, tuples, target, train, calib
+        train, calib = np.arange(n), np.arange(n, len(inputs.tuples))
+        return inputs, X, y, target, train, calib

@@ -5,6 +5,7 @@ again."""
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 
 from .._engine.items import tuple_items
 from .._engine.record_tuples import record_groups
@@ -43,6 +44,19 @@ class TupleInputs:
     items: object
     tuples: np.ndarray
     id_field: str = "id"
+
+    def joined(self, other):
+        """These tuples followed by those of ``other`` (of the same kind, read
+        by the same fitted estimator): one set of items and tuple indices."""
+        if sp.issparse(self.items):
+            items = sp.vstack([self.items, other.items], format="csr")
+        else:
+            items = np.concatenate([self.items, other.items])
+        tuples = np.concatenate([self.tuples, other.tuples + self.items.shape[0]])
+        source = self.source
+        if source is not None:
+            source = np.concatenate([source, other.source]).view(type(source))
+        return TupleInputs(self.kind, source, items, tuples, self.id_field)
 
     @property
     def records(self):

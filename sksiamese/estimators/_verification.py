@@ -7,7 +7,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._engine.record_tuples import stored
 from ..metrics import select_threshold
-from ._tuple_base import _as_item_tuples, _as_records
+from ._tuple_base import _as_records
 
 # Earlier training pairs kept for replay in SiamesePairClassifier.partial_fit
 # (and at most as many held-out pairs, to re-learn the threshold on).
@@ -48,13 +48,15 @@ class _Verification:
         else:
             self.threshold_ = float(self.threshold)
 
-    def _keep_calibration(self, X, items, tuples, target, rng):
-        """Keep up to ``_REPLAY_PAIRS`` calibration pairs, as their items and
-        0/1 targets, so that ``partial_fit`` can re-learn the threshold on
-        them. With an encoder, the raw items: its output may be sparse, which
-        skops files do not hold, and encoding them again is cheap."""
+    def _keep_calibration(self, inputs, tuples, target, rng):
+        """Keep up to ``_REPLAY_PAIRS`` calibration pairs of ``inputs``, as
+        their items and 0/1 targets, so that ``partial_fit`` can re-learn the
+        threshold on them. With an encoder, the raw items: its output may be
+        sparse, which skops files do not hold, and encoding them again is
+        cheap."""
+        items = inputs.items
         if self._uses_encoder():
-            items = _as_item_tuples(X, 2, type(self).__name__, "pairs").ravel()
+            items = inputs.source.ravel()
         keep = np.sort(rng.permutation(len(target))[:_REPLAY_PAIRS])
         rows, inverse = np.unique(tuples[keep].ravel(), return_inverse=True)
         self._calib_items_ = stored(items[rows])

@@ -342,17 +342,18 @@ class SiamesePairClassifier(ClassifierMixin, _Verification, _HeadMixin, _TupleBa
                     target, stratify=True, ids=ids, similar=target == 1
                 )
             else:
-                X, y, items, tuples, target, train, calib = self._with_validation(
-                    X, y, items, tuples, target, X_valid, y_valid
+                inputs, X, y, target, train, calib = self._with_validation(
+                    inputs, X, y, target, X_valid, y_valid
                 )
+                items, tuples = inputs.items, inputs.tuples
             valid = None if calib is None else (tuples[calib], target[calib])
             self._fit_tuples(
                 training, items, tuples[train], target[train], valid, continuing
             )
-            oob = self._fit_head(X, items, tuples, target, train, positive_only)
+            oob = self._fit_head(inputs, target, train, positive_only)
             if self.head_ is not None:
                 calib_tuples, calib_target, score = self._head_calibration(
-                    X, items, tuples, target, train, calib, oob
+                    inputs, target, train, calib, oob
                 )
                 self._calibrate(score, calib_target)
             else:
@@ -373,7 +374,7 @@ class SiamesePairClassifier(ClassifierMixin, _Verification, _HeadMixin, _TupleBa
                     calib_target = np.concatenate([calib_target, 0 * calib_target])
                 self._calibrate(self._similarity(items, calib_tuples), calib_target)
             rng = np.random.RandomState(self._next_seed())
-            self._keep_calibration(X, items, calib_tuples, calib_target, rng)
+            self._keep_calibration(inputs, calib_tuples, calib_target, rng)
             # replay only training pairs: the held-out ones stay held out
             self._set_replay(_take(X, train), np.asarray(y)[train], rng)
         return self
