@@ -151,17 +151,21 @@ class _PrototypeClassifier:
         self.classes_, self.prototypes_ = classes, prototypes
         return self
 
-    def _set_prototypes(self, X, codes, calibration_rows=None):
+    def _set_prototypes(self, X, codes):
         """Class means of the embeddings, and the softmax temperature fitted
-        on ``calibration_rows`` (default: all rows) with each row left out
-        of its own class mean (see ``temperature_``)."""
+        on the rows, each left out of its own class mean (see
+        ``temperature_``)."""
+        # not on the held-out rows alone: a few dozen of them, all classified
+        # right, drive the maximum-likelihood temperature to its bound
+        # (predict_proba near 1 for every row); on a held-out 30 % of wine,
+        # breast cancer, iris, blobs and digits, the log-loss of all rows'
+        # temperature was lower or equal in every case (wine 0.08 vs 0.92)
         emb = self._embed(X)
         n_classes = len(self.classes_)
         # a class announced in partial_fit(classes=...) without rows has no
         # prototype (NaN) and is never predicted
         self.prototypes_ = class_means(emb, codes, n_classes)
-        rows = np.arange(len(codes)) if calibration_rows is None else calibration_rows
-        rows = rows[temperature_rows(len(rows), n_classes)]
+        rows = temperature_rows(len(codes), n_classes)
         dist, keep = self._left_out_distances(emb, codes, rows)
         self.temperature_ = fit_temperature(dist[keep], codes[rows][keep])
 

@@ -206,10 +206,9 @@ default="auto"
         Mean embedding of each class.
     temperature_ : float
         Scale of the prototype distances in ``predict_proba``, fitted by
-        maximum likelihood: on the held-out rows when model selection held
-        rows out (the network never trained on them), else on the training
-        rows; each row is measured against its own class mean taken without
-        it, as a new row of its class would be.
+        maximum likelihood on all rows of the fit, each measured against its
+        own class mean taken without it, as a new row of its class would
+        be.
     history_ : skorch.History
         Per-epoch training record (losses, durations, learning rates).
     n_iter_ : int
@@ -431,7 +430,7 @@ default="auto"
             dataset = RowsDataset(X[train], codes[train])
             self._train(net, dataset, seed, not continuing, training, init_rows)
             self.classes_ = classes
-            self._set_prototypes(X, codes, valid)
+            self._set_prototypes(X, codes)
             self._set_replay(X, codes, np.random.RandomState(seed))
         return self
 
