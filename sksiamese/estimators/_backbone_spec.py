@@ -7,6 +7,7 @@ from torch import nn
 
 from ..modules import MLP
 from ..modules._fieldwise import encoder_fields
+from ._params import is_auto
 
 BACKBONE_PARAMS = ("hidden_layer_sizes", "embedding_dim", "dropout", "batch_norm")
 
@@ -38,7 +39,7 @@ def backbone_spec(est, n_features):
     for name in ("n_features", *BACKBONE_PARAMS):
         key = f"module__{name}"
         value = n_features if name == "n_features" else getattr(est, name)
-        if key in routed or (name == "embedding_dim" and _is_auto(value)):
+        if key in routed or (name == "embedding_dim" and is_auto(value)):
             # "auto": the backbone's own default (MLP sizes it from the input)
             continue
         at_default = name != "n_features" and _same(value, defaults[name].default)
@@ -59,10 +60,6 @@ def backbone_spec(est, n_features):
         # never train the user's instance in place: fit must not change params
         module = copy.deepcopy(module)
     return module, {**kwargs, **routed}
-
-
-def _is_auto(value):
-    return isinstance(value, str) and value == "auto"
 
 
 def _same(value, default):

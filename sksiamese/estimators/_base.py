@@ -32,7 +32,7 @@ from ..distances import DISTANCES
 from ..modules import MLP
 from ._backbone_spec import backbone_spec
 from ._embedding import _Embedding, predict_batch_size
-from ._params import _RoutedParams
+from ._params import _RoutedParams, is_auto
 from ._pickling import _NetPickling
 from ._transaction import architecture, check_same_network
 
@@ -130,13 +130,13 @@ class SiameseBase(_RoutedParams, _Embedding, _NetPickling, BaseEstimator):
         params = {}
         for name in _TRAINING_PARAMS:
             value = getattr(self, name)
-            if isinstance(value, str) and value == "auto":
+            if is_auto(value):
                 value = backbone.get(name, self._standard_training[name])
             params[name] = value
         # the backbone's projection head where the estimator leaves it at
         # "auto"
         projection = getattr(self, "projection_dim", None)
-        if _is_auto(projection) and "projection_dim" in backbone:
+        if is_auto(projection) and "projection_dim" in backbone:
             projection = backbone["projection_dim"]
         return TrainingSpec(
             **params,
@@ -441,7 +441,3 @@ def _init_index(index, seed, size=_INIT_ROWS):
 def _n_features(X):
     """Features per row; None for raw items that the backbone embeds."""
     return None if X.ndim == 1 else X.shape[1]
-
-
-def _is_auto(value):
-    return isinstance(value, str) and value == "auto"

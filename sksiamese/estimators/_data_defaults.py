@@ -31,6 +31,7 @@ from .._engine.selection import HeldOut
 from .._engine.selection_scores import pair_auc
 from ..augment import RandomAffine
 from ..distances import get_distance
+from ._params import is_auto
 
 # A batch of 64 classes then covers at most a quarter of the classes, so a
 # softmax over the batch's classes sees many negatives per row; face and
@@ -40,10 +41,6 @@ MANY_CLASSES = 256
 _MANY = {"loss": "supcon", "projection_dim": None, "samples_per_class": 4}
 _FEW = {"loss": "contrastive", "projection_dim": 64, "samples_per_class": 8}
 _MANY_TRAINING = {"batch_size": 256, "lr": 3e-3}
-
-
-def _is_auto(value):
-    return isinstance(value, str) and value == "auto"
 
 
 def input_shape_of(estimator):
@@ -82,15 +79,15 @@ def resolve_data_defaults(estimator, n_classes, training):
     # text encoder's projection_dim) stays; the others take the regime's
     out = {
         name: getattr(training, name)
-        if not _is_auto(getattr(training, name))
+        if not is_auto(getattr(training, name))
         else regime[name]
         for name in regime
     }
-    if _is_auto(estimator.loss) and estimator.margin is not None:
+    if is_auto(estimator.loss) and estimator.margin is not None:
         # a margin given asks for the loss that has one
         out["loss"] = "contrastive"
     augment = estimator.augment
-    if _is_auto(augment):
+    if is_auto(augment):
         augment = None
         if many:
             # the strength of bench_omniglot's recipe; seeded per fit by the
@@ -106,7 +103,7 @@ def resolve_data_defaults(estimator, n_classes, training):
     hook = getattr(estimator.module, "training_defaults", None)
     if many and not (isinstance(estimator.module, nn.Module) and hook is not None):
         for name, value in _MANY_TRAINING.items():
-            if _is_auto(getattr(estimator, name)):
+            if is_auto(getattr(estimator, name)):
                 out[name] = value
     return training.replace(**out)
 

@@ -5,6 +5,12 @@
 _ROUTED_PREFIXES = ("module__", "optimizer__")
 
 
+def is_auto(value):
+    """Whether a parameter is left at "auto" (a value read from the backbone
+    or the data at fit time); arrays and other non-strings never are."""
+    return isinstance(value, str) and value == "auto"
+
+
 class _RoutedParams:
     """``get_params`` / ``set_params`` with the routed keywords included."""
 

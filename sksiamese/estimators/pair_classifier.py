@@ -24,6 +24,7 @@ from ._base import _init_index
 from ._comparison_head import _HeadMixin
 from ._docstrings import fill_doc
 from ._label_guard import conventional_positive, warn_if_labels_inverted
+from ._params import is_auto
 from ._transaction import transactional
 from ._tuple_base import (
     _as_records,
@@ -331,7 +332,7 @@ class SiamesePairClassifier(ClassifierMixin, _Verification, _HeadMixin, _TupleBa
             self._positive_rate_ = None if positive_only else float(target.mean())
             if not positive_only and not self._takes_raw_items():
                 self._check_label_convention(items, tuples, target)
-            if self._uses_head(positive_only) and self.max_epochs == "auto":
+            if self._uses_head(positive_only) and is_auto(self.max_epochs):
                 # the head decides from the encoder's fields, not the twins:
                 # their epochs serve embed (blocking) only
                 epochs = min(training.max_epochs, _HEAD_TWIN_EPOCHS)
