@@ -110,6 +110,23 @@ def test_results_do_not_depend_on_the_thread_policy(two_threads, digits):
     np.testing.assert_allclose(model.embed(X), one, rtol=1e-5, atol=1e-6)
 
 
+def test_a_seeded_fit_is_the_same_whatever_the_callers_threads(digits):
+    # a grid search on Dask or joblib workers (one thread each) must score as
+    # the sequential run does on the caller's threads: the orthogonal start's
+    # QR rounded differently on two threads, and the whole fit followed
+    X, y = digits
+    before = torch.get_num_threads()
+    embeddings = []
+    try:
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            model = SiameseTransformer(max_epochs=2, loss="triplet", random_state=0)
+            embeddings.append(model.fit(X, y).transform(X))
+    finally:
+        torch.set_num_threads(before)
+    np.testing.assert_array_equal(embeddings[0], embeddings[1])
+
+
 def test_large_networks_keep_the_current_setting_but_never_exceed_it():
     conv = ConvNet(n_features=28 * 28, input_shape=(28, 28))
     small = MLP(n_features=64, hidden_layer_sizes=(), embedding_dim=256)

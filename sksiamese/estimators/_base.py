@@ -390,14 +390,18 @@ class SiameseBase(_RoutedParams, _Embedding, _NetPickling, BaseEstimator):
         (``validation_scores_``, ``best_epoch_``, ``best_validation_score_``).
         """
         with self._torch_seeded(seed):
-            if initialize:
-                net.initialize()
-                hook = getattr(net.module_, "initialize_from", None)
-                if init_rows is not None and hook is not None:
-                    hook(init_rows)
-                hook = getattr(net.module_, "initialize_from_pairs", None)
-                if init_pairs is not None and hook is not None:
-                    hook(*init_pairs)
+            # one thread: the start (an orthogonal init's QR, the row scales)
+            # then rounds the same whatever the caller's thread setting, so a
+            # seeded fit is the same in any process
+            with torch_threads(1):
+                if initialize:
+                    net.initialize()
+                    hook = getattr(net.module_, "initialize_from", None)
+                    if init_rows is not None and hook is not None:
+                        hook(init_rows)
+                    hook = getattr(net.module_, "initialize_from_pairs", None)
+                    if init_pairs is not None and hook is not None:
+                        hook(*init_pairs)
             try:
                 with torch_threads(self._n_threads(net, dataset)):
                     net.partial_fit(dataset)
