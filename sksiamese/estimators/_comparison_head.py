@@ -10,8 +10,10 @@ fixed threshold on one similarity. Per pair it reads:
 - per field, cheap agreement signals of the raw values
   (:func:`sksiamese.utils.field_signals.field_signals`): equal words, shared
   words, a shared code such as a model number, the Indel and Jaro-Winkler
-  similarities of the characters, the relative difference of numbers parsed
-  from prices, percentages, durations or dates, a missing value.
+  similarities of the characters, the token-set and Monge-Elkan
+  similarities of the words, their 3-gram overlap and length ratio, the
+  relative difference of numbers parsed from prices, percentages,
+  durations or dates, a missing value.
 
 It does not read the trained twins' cosines: the twins fit the training
 pairs that the forest then learns from, so on those pairs their cosines
