@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from sksiamese import SiamesePairClassifier
+from sksiamese.utils.field_signals import TEXT_SIGNALS
 
 pd = pytest.importorskip("pandas")
 
@@ -223,3 +224,30 @@ def test_with_the_head_auto_epochs_train_the_twins_two_epochs():
     assert mine.fit(X, y).n_iter_ == 3
     plain = SiamesePairClassifier(head=None, early_stopping=False, random_state=0)
     assert plain.fit(X, y).training_.max_epochs == 30
+
+
+def test_the_head_compares_whole_records_when_values_sit_in_another_field():
+    # the brand pasted into the title on one side: field by field the titles
+    # and brands disagree, the whole records are the same words
+    from sksiamese.estimators._comparison_head import ComparisonHead
+
+    lenovo = [
+        {"title": "thinkpad x1 lenovo", "brand": ""},
+        {"title": "thinkpad x1", "brand": "lenovo"},
+    ]
+    dell = [
+        {"title": "thinkpad x1 lenovo", "brand": ""},
+        {"title": "thinkpad x1", "brand": "dell"},
+    ]
+    records = np.empty((2, 2), dtype=object)
+    records[0], records[1] = lenovo, dell
+    head = ComparisonHead(["title", "brand"], [], [slice(None)])
+    features = head.features(records, np.eye(4), np.array([[0, 1], [2, 3]]))
+    n = len(TEXT_SIGNALS)
+    assert features.shape[1] == 1 + 3 * n  # cosine, two fields, whole records
+    title, whole = features[:, 1 : 1 + n], features[:, 1 + 2 * n :]
+    exact = TEXT_SIGNALS.index("exact")
+    assert title[:, exact].tolist() == [0.0, 0.0]
+    assert whole[:, exact].tolist() == [1.0, 0.0]
+    token_set = TEXT_SIGNALS.index("token_set")
+    assert whole[0, token_set] == 1.0 > whole[1, token_set]

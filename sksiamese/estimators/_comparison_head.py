@@ -13,7 +13,10 @@ fixed threshold on one similarity. Per pair it reads:
   similarities of the characters, the token-set and Monge-Elkan
   similarities of the words, their 3-gram overlap and length ratio, the
   relative difference of numbers parsed from prices, percentages,
-  durations or dates, a missing value.
+  durations or dates, a missing value;
+- the text signals of the whole records (every field's value joined), which
+  still agree when a value sits in another field in one of the two records
+  (a brand pasted into the title, as in DeepMatcher's dirty sets).
 
 It does not read the trained twins' cosines: the twins fit the training
 pairs that the forest then learns from, so on those pairs their cosines
@@ -34,7 +37,7 @@ from sklearn.ensemble import RandomForestClassifier
 
 from .._engine.record_tuples import record_tuples
 from ..utils.field_signals import field_signals
-from ..utils.record_values import numeric_like
+from ..utils.record_values import is_missing, numeric_like
 from ..utils.rows import row_cosines, row_products
 from ._tuple_base import _as_records, _concat
 
@@ -50,6 +53,14 @@ def _block_cosines(A, B, slices):
     """Cosine of the two rows' columns of each block, one column per block
     (0 where a block is all zero)."""
     return [row_cosines(*row_products(A[:, s], B[:, s])) for s in slices]
+
+
+def _joined(records, fields):
+    """Each record's present values of ``fields``, joined by spaces."""
+    return [
+        " ".join(str(r.get(f)) for f in fields if not is_missing(r.get(f)))
+        for r in records
+    ]
 
 
 class ComparisonHead:
@@ -95,6 +106,10 @@ class ComparisonHead:
             left = [r.get(field) for r in records[:, 0]]
             right = [r.get(field) for r in records[:, 1]]
             out.append(field_signals(left, right, field in self.numeric_fields))
+        if len(self.fields) > 1:
+            # the whole records: a value moved to another field still agrees
+            left, right = (_joined(records[:, i], self.fields) for i in (0, 1))
+            out.append(field_signals(left, right, numeric=False))
         return np.hstack(out).astype(np.float64)
 
     def fit(self, features, y, seed):
