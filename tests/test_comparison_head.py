@@ -251,3 +251,42 @@ def test_the_head_compares_whole_records_when_values_sit_in_another_field():
     assert whole[:, exact].tolist() == [1.0, 0.0]
     token_set = TEXT_SIGNALS.index("token_set")
     assert whole[0, token_set] == 1.0 > whole[1, token_set]
+
+
+def test_head_twins_reads_out_of_fold_twin_cosines(monkeypatch):
+    """head="twins": the forest also reads the twins' cosine, learned from
+    twins trained on the other folds of the training pairs (each training
+    pair is scored once, by twins that never saw it), and on new pairs from
+    the estimator's own twins."""
+    import torch
+
+    from sksiamese.estimators import _comparison_head
+
+    X, y = _code_and_title_pairs(120, seed=0)
+    seen_by_fold = []
+    fit = SiamesePairClassifier.fit
+
+    def spy(self, X_fit, y_fit=None, **kw):
+        if self.head is None:  # a fold's twins
+            seen_by_fold.append({tuple(r["title"] for r in pair) for pair in X_fit})
+        return fit(self, X_fit, y_fit, **kw)
+
+    monkeypatch.setattr(SiamesePairClassifier, "fit", spy)
+    clf = SiamesePairClassifier(head="twins", **QUICK).fit(X, y)
+    assert clf.head_.reads_twins
+    assert len(seen_by_fold) == _comparison_head._TWIN_FOLDS
+    # each fold's twins leave out another third of the training pairs
+    everything = set.union(*seen_by_fold)
+    assert all(0.55 < len(seen) / len(everything) < 0.75 for seen in seen_by_fold)
+    for i, seen in enumerate(seen_by_fold):
+        others = set.intersection(*(s for j, s in enumerate(seen_by_fold) if j != i))
+        assert not (everything - seen) & (everything - others)
+    # the decision depends on the estimator's twins
+    before = clf.similarity(X)
+    with torch.no_grad():
+        for param in clf.net_.module_.parameters():
+            param.add_(torch.randn_like(param))
+    assert not np.allclose(clf.similarity(X), before)
+    pairs = np.random.RandomState(0).rand(40, 2, 4)
+    with pytest.raises(ValueError, match="head='twins' compares the fields"):
+        SiamesePairClassifier(head="twins", **QUICK).fit(pairs, np.arange(40) % 2)
