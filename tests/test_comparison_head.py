@@ -290,3 +290,32 @@ def test_head_twins_reads_out_of_fold_twin_cosines(monkeypatch):
     pairs = np.random.RandomState(0).rand(40, 2, 4)
     with pytest.raises(ValueError, match="head='twins' compares the fields"):
         SiamesePairClassifier(head="twins", **QUICK).fit(pairs, np.arange(40) % 2)
+
+
+def test_the_head_learns_from_the_pairs_the_holdout_drops(monkeypatch):
+    # the identity-disjoint hold-out drops the pairs that straddle it from
+    # the twins' training; the forest learns from every pair not held out
+    from sksiamese.estimators._comparison_head import ComparisonHead
+
+    X, y = _code_and_title_pairs(160, seed=0)
+    # entities shared by several pairs: held-out entities leave pairs
+    # straddling between them and the training entities
+    X = pd.concat([X, X.assign(rtable_title=np.roll(X["rtable_title"], 1))])
+    y = np.concatenate([y, np.zeros_like(y)])
+    seen = {}
+    holdout, head_fit = SiamesePairClassifier._holdout, ComparisonHead.fit
+
+    def spy_holdout(self, *args, **kwargs):
+        seen["train"], seen["calib"] = holdout(self, *args, **kwargs)
+        return seen["train"], seen["calib"]
+
+    def spy_fit(self, features, target, seed):
+        seen["head"] = len(target)
+        return head_fit(self, features, target, seed)
+
+    monkeypatch.setattr(SiamesePairClassifier, "_holdout", spy_holdout)
+    monkeypatch.setattr(ComparisonHead, "fit", spy_fit)
+    clf = SiamesePairClassifier(**QUICK).fit(X, y)
+    assert clf.holdout_ == "identity-disjoint"
+    assert len(seen["train"]) + len(seen["calib"]) < len(y)  # some straddle
+    assert seen["head"] == len(y) - len(seen["calib"])

@@ -356,10 +356,11 @@ class SiamesePairClassifier(ClassifierMixin, _Verification, _HeadMixin, _TupleBa
             self._fit_tuples(
                 training, items, tuples[train], target[train], valid, continuing
             )
-            oob = self._fit_head(inputs, target, train, positive_only, training)
+            head_train = self._head_rows(len(target), train, calib)
+            oob = self._fit_head(inputs, target, head_train, positive_only, training)
             if self.head_ is not None:
                 calib_tuples, calib_target, score = self._head_calibration(
-                    inputs, target, train, calib, oob
+                    inputs, target, head_train, calib, oob
                 )
                 self._calibrate(score, calib_target)
             else:
