@@ -128,8 +128,8 @@ class SiamesePairClassifier(ClassifierMixin, _Verification, _HeadMixin, _TupleBa
         forest also reads the trained twins' cosine of each pair, learned
         out of fold (twins trained on 2/3 of the training pairs score the
         other third, three times), as the twins' cosines on pairs they
-        fitted would be trusted too much; 3 more trainings of the twins (on
-        Amazon-Google's valid pairs, AP 73.9 to 76.2, F1 69.8 to 70.6). "auto":
+        fitted would be trusted too much; it costs 3 more trainings of the
+        twins (see the user guide for what it buys). "auto":
         "forest" on records (with the default or a user encoder), None
         otherwise.
     {training}
