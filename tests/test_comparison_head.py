@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from sksiamese import SiamesePairClassifier
+from sksiamese.utils.field_signals import TEXT_SIGNALS
 
 pd = pytest.importorskip("pandas")
 
@@ -223,3 +224,98 @@ def test_with_the_head_auto_epochs_train_the_twins_two_epochs():
     assert mine.fit(X, y).n_iter_ == 3
     plain = SiamesePairClassifier(head=None, early_stopping=False, random_state=0)
     assert plain.fit(X, y).training_.max_epochs == 30
+
+
+def test_the_head_compares_whole_records_when_values_sit_in_another_field():
+    # the brand pasted into the title on one side: field by field the titles
+    # and brands disagree, the whole records are the same words
+    from sksiamese.estimators._comparison_head import ComparisonHead
+
+    lenovo = [
+        {"title": "thinkpad x1 lenovo", "brand": ""},
+        {"title": "thinkpad x1", "brand": "lenovo"},
+    ]
+    dell = [
+        {"title": "thinkpad x1 lenovo", "brand": ""},
+        {"title": "thinkpad x1", "brand": "dell"},
+    ]
+    records = np.empty((2, 2), dtype=object)
+    records[0], records[1] = lenovo, dell
+    head = ComparisonHead(["title", "brand"], [], [slice(None)])
+    features = head.features(records, np.eye(4), np.array([[0, 1], [2, 3]]))
+    n = len(TEXT_SIGNALS)
+    assert features.shape[1] == 1 + 3 * n  # cosine, two fields, whole records
+    title, whole = features[:, 1 : 1 + n], features[:, 1 + 2 * n :]
+    exact = TEXT_SIGNALS.index("exact")
+    assert title[:, exact].tolist() == [0.0, 0.0]
+    assert whole[:, exact].tolist() == [1.0, 0.0]
+    token_set = TEXT_SIGNALS.index("token_set")
+    assert whole[0, token_set] == 1.0 > whole[1, token_set]
+
+
+def test_head_twins_reads_out_of_fold_twin_cosines(monkeypatch):
+    """head="twins": the forest also reads the twins' cosine, learned from
+    twins trained on the other folds of the training pairs (each training
+    pair is scored once, by twins that never saw it), and on new pairs from
+    the estimator's own twins."""
+    import torch
+
+    from sksiamese.estimators import _comparison_head
+
+    X, y = _code_and_title_pairs(120, seed=0)
+    seen_by_fold = []
+    fit = SiamesePairClassifier.fit
+
+    def spy(self, X_fit, y_fit=None, **kw):
+        if self.head is None:  # a fold's twins
+            seen_by_fold.append({tuple(r["title"] for r in pair) for pair in X_fit})
+        return fit(self, X_fit, y_fit, **kw)
+
+    monkeypatch.setattr(SiamesePairClassifier, "fit", spy)
+    clf = SiamesePairClassifier(head="twins", **QUICK).fit(X, y)
+    assert clf.head_.reads_twins
+    assert len(seen_by_fold) == _comparison_head._TWIN_FOLDS
+    # each fold's twins leave out another third of the training pairs
+    everything = set.union(*seen_by_fold)
+    assert all(0.55 < len(seen) / len(everything) < 0.75 for seen in seen_by_fold)
+    for i, seen in enumerate(seen_by_fold):
+        others = set.intersection(*(s for j, s in enumerate(seen_by_fold) if j != i))
+        assert not (everything - seen) & (everything - others)
+    # the decision depends on the estimator's twins
+    before = clf.similarity(X)
+    with torch.no_grad():
+        for param in clf.net_.module_.parameters():
+            param.add_(torch.randn_like(param))
+    assert not np.allclose(clf.similarity(X), before)
+    pairs = np.random.RandomState(0).rand(40, 2, 4)
+    with pytest.raises(ValueError, match="head='twins' compares the fields"):
+        SiamesePairClassifier(head="twins", **QUICK).fit(pairs, np.arange(40) % 2)
+
+
+def test_the_head_learns_from_the_pairs_the_holdout_drops(monkeypatch):
+    # the identity-disjoint hold-out drops the pairs that straddle it from
+    # the twins' training; the forest learns from every pair not held out
+    from sksiamese.estimators._comparison_head import ComparisonHead
+
+    X, y = _code_and_title_pairs(160, seed=0)
+    # entities shared by several pairs: held-out entities leave pairs
+    # straddling between them and the training entities
+    X = pd.concat([X, X.assign(rtable_title=np.roll(X["rtable_title"], 1))])
+    y = np.concatenate([y, np.zeros_like(y)])
+    seen = {}
+    holdout, head_fit = SiamesePairClassifier._holdout, ComparisonHead.fit
+
+    def spy_holdout(self, *args, **kwargs):
+        seen["train"], seen["calib"] = holdout(self, *args, **kwargs)
+        return seen["train"], seen["calib"]
+
+    def spy_fit(self, features, target, seed):
+        seen["head"] = len(target)
+        return head_fit(self, features, target, seed)
+
+    monkeypatch.setattr(SiamesePairClassifier, "_holdout", spy_holdout)
+    monkeypatch.setattr(ComparisonHead, "fit", spy_fit)
+    clf = SiamesePairClassifier(**QUICK).fit(X, y)
+    assert clf.holdout_ == "identity-disjoint"
+    assert len(seen["train"]) + len(seen["calib"]) < len(y)  # some straddle
+    assert seen["head"] == len(y) - len(seen["calib"])

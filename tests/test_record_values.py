@@ -41,7 +41,8 @@ def test_text_signals_see_codes_and_shared_words():
     right = ["acme gadget xj 200", "ACME  widget!", "x", "tr\u00c3 \u00b6 egs ale"]
     out = field_signals(left, right, numeric=False)
     assert out.shape == (4, len(TEXT_SIGNALS))
-    exact, jaccard, containment, code, missing, indel, jaro_winkler = out.T
+    exact, jaccard, containment, code, missing, indel, jaro_winkler = out.T[:7]
+    token_set, monge_elkan, trigrams, length_ratio = out.T[7:]
     assert exact.tolist()[:2] == [0.0, 1.0]
     assert exact[3] == 1.0
     assert code[0] == 1.0  # "200" is shared
@@ -56,6 +57,25 @@ def test_text_signals_see_codes_and_shared_words():
     assert 0.5 < jaro_winkler[0] < 1.0
     assert np.isnan(indel[2])
     assert np.isnan(jaro_winkler[2])
+    # word-level: equal words, in any order and case, agree fully
+    assert token_set[1] == monge_elkan[1] == trigrams[1] == length_ratio[1] == 1.0
+    assert 0.5 < monge_elkan[0] < 1.0
+    assert 0.3 < trigrams[0] < 0.7
+    assert length_ratio[0] == 4 / 5  # "acme gadget xj 200" against five words
+    assert np.isnan(token_set[2])
+    assert np.isnan(length_ratio[2])
+
+
+def test_word_signals_forgive_reordering_and_extra_words():
+    out = field_signals(
+        ["thinkpad x1 lenovo", "thinkpad x1 lenovo"],
+        ["lenovo thinkpad x1 carbon laptop", "dell latitude e7450"],
+        numeric=False,
+    )
+    token_set, monge_elkan = out[:, 7], out[:, 8]
+    assert token_set[0] == 1.0  # all of the left's words are in the right
+    assert token_set[1] < 0.5
+    assert monge_elkan[0] > 0.8 > monge_elkan[1]
 
 
 def test_numeric_signals_compare_parsed_numbers():

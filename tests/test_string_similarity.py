@@ -1,4 +1,4 @@
-"""Character-level string similarities (sksiamese.utils.string_similarity):
+"""Character- and word-level string similarities (sksiamese.utils.string_similarity):
 the pure-Python implementations against their definitions, and against the
 optional rapidfuzz accelerator when it is installed."""
 
@@ -74,3 +74,23 @@ def test_the_fallback_gives_the_accelerators_values():
         assert ss._python_jaro_winkler(a, b) == pytest.approx(
             rapidfuzz.JaroWinkler.similarity(a, b), abs=1e-12
         )
+
+
+def test_token_set_similarity_is_rapidfuzz_token_set_ratio():
+    # values of rapidfuzz.fuzz.token_set_ratio / 100
+    similarity = ss.token_set_similarity
+    assert similarity(["acme", "widget"], ["acme", "gadget"]) == pytest.approx(9 / 11)
+    assert similarity(["a", "b", "c"], ["c", "d", "e", "f"]) == pytest.approx(0.5)
+    assert similarity(["xx", "yy"], ["zz", "ww"]) == pytest.approx(0.2)
+    assert ss.token_set_similarity(["x1", "lenovo"], ["lenovo", "x1", "carbon"]) == 1.0
+    assert ss.token_set_similarity([], ["a"]) == 0.0
+
+
+def test_monge_elkan_forgives_a_typo_in_one_word():
+    words = ["lenovo", "thinkpad", "x1"]
+    typo = ["lenovo", "thinkpda", "x1"]
+    assert ss.monge_elkan_similarity(words, list(reversed(words))) == 1.0
+    assert 0.95 < ss.monge_elkan_similarity(words, typo) < 1.0
+    # the whole-string Jaro-Winkler loses more to reordering
+    assert ss.jaro_winkler_similarity(" ".join(words), "x1 thinkpad lenovo") < 0.8
+    assert ss.monge_elkan_similarity(words, ["dell", "latitude"]) < 0.6

@@ -10,14 +10,25 @@ fixed threshold on one similarity. Per pair it reads:
 - per field, cheap agreement signals of the raw values
   (:func:`sksiamese.utils.field_signals.field_signals`): equal words, shared
   words, a shared code such as a model number, the Indel and Jaro-Winkler
-  similarities of the characters, the relative difference of numbers parsed
-  from prices, percentages, durations or dates, a missing value.
+  similarities of the characters, the token-set and Monge-Elkan
+  similarities of the words, their 3-gram overlap and length ratio, the
+  relative difference of numbers parsed from prices, percentages,
+  durations or dates, a missing value;
+- the text signals of the whole records (every field's value joined), which
+  still agree when a value sits in another field in one of the two records
+  (a brand pasted into the title, as in DeepMatcher's dirty sets).
 
 It does not read the trained twins' cosines: the twins fit the training
 pairs that the forest then learns from, so on those pairs their cosines
 separate matches better than on new pairs, and the forest trusts them too
 much and scores new pairs worse (measured in the user guide's "Entity
 matching"). The trained twins give ``embed``, for blocking and search.
+
+With ``head="twins"`` it also reads the trained twins' cosine of each pair,
+out of fold: on a training pair, from twins trained on the other folds of
+the training pairs (cross-fitting), so that the forest learns how much the
+twins are worth on pairs they have not fitted; on new pairs, from the
+estimator's own twins, trained on every training pair.
 
 A random forest on these learns how they interact ("same model number,
 different title wording" is a match; "similar wording, another code" is
@@ -28,11 +39,13 @@ comparisons stay NaN, which the forest routes as unknown.
 import copy
 
 import numpy as np
+from sklearn.base import clone
 from sklearn.ensemble import RandomForestClassifier
+from sklearn.model_selection import StratifiedKFold
 
 from .._engine.record_tuples import record_tuples
 from ..utils.field_signals import field_signals
-from ..utils.record_values import numeric_like
+from ..utils.record_values import is_missing, numeric_like
 from ..utils.rows import row_cosines, row_products
 from ._tuple_base import _as_records, _concat
 
@@ -42,12 +55,24 @@ _N_TREES = 300
 # Least pairs in a leaf: a leaf of one pair memorises it, and the held-out
 # pairs then see over-confident scores
 _MIN_LEAF = 2
+# Folds of the cross-fitted twins of head="twins": each trains on 2/3 of the
+# training pairs (their cosines then stand for the full twins' on new pairs)
+# and each fold costs one more training of the twins
+_TWIN_FOLDS = 3
 
 
 def _block_cosines(A, B, slices):
     """Cosine of the two rows' columns of each block, one column per block
     (0 where a block is all zero)."""
     return [row_cosines(*row_products(A[:, s], B[:, s])) for s in slices]
+
+
+def _joined(records, fields):
+    """Each record's present values of ``fields``, joined by spaces."""
+    return [
+        " ".join(str(r.get(f)) for f in fields if not is_missing(r.get(f)))
+        for r in records
+    ]
 
 
 class ComparisonHead:
@@ -63,12 +88,15 @@ class ComparisonHead:
         :func:`sksiamese.utils.record_values.numeric_like`).
     input_slices : list of slice
         The encoder's column blocks whose cosines the head reads.
+    reads_twins : bool, default=False
+        Whether the head also reads the twins' similarity of each pair.
     """
 
-    def __init__(self, fields, numeric_fields, input_slices):
+    def __init__(self, fields, numeric_fields, input_slices, reads_twins=False):
         self.fields = fields
         self.numeric_fields = numeric_fields
         self.input_slices = input_slices
+        self.reads_twins = reads_twins
 
     @classmethod
     def for_estimator(cls, estimator, records):
@@ -81,10 +109,11 @@ class ComparisonHead:
         slices = getattr(estimator.encoder_, "field_slices_", {}).values()
         # an encoder without field blocks (a user's): the whole row's cosine
         slices = [s for s in slices if s.stop > s.start] or [slice(None)]
-        return cls(fields, numeric, slices)
+        return cls(fields, numeric, slices, estimator.head == "twins")
 
-    def features(self, records, items, tuples):
-        """The head's input: one row per pair."""
+    def features(self, records, items, tuples, twins=None):
+        """The head's input: one row per pair (``twins``: the twins'
+        similarity of each pair, read when ``reads_twins``)."""
         A, B = items[tuples[:, 0]], items[tuples[:, 1]]
         if hasattr(A, "tocsc"):
             A, B = A.tocsc(), B.tocsc()
@@ -93,6 +122,12 @@ class ComparisonHead:
             left = [r.get(field) for r in records[:, 0]]
             right = [r.get(field) for r in records[:, 1]]
             out.append(field_signals(left, right, field in self.numeric_fields))
+        if len(self.fields) > 1:
+            # the whole records: a value moved to another field still agrees
+            left, right = (_joined(records[:, i], self.fields) for i in (0, 1))
+            out.append(field_signals(left, right, numeric=False))
+        if self.reads_twins:
+            out.append(np.asarray(twins, dtype=np.float64)[:, None])
         return np.hstack(out).astype(np.float64)
 
     def fit(self, features, y, seed):
@@ -185,9 +220,9 @@ class _HeadMixin:
 
     def _uses_head(self, positive_only):
         """Whether ``fit`` trains the comparison head (``head``)."""
-        if self.head == "forest" and not self._on_records():
+        if self.head in ("forest", "twins") and not self._on_records():
             raise ValueError(
-                "head='forest' compares the fields of records, but the pairs are "
+                f"head={self.head!r} compares the fields of records, but the pairs are "
                 "not records; pass record pairs (a DataFrame with ltable_/rtable_ "
                 "columns) or set head=None."
             )
@@ -195,7 +230,19 @@ class _HeadMixin:
             return False
         return self._uses_encoder()
 
-    def _fit_head(self, inputs, target, train, positive_only):
+    @staticmethod
+    def _head_rows(n_pairs, train, calib):
+        """The pairs the head learns from: every pair not held out. The
+        identity-disjoint hold-out drops the pairs that straddle it from the
+        twins' training, so that the held-out entities stay new to the
+        twins; the forest, whose threshold is learned out of bag, loses
+        nothing by learning from them (a third of the pairs of the
+        DeepMatcher sets straddle)."""
+        if calib is None:
+            return train
+        return np.setdiff1d(np.arange(n_pairs), calib)
+
+    def _fit_head(self, inputs, target, train, positive_only, training):
         """Fit ``head_`` on the training pairs of ``inputs`` (None when there
         is none); return the forest's out-of-bag score of each training
         pair."""
@@ -204,9 +251,35 @@ class _HeadMixin:
             return None
         records = inputs.records
         head = ComparisonHead.for_estimator(self, records)
-        features = head.features(records[train], inputs.items, inputs.tuples[train])
+        twins = None
+        if head.reads_twins:
+            twins = self._out_of_fold_twins(records[train], target[train], training)
+        features = head.features(
+            records[train], inputs.items, inputs.tuples[train], twins
+        )
         self.head_, oob = head.fit(features, target[train], self._next_seed())
         return oob
+
+    def _out_of_fold_twins(self, records, target, training):
+        """The twins' similarity of each training pair, from twins trained
+        (as this fit trains its own, without a head) on the other folds of
+        the pairs. Twins score the pairs they fitted better than new ones,
+        so the forest would trust their own twins' cosines too much."""
+        n_folds = min(_TWIN_FOLDS, int(np.bincount(target).min()))
+        seed = self._next_seed()
+        out = np.empty(len(target))
+        folds = StratifiedKFold(max(n_folds, 2), shuffle=True, random_state=seed)
+        for k, (fit, held) in enumerate(folds.split(target, target)):
+            twins = clone(self).set_params(
+                head=None,
+                pos_label=1,
+                max_epochs=training.max_epochs,
+                random_state=seed + k,
+                verbose=0,
+            )
+            twins.fit(records[fit], target[fit])
+            out[held] = twins.similarity(records[held])
+        return out
 
     def _head_calibration(self, inputs, target, train, calib, oob):
         """The pairs, targets and head scores that the threshold and the
@@ -240,7 +313,10 @@ class _HeadMixin:
     def _similarity(self, items, tuples, records=None):
         if getattr(self, "head_", None) is None:
             return self._embedding_similarity(items, tuples)
-        features = self.head_.features(records, items, tuples)
+        twins = None
+        if getattr(self.head_, "reads_twins", False):
+            twins = self._embedding_similarity(items, tuples)
+        features = self.head_.features(records, items, tuples, twins)
         return self.head_.score(features)
 
     def _check_validation_data(self, validation_data):

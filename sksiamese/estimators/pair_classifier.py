@@ -110,7 +110,7 @@ class SiamesePairClassifier(ClassifierMixin, _Verification, _HeadMixin, _TupleBa
         the threshold of the best F1 of the similar (matching) pairs
         instead, the measure entity matching is judged by, as matches are
         rare among candidate pairs; see also :meth:`calibrate_threshold`.
-    head : {"auto", "forest"} or None, default="auto"
+    head : {"auto", "forest", "twins"} or None, default="auto"
         What decides on a pair. None: its similarity (the cosine of the two
         embeddings) against ``threshold``. "forest": a learned per-field
         comparison of the records, for pairs of records only (see the user
@@ -124,7 +124,12 @@ class SiamesePairClassifier(ClassifierMixin, _Verification, _HeadMixin, _TupleBa
         which ``threshold`` and the calibration apply to, and ``embed``
         still returns the twins' embedding (for blocking), which then
         trains 2 epochs with ``max_epochs="auto"`` (its only use is
-        blocking, whose recall more epochs do not raise). "auto":
+        blocking, whose recall more epochs do not raise). "twins": the
+        forest also reads the trained twins' cosine of each pair, learned
+        out of fold (twins trained on 2/3 of the training pairs score the
+        other third, three times), as the twins' cosines on pairs they
+        fitted would be trusted too much; it costs 3 more trainings of the
+        twins (see the user guide for what it buys). "auto":
         "forest" on records (with the default or a user encoder), None
         otherwise.
     {training}
@@ -168,7 +173,7 @@ class SiamesePairClassifier(ClassifierMixin, _Verification, _HeadMixin, _TupleBa
         "in_batch_negatives": ["boolean"],
         "pos_label": "no_validation",
         "threshold": [StrOptions({"auto"}), Real],
-        "head": [StrOptions({"auto", "forest"}), None],
+        "head": [StrOptions({"auto", "forest", "twins"}), None],
     }
 
     def __init__(
@@ -351,10 +356,11 @@ class SiamesePairClassifier(ClassifierMixin, _Verification, _HeadMixin, _TupleBa
             self._fit_tuples(
                 training, items, tuples[train], target[train], valid, continuing
             )
-            oob = self._fit_head(inputs, target, train, positive_only)
+            head_train = self._head_rows(len(target), train, calib)
+            oob = self._fit_head(inputs, target, head_train, positive_only, training)
             if self.head_ is not None:
                 calib_tuples, calib_target, score = self._head_calibration(
-                    inputs, target, train, calib, oob
+                    inputs, target, head_train, calib, oob
                 )
                 self._calibrate(score, calib_target)
             else:

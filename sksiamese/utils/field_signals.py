@@ -5,8 +5,10 @@ whether two values are equal once case and punctuation are set aside, how
 many of their words they share, whether they share a code (a model number,
 a catalogue id: a word with a digit in it), how alike their characters are (the Indel
 and Jaro-Winkler similarities, :mod:`sksiamese.utils.string_similarity`, of
-the normalised words), how far apart two numbers are
-(prices, percentages, durations, dates; see
+the normalised words, and the Jaccard similarity of their character
+3-grams), how alike their words are when reordered, added or misspelled
+(token-set ratio, Monge-Elkan), how different their lengths are, how far
+apart two numbers are (prices, percentages, durations, dates; see
 :mod:`sksiamese.utils.record_values`), and whether a value is missing. Missing
 comparisons are NaN, which the comparison head reads as "unknown" rather
 than as a disagreement.
@@ -18,7 +20,12 @@ import unicodedata
 import numpy as np
 
 from .record_values import is_missing, parse_values
-from .string_similarity import indel_similarity, jaro_winkler_similarity
+from .string_similarity import (
+    indel_similarity,
+    jaro_winkler_similarity,
+    monge_elkan_similarity,
+    token_set_similarity,
+)
 
 __all__ = ["TEXT_SIGNALS", "NUMERIC_SIGNALS", "field_signals"]
 
@@ -33,6 +40,10 @@ TEXT_SIGNALS = (
     "missing",
     "indel",
     "jaro_winkler",
+    "token_set",
+    "monge_elkan",
+    "trigram_jaccard",
+    "length_ratio",
 )
 NUMERIC_SIGNALS = ("exact", "relative_difference", "missing")
 
@@ -43,6 +54,11 @@ def _normal(value):
     text = unicodedata.normalize("NFKD", str(value)).lower()
     text = text.encode("ascii", "ignore").decode("ascii")
     return _WORD.findall(text)
+
+
+def _trigrams(text):
+    padded = f" {text} "
+    return {padded[i : i + 3] for i in range(len(padded) - 2)}
 
 
 def _text_signals(left, right):
@@ -66,6 +82,12 @@ def _text_signals(left, right):
         ta, tb = " ".join(wa), " ".join(wb)
         out[i, 5] = indel_similarity(ta, tb)
         out[i, 6] = jaro_winkler_similarity(ta, tb)
+        if wa and wb:
+            out[i, 7] = token_set_similarity(wa, wb)
+            out[i, 8] = monge_elkan_similarity(wa, wb)
+            ga, gb = _trigrams(ta), _trigrams(tb)
+            out[i, 9] = len(ga & gb) / len(ga | gb)
+            out[i, 10] = min(len(wa), len(wb)) / max(len(wa), len(wb))
     return out
 
 
