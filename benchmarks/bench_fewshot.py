@@ -190,7 +190,9 @@ def scores(y_test, pred):
 
 def loss(y_test, proba):
     """Test log-loss of predicted probabilities (columns: classes 0..k-1,
-    every class being in each sample)."""
+    every class being in each sample); SetFit's, read back from JSON in
+    float32, are renormalized."""
+    proba = proba / proba.sum(axis=1, keepdims=True)
     return log_loss(y_test, proba, labels=np.arange(proba.shape[1]))
 
 
