@@ -53,10 +53,10 @@ def measure(pool, n, seed, frozen):
     est = SiameseTransformer(SentenceTransformerBackbone(), random_state=seed)
     est.fit(X, y)
     # the temperature without the prior, as the fit computes it
-    emb = est._embed(X)
+    emb = est._embed(est._check_X(X))
     dist, keep = est._left_out_distances(emb, y, np.arange(len(y)))
     likelihood_only = fit_temperature(dist[keep], y[keep])
-    new_dist = est._prototype_distances(est._embed(X_new))
+    new_dist = est._prototype_distances(est._embed(est._check_X(X_new)))
     best = fit_temperature(new_dist, y_new)
 
     def lr(train, new):
