@@ -1,9 +1,13 @@
 """Few-shot text classification: sksiamese's recipe against SetFit.
 
 N labelled sentences per class (N = 8 and 32) drawn from the training pool of
-SetFit's benchmark sets in ``text_classification/`` (CR, emotion), one fixed
-sample per seed; accuracy and macro-F1 on the test split, and fit time (wall
-and CPU seconds; on shared cores the CPU seconds are what compares), for
+SetFit's benchmark sets in ``text_classification/`` (CR, emotion) and of two
+sets nobody tuned on, built from other shared data by a fixed recipe
+(``stsb_source``: STS-B sentences -> their source; ``itunes_genre``: song and
+album name -> genre; see ``_fewshot_sets.py``), one fixed sample per seed;
+accuracy, macro-F1 and log-loss (of ``predict_proba``) on the test split, and
+fit time (wall and CPU seconds; on shared cores the CPU seconds are what
+compares), for
 
 * ``frozen + LR``: all-MiniLM-L6-v2's embeddings as they are, then
   scikit-learn's ``LogisticRegression`` (the untrained baseline);
@@ -56,10 +60,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from _common import RESULTS, data_dir, format_table, machine, provenance, report
+from _fewshot_sets import READERS, UNSEEN_SETS
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import accuracy_score, f1_score
+from sklearn.metrics import accuracy_score, f1_score, log_loss
 
-SETS = ("cr", "emotion")
+SETS = ("cr", "emotion", *UNSEEN_SETS)
 SHOTS = (8, 32)
 
 # what runs inside --setfit-python: setfit's defaults, one thread, the local
@@ -86,12 +91,16 @@ start, cpu = time.perf_counter(), time.process_time()
 trainer.train()
 seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
 pred = model.predict(job["X_test"], batch_size=64)
-print(json.dumps({"pred": [int(p) for p in pred], "seconds": seconds, "cpu": cpu}))
+proba = model.predict_proba(job["X_test"], batch_size=64, as_numpy=True)
+print(json.dumps({"pred": [int(p) for p in pred], "proba": proba.tolist(),
+                  "seconds": seconds, "cpu": cpu}))
 """
 
 
 def read_set(folder, name):
     """The training pool and the test split of set ``name``."""
+    if name in READERS:
+        return READERS[name](folder)
     train = pd.read_csv(folder / "text_classification" / name / "train.csv")
     test = pd.read_csv(folder / "text_classification" / name / "test.csv")
     return train, test
@@ -122,7 +131,8 @@ def run_frozen(backbone, X, y, X_test):
     start, cpu = time.perf_counter(), time.process_time()
     model = LogisticRegression(max_iter=1000).fit(_embed(backbone, X), y)
     seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
-    return model.predict(_embed(backbone, X_test)), seconds, cpu
+    embedded = _embed(backbone, X_test)
+    return model.predict(embedded), model.predict_proba(embedded), seconds, cpu
 
 
 def _embed(backbone, X):
@@ -147,7 +157,9 @@ def run_sksiamese(X, y, X_test, seed):
     pipe.fit(X, y)
     seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     siamese = pipe[0]
-    return pipe.predict(X_test), siamese.predict(X_test), seconds, cpu, siamese
+    pipe_out = pipe.predict(X_test), pipe.predict_proba(X_test)
+    proto_out = siamese.predict(X_test), siamese.predict_proba(X_test)
+    return pipe_out, proto_out, seconds, cpu, siamese
 
 
 def run_setfit(python, X, y, X_test, seed, max_steps):
@@ -166,7 +178,8 @@ def run_setfit(python, X, y, X_test, seed, max_steps):
         },
     )
     result = json.loads(out.stdout.strip().splitlines()[-1])
-    return np.array(result["pred"]), result["seconds"], result["cpu"]
+    pred, proba = np.array(result["pred"]), np.array(result["proba"])
+    return pred, proba, result["seconds"], result["cpu"]
 
 
 def scores(y_test, pred):
@@ -175,9 +188,22 @@ def scores(y_test, pred):
     )
 
 
+def loss(y_test, proba):
+    """Test log-loss of predicted probabilities (columns: classes 0..k-1,
+    every class being in each sample); SetFit's, read back from JSON in
+    float32, are renormalized."""
+    proba = proba / proba.sum(axis=1, keepdims=True)
+    return log_loss(y_test, proba, labels=np.arange(proba.shape[1]))
+
+
 def summary(values):
     values = np.asarray(values, dtype=float)
     return f"{values.mean():.1f} ± {values.std(ddof=1) if len(values) > 1 else 0:.1f}"
+
+
+def summary_2(values):
+    values = np.asarray(values, dtype=float)
+    return f"{values.mean():.2f} ± {values.std(ddof=1) if len(values) > 1 else 0:.2f}"
 
 
 METHODS = ("frozen", "setfit", "sksiamese")
@@ -292,8 +318,8 @@ def main(argv=None):
                     and method not in args.rerun
                 }
                 if "frozen" in args.methods and "frozen" not in ran:
-                    pred, seconds, cpu = run_frozen(backbone, X, y, X_test)
-                    values = (*scores(y_test, pred), seconds, cpu)
+                    pred, proba, seconds, cpu = run_frozen(backbone, X, y, X_test)
+                    values = (*scores(y_test, pred), seconds, cpu, loss(y_test, proba))
                     save(name, n, seed, "frozen", "frozen + LR", values)
                 if (
                     "setfit" in args.methods
@@ -302,25 +328,26 @@ def main(argv=None):
                 ):
                     steps = setfit_steps(y)
                     cap = args.setfit_max_steps if steps > args.setfit_max_steps else -1
-                    pred, seconds, cpu = run_setfit(
+                    pred, proba, seconds, cpu = run_setfit(
                         args.setfit_python, X, y, X_test, seed, cap
                     )
                     label = "SetFit" + (f" ({cap} of {steps} steps)" if cap > 0 else "")
-                    values = (*scores(y_test, pred), seconds, cpu)
+                    values = (*scores(y_test, pred), seconds, cpu, loss(y_test, proba))
                     save(name, n, seed, "setfit", label, values)
                 if "sksiamese" in args.methods and "sksiamese" not in ran:
-                    pipe_pred, proto_pred, seconds, cpu, siamese = run_sksiamese(
+                    pipe_out, proto_out, seconds, cpu, siamese = run_sksiamese(
                         X, y, X_test, seed
                     )
                     note = (
                         f"{name} N={n} seed {seed}: sksiamese {siamese.n_iter_} "
                         f"epochs, model_selection_={siamese.model_selection_!r}"
                     )
-                    for label, pred in [
-                        ("sksiamese + LR", pipe_pred),
-                        ("sksiamese prototypes", proto_pred),
+                    for label, (pred, proba) in [
+                        ("sksiamese + LR", pipe_out),
+                        ("sksiamese prototypes", proto_out),
                     ]:
                         values = (*scores(y_test, pred), seconds, cpu)
+                        values += (loss(y_test, proba),)
                         save(name, n, seed, "sksiamese", label, values, note)
 
     done = read_records(records, protocol)
@@ -338,6 +365,8 @@ def main(argv=None):
             acc, f1, seconds = list(zip(*by_seed.values()))[:3]
             # CPU seconds, recorded since: the same on a loaded machine
             cpu = [v[3] for v in by_seed.values() if len(v) > 3]
+            # test log-loss, recorded since the unseen sets were added
+            logloss = [v[4] for v in by_seed.values() if len(v) > 4]
             seeds = ",".join(str(s) for s in sorted(by_seed))
             rows.append(
                 [
@@ -349,6 +378,7 @@ def main(argv=None):
                     summary(f1),
                     f"{np.mean(seconds):.0f}",
                     f"{np.mean(cpu):.0f}" if len(cpu) == len(seconds) else "-",
+                    summary_2(logloss) if len(logloss) == len(seconds) else "-",
                 ]
             )
     header = [
@@ -360,6 +390,7 @@ def main(argv=None):
         "macro-F1 %",
         "fit s",
         "fit CPU s",
+        "test log-loss",
     ]
     text = "\n".join(
         [
