@@ -6,8 +6,8 @@ and rejects noise."""
 
 import numpy as np
 import pytest
+from _pretrained import pretrained_backbone
 from skorch.callbacks import Callback
-from torch import nn
 
 from sksiamese import SiameseTransformer
 from sksiamese._engine.selection_scores import pair_auc
@@ -29,26 +29,8 @@ _DEFAULTS = {
 }
 
 
-class Pretrained(nn.Module):
-    """A stand-in for a pretrained backbone: its own training defaults, its
-    own embedding size, and a ``min_steps`` budget."""
-
-    pretrained = True
-
-    def __init__(self, n_features, embedding_dim=3):
-        super().__init__()
-        self.embedding_dim = embedding_dim
-        self.layer = nn.Linear(n_features, embedding_dim)
-
-    @classmethod
-    def class_training_defaults(cls, **params):
-        return dict(_DEFAULTS)
-
-    def training_defaults(self):
-        return self.class_training_defaults()
-
-    def forward(self, X):
-        return self.layer(X)
+# a pretrained backbone with a few-shot budget
+Pretrained = pretrained_backbone(_DEFAULTS, embedding_dim=3)
 
 
 class SeenRows(Callback):

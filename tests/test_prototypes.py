@@ -6,9 +6,9 @@ maximum-likelihood temperature."""
 
 import numpy as np
 import pytest
+from _pretrained import pretrained_backbone
 from scipy.special import softmax
 from sklearn.metrics import log_loss
-from torch import nn
 
 from sksiamese import SiameseTransformer
 from sksiamese.estimators._prototypes import fit_temperature, prototype_penalty
@@ -25,25 +25,8 @@ _DEFAULTS = {
 }
 
 
-class Pretrained(nn.Module):
-    """A stand-in for a pretrained backbone with a few-shot budget."""
-
-    pretrained = True
-
-    def __init__(self, n_features, embedding_dim=16):
-        super().__init__()
-        self.embedding_dim = embedding_dim
-        self.layer = nn.Linear(n_features, embedding_dim)
-
-    @classmethod
-    def class_training_defaults(cls, **params):
-        return dict(_DEFAULTS)
-
-    def training_defaults(self):
-        return self.class_training_defaults()
-
-    def forward(self, X):
-        return self.layer(X)
+# a pretrained backbone with a few-shot budget
+Pretrained = pretrained_backbone(_DEFAULTS, embedding_dim=16)
 
 
 def _overlapping(n_per_class, seed, n_features=20):
