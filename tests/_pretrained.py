@@ -5,6 +5,19 @@ them), as :class:`~sksiamese.modules.SentenceTransformerBackbone` does."""
 from torch import nn
 
 
+def few_shot_defaults(min_steps):
+    """Training defaults of a pretrained encoder with a ``min_steps`` budget."""
+    return {
+        "lr": 1e-2,
+        "weight_decay": 0.0,
+        "lr_schedule": None,
+        "max_epochs": 2,
+        "batch_size": 16,
+        "min_steps": min_steps,
+        "projection_dim": None,
+    }
+
+
 def pretrained_backbone(defaults, embedding_dim):
     """A backbone class whose ``training_defaults()`` are ``defaults``."""
 

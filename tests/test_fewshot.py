@@ -6,7 +6,7 @@ and rejects noise."""
 
 import numpy as np
 import pytest
-from _pretrained import pretrained_backbone
+from _pretrained import few_shot_defaults, pretrained_backbone
 from skorch.callbacks import Callback
 
 from sksiamese import SiameseTransformer
@@ -18,15 +18,7 @@ from sksiamese.estimators._fewshot import (
     few_shot_epochs,
 )
 
-_DEFAULTS = {
-    "lr": 1e-2,
-    "weight_decay": 0.0,
-    "lr_schedule": None,
-    "max_epochs": 2,
-    "batch_size": 16,
-    "min_steps": 12,
-    "projection_dim": None,
-}
+_DEFAULTS = few_shot_defaults(min_steps=12)
 
 
 # a pretrained backbone with a few-shot budget

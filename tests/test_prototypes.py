@@ -6,23 +6,15 @@ maximum-likelihood temperature."""
 
 import numpy as np
 import pytest
-from _pretrained import pretrained_backbone
+from _pretrained import few_shot_defaults, pretrained_backbone
 from scipy.special import softmax
 from sklearn.metrics import log_loss
 
 from sksiamese import SiameseTransformer
 from sksiamese.estimators._prototypes import fit_temperature, prototype_penalty
 
-_DEFAULTS = {
-    "lr": 1e-2,
-    "weight_decay": 0.0,
-    "lr_schedule": None,
-    "max_epochs": 2,
-    "batch_size": 16,
-    # many passes over few rows, as a pretrained encoder's few-shot budget
-    "min_steps": 60,
-    "projection_dim": None,
-}
+# many passes over few rows, as a pretrained encoder's few-shot budget
+_DEFAULTS = few_shot_defaults(min_steps=60)
 
 
 # a pretrained backbone with a few-shot budget
