@@ -193,8 +193,8 @@ def monge_elkan_similarity(words_a, words_b):
     """
     if not words_a or not words_b:
         return 0.0
-
-    def directed(xs, ys):
-        return sum(max(jaro_winkler_similarity(x, y) for y in ys) for x in xs) / len(xs)
-
-    return (directed(words_a, words_b) + directed(words_b, words_a)) / 2
+    # Jaro-Winkler is symmetric: one matrix serves both directions
+    sim = [[jaro_winkler_similarity(x, y) for y in words_b] for x in words_a]
+    best_a = [max(row) for row in sim]
+    best_b = [max(column) for column in zip(*sim)]
+    return (sum(best_a) / len(best_a) + sum(best_b) / len(best_b)) / 2
