@@ -60,6 +60,12 @@ class TrainingSpec:
     samples_per_class: int | None = None
     augment: object = None
 
+    @property
+    def few_shot_budget(self):
+        """Whether the fit has a few-shot budget (``min_steps``): a
+        pretrained backbone fine-tuned on few rows."""
+        return self.min_steps is not None
+
     def replace(self, **changes):
         """A copy of the spec with ``changes`` applied."""
         return dataclasses.replace(self, **changes)

@@ -129,8 +129,7 @@ def plan_training(estimator, training, n_rows, n_classes):
     # sample outside the benchmark's) the held-out AUC rose 0.528 -> 0.575 in
     # the 4 epochs such data gets and the untrained encoder was kept (45.2 %
     # accuracy on other pool rows); with 8 it rose to 0.614 and was kept (53.8)
-    few_shot = training.min_steps is not None
-    few_shot = few_shot and estimator.model_selection_ != "held-out"
+    few_shot = training.few_shot_budget and estimator.model_selection_ != "held-out"
     if few_shot and isinstance(estimator.samples_per_class, str):
         training = training.replace(
             samples_per_class=few_shot_samples_per_class(training.batch_size, n_classes)

@@ -432,7 +432,7 @@ default="auto"
             dataset = RowsDataset(X[train], codes[train])
             self._train(net, dataset, seed, not continuing, training, init_rows)
             self.classes_ = classes
-            self._set_prototypes(X, codes, few_shot=training.min_steps is not None)
+            self._set_prototypes(X, codes, training.few_shot_budget)
             self._set_replay(X, codes, np.random.RandomState(seed))
         return self
 
@@ -441,8 +441,9 @@ default="auto"
         ``model_selection_``)."""
         if not self.early_stopping:
             return np.arange(len(codes)), None, "off"
-        few_shot_budget = training.min_steps is not None
-        return split_rows(codes, self.validation_fraction, few_shot_budget, seed)
+        return split_rows(
+            codes, self.validation_fraction, training.few_shot_budget, seed
+        )
 
     @transactional
     def partial_fit(self, X, y, classes=None):
@@ -498,8 +499,9 @@ default="auto"
             self._train(net, dataset, seed, initialize=first, training=training)
             self.classes_ = all_classes
             self._set_replay(X_train, y_train, rng)
-            few_shot = training.min_steps is not None
-            self._set_prototypes(self._replay_X_, self._replay_y_, few_shot)
+            self._set_prototypes(
+                self._replay_X_, self._replay_y_, training.few_shot_budget
+            )
         return self
 
     def _set_replay(self, X, codes, rng):
