@@ -19,9 +19,9 @@ default::
 fine-tuning recipe (AdamW at 5e-5 with warm-up and linear decay, batches of
 16, the loss on the encoder's own embedding), and on few-shot data the
 estimator trains on every sentence (``model_selection_ == "too-few-rows"``:
-nothing held out, nothing thrown away) for at least 40 optimizer steps (at
-most 16 passes over each sentence), in batches that hold as many classes as
-they can.
+nothing held out, nothing thrown away) for at least 40 optimizer steps and
+10 passes over each sentence (at most 16 passes), in batches that hold as
+many classes as they can.
 ``SiameseTransformer``'s own ``predict`` (the nearest class mean of the
 embeddings) is a classifier too.
 

@@ -14,6 +14,7 @@ from sksiamese._engine.selection_scores import pair_auc
 from sksiamese.estimators._backbone_spec import backbone_spec
 from sksiamese.estimators._fewshot import (
     MAX_FEW_SHOT_EPOCHS,
+    MIN_FEW_SHOT_PASSES,
     MIN_SAME_CLASS_PAIRS,
     few_shot_epochs,
 )
@@ -123,7 +124,7 @@ def test_small_data_takes_the_backbones_min_steps():
     X, y = _blobs(8)  # 16 rows: one batch of 16 an epoch
     few = SiameseTransformer(Pretrained, random_state=0).fit(X, y)
     assert few.n_iter_ == _DEFAULTS["min_steps"]
-    X, y = _blobs(100)  # 13 batches an epoch: the backbone's 2 epochs
+    X, y = _blobs(1000)  # 125 batches an epoch: the backbone's 2 epochs
     many = SiameseTransformer(Pretrained, random_state=0).fit(X, y)
     assert many.n_iter_ == _DEFAULTS["max_epochs"]
     # an explicit max_epochs takes effect
@@ -137,6 +138,17 @@ def test_min_steps_never_asks_for_more_than_the_epoch_cap():
     assert few_shot_epochs(3, 40, n_rows=48, batch_size=16) == 14
     # an epoch count above the cap that the backbone asks for stays
     assert few_shot_epochs(30, 40, n_rows=16, batch_size=16) == 30
+
+
+def test_few_shot_data_takes_at_least_ten_passes_while_they_are_few_steps():
+    # 192 rows (6 classes of 32): 40 steps would be 4 passes
+    assert few_shot_epochs(3, 40, n_rows=192, batch_size=16) == MIN_FEW_SHOT_PASSES
+    # 500 rows: 10 passes would be 320 steps, so MAX_PASS_STEPS of them
+    assert few_shot_epochs(3, 40, n_rows=500, batch_size=16) == 5
+    # 1,000 rows and more keep the backbone's epochs
+    assert few_shot_epochs(3, 40, n_rows=1000, batch_size=16) == 3
+    # without a few-shot budget nothing changes
+    assert few_shot_epochs(3, None, n_rows=192, batch_size=16) == 3
 
 
 def _classes_per_batch(est, X, y):

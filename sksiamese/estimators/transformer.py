@@ -124,7 +124,8 @@ default="auto"
         the value of the backbone's ``training_defaults()`` when it has one
         (the class or an instance alike), else the standard value (here 30);
         with a backbone's ``min_steps``, small data takes as many more epochs
-        as give that many optimizer steps, up to 16 passes over each row
+        as give that many optimizer steps and at least 10 passes over each
+        row while those are at most 160 steps, up to 16 passes
         (few-shot fine-tuning: 40 steps for the text backbone, where 3
         epochs of 16 sentences are 3 steps; 16 sentences take 16).
     batch_size : int or "auto", default="auto"

@@ -69,7 +69,8 @@ class SentenceTransformerBackbone(nn.Module):
     ``batch_size=16`` tuples: the recipe that scores best on STS-B
     (``benchmarks/bench_stsb.py``). In :class:`~sksiamese.SiameseTransformer`,
     small data takes more epochs, so that a fit takes at least
-    ``min_steps=40`` optimizer steps, up to 16 passes over each sentence (3
+    ``min_steps=40`` optimizer steps and 10 passes over each sentence while
+    those are at most 160 steps, up to 16 passes over each sentence (3
     epochs of 16 sentences are 3 steps at 8 sentences per class, too few to
     move the encoder), with no held-out rows its batches hold as many
     classes as they can (6 classes of 2 sentences in a batch of 16), and
