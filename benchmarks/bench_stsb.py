@@ -99,7 +99,7 @@ def tfidf_siamese(train, dev, test):
         embedding_dim=256,
         batch_norm=False,
         max_epochs=4,
-        lr=1e-4,
+        lr=3e-2,
         batch_size=64,
         random_state=0,
     )

@@ -31,8 +31,14 @@ small and trained briefly: a linear map to a 256-dimensional embedding
 (``hidden_layer_sizes=()``), without batch normalisation (which re-centres the
 features and throws away much of the TF-IDF cosine the map starts from), no
 projection head (the CoSENT loss then trains the very cosine that is
-reported), and 4 epochs at a low learning rate. These settings were chosen on
-the dev set; the test set was only used for the final numbers.
+reported), and 4 epochs. The map starts as a random projection of the
+TF-IDF rows whose weights are of order 1, and Adam moves each weight by about
+the learning rate a step, so the learning rate is high (3e-2): at 1e-4 the
+map hardly left its start and the model scored its start, below the TF-IDF
+cosine it starts from (dev 75.7 against 77.5); at 1e-2 75.7, at 3e-2 79.5,
+at 1e-1 77.9 without early stopping (dev Spearman x 100 of the TF-IDF row).
+These settings were chosen on the dev set; the test set was only used for the
+final numbers.
 
 The figure shows the table's test column as bars, and the predicted
 similarity (``predict``, on the 0-5 scale, clipped to the range of the
@@ -79,7 +85,7 @@ SIAMESE_PARAMS = {
     "projection_dim": None,
     "loss": "cosent",
     "max_epochs": 1 if QUICK else 4,
-    "lr": 1e-4,
+    "lr": 3e-2,
     "batch_size": 64,
     "random_state": 0,
 }
