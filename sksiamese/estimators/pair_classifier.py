@@ -46,6 +46,9 @@ _FEEDBACK_REPLAY = 50
 # candidates of 2 epochs is no lower than that of twins trained to early
 # stopping, in a fifth of the fit time (bench_deepmatcher).
 _HEAD_TWIN_EPOCHS = 2
+# Twin epochs with the head on records with a pretrained text backbone and
+# max_epochs="auto": none (see the user guide's "Entity matching")
+_PRETRAINED_HEAD_EPOCHS = 0
 
 
 class SiamesePairClassifier(ClassifierMixin, _Verification, _HeadMixin, _TupleBase):
@@ -341,6 +344,10 @@ class SiamesePairClassifier(ClassifierMixin, _Verification, _HeadMixin, _TupleBa
                 # the head decides from the encoder's fields, not the twins:
                 # their epochs serve embed (blocking) only
                 epochs = min(training.max_epochs, _HEAD_TWIN_EPOCHS)
+                if self._on_text_records() and self.head != "twins":
+                    # the head reads the pretrained fields as they are, and
+                    # so does embed: no fine-tuning (_PRETRAINED_HEAD_EPOCHS)
+                    epochs = _PRETRAINED_HEAD_EPOCHS
                 training = training.replace(max_epochs=epochs)
             if validation_data is None:
                 ids = inputs.ids(groups)
