@@ -328,7 +328,8 @@ class _HeadMixin:
         twins = None
         if getattr(self.head_, "reads_twins", False):
             twins = self._embedding_similarity(items, tuples)
-        features = self.head_.features(records, *self._head_inputs(items, tuples), twins)
+        rows, tuples = self._head_inputs(items, tuples)
+        features = self.head_.features(records, rows, tuples, twins)
         return self.head_.score(features)
 
     def _check_validation_data(self, validation_data):
