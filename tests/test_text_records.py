@@ -102,7 +102,8 @@ def test_fine_tuned_twins_do_not_feed_the_head():
     assert (frozen.n_iter_, tuned.n_iter_) == (0, 2)
     left = split_record_pairs(X_test)[0]
     assert not np.allclose(frozen.embed(left), tuned.embed(left), atol=1e-3)
-    np.testing.assert_allclose(frozen.predict_proba(X_test), tuned.predict_proba(X_test))
+    proba = frozen.predict_proba(X_test)
+    np.testing.assert_allclose(proba, tuned.predict_proba(X_test))
 
 
 def test_class_and_instance_give_the_backbones_training_spec_on_records():
