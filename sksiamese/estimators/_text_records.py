@@ -15,6 +15,8 @@ forest learns from, and would be trusted too much on new pairs (the
 leakage that ``head="twins"`` avoids by cross-fitting).
 """
 
+import weakref
+
 import numpy as np
 import torch
 
@@ -29,6 +31,9 @@ from ..utils.record_values import numeric_like
 _ID_FIELD = "id"
 # Records embedded at a time for the head's per-field cosines
 _CHUNK = 1024
+# The encoder as pretrained, built once per fitted net whose twins trained
+# (the net is not pickled with it: the entry goes with the net)
+_PRETRAINED = weakref.WeakKeyDictionary()
 
 
 def text_fields(records, fields):
@@ -103,17 +108,22 @@ class _TextRecords:
     def _pretrained_fields(self):
         """The field twin as pretrained: the fitted one when it trained no
         epoch, else a fresh one built from the same parameters."""
-        if len(self.net_.history) == 0:
-            return self.net_.module_
-        module, kwargs = self._module_spec(None)
-        # seeded: a backbone with a random layer on top builds it the same
-        # at every call
-        with self._torch_seeded(0):
-            return module(**{k[len("module__") :]: v for k, v in kwargs.items()})
+        net = self.net_
+        if len(net.history) == 0:
+            return net.module_
+        if net not in _PRETRAINED:
+            module, kwargs = self._module_spec(None)
+            # seeded: a backbone with a random layer on top builds it the
+            # same whenever it is built (after loading a pickled model)
+            with self._torch_seeded(0):
+                kwargs = {k[len("module__") :]: v for k, v in kwargs.items()}
+                _PRETRAINED[net] = module(**kwargs).to(self.device)
+        return _PRETRAINED[net]
 
     def _pretrained_field_slices(self):
-        """The columns of each text field in :meth:`_pretrained_rows`."""
-        return list(self._pretrained_fields().field_slices.values())
+        """The columns of each text field in :meth:`_pretrained_rows` (the
+        twins' layout)."""
+        return list(self.net_.module_.field_slices.values())
 
     def _pretrained_rows(self, items, tuples):
         """``(rows, tuples)``: the pretrained field embeddings of the items of
