@@ -133,8 +133,16 @@ class SiamesePairClassifier(ClassifierMixin, _Verification, _HeadMixin, _TupleBa
         other third, three times), as the twins' cosines on pairs they
         fitted would be trusted too much; it costs 3 more trainings of the
         twins (see the user guide for what it buys). "auto":
-        "forest" on records (with the default or a user encoder), None
-        otherwise.
+        "forest" on records (with the default or a user encoder, or a
+        pretrained text backbone as ``module``), None otherwise. With a
+        pretrained text backbone (e.g.
+        :class:`~sksiamese.modules.SentenceTransformerBackbone`) on records,
+        the twin embeds each text field on its own and the forest reads the
+        per-field cosines of the encoder as pretrained (never of fine-tuned
+        twins, which fit the training pairs); the twins are then not
+        fine-tuned with ``max_epochs="auto"`` (set ``max_epochs`` to
+        fine-tune them for ``embed``, or ``head="twins"``, whose forest
+        also reads their cosine, cross-fitted).
     {training}
 
     Attributes
