@@ -10,6 +10,7 @@ from _pretrained import few_shot_defaults, text_backbone
 
 from sksiamese import RecordEncoder, SiamesePairClassifier
 from sksiamese.records import split_record_pairs
+from sksiamese.retrieval import blocking_recall, candidate_pairs
 
 pd = pytest.importorskip("pandas")
 
@@ -154,3 +155,13 @@ def test_bad_records_raise_clear_errors():
     numbers = X[["ltable_id", "ltable_price", "rtable_id", "rtable_price"]]
     with pytest.raises(ValueError, match="no text field"):
         SiamesePairClassifier(module=Pretrained, random_state=0).fit(numbers, y)
+
+
+def test_blocking_on_the_pretrained_embedding_finds_the_matches():
+    X, y = _synonym_pairs(100, seed=0)
+    model = SiamesePairClassifier(module=Pretrained, random_state=0).fit(X, y)
+    X_new, y_new = _synonym_pairs(60, seed=1)
+    left, right = split_record_pairs(X_new[y_new == 1])
+    cands = candidate_pairs(model, left, right, n_neighbors=3, direction="left")
+    matches = pd.DataFrame({"ltable_id": left["id"], "rtable_id": right["id"]})
+    assert blocking_recall(cands, matches) >= 0.95
