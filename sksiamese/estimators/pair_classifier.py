@@ -47,7 +47,11 @@ _FEEDBACK_REPLAY = 50
 # stopping, in a fifth of the fit time (bench_deepmatcher).
 _HEAD_TWIN_EPOCHS = 2
 # Twin epochs with the head on records with a pretrained text backbone and
-# max_epochs="auto": none (see the user guide's "Entity matching")
+# max_epochs="auto": none. The head reads the encoder as pretrained, and
+# fine-tuned twins bought nothing: cross-fitted into the head
+# (head="twins") they tied the frozen head on Beer's and iTunes-Amazon's
+# valid pairs (F1 84.8, 96.4) in 15-26x the fit time, and in sample they
+# cost 1.9 on iTunes-Amazon (bench_pretrained_fields)
 _PRETRAINED_HEAD_EPOCHS = 0
 
 
