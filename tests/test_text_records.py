@@ -152,6 +152,10 @@ def test_bad_records_raise_clear_errors():
         SiamesePairClassifier(
             module=Pretrained, encoder=RecordEncoder(), random_state=0
         ).fit(X, y)
+    strings = SiamesePairClassifier(module=Pretrained, random_state=0)
+    strings.fit(np.array([["a b", "b a"], ["c", "d"]] * 10), [1, 0] * 10)
+    with pytest.raises(ValueError, match="was not fitted on records"):
+        strings.predict(X)
     numbers = X[["ltable_id", "ltable_price", "rtable_id", "rtable_price"]]
     with pytest.raises(ValueError, match="no text field"):
         SiamesePairClassifier(module=Pretrained, random_state=0).fit(numbers, y)

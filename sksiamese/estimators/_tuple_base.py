@@ -155,6 +155,11 @@ class _TupleBase(_TextRecords, SiameseBase):
         k = self._arity
         flat = records.ravel()
         tuples = np.arange(len(records) * k).reshape(len(records), k)
+        if not reset and not self._on_records():
+            raise ValueError(
+                f"{type(self).__name__} was not fitted on records; pass "
+                f"{self._tuple_name} in the form seen in fit."
+            )
         if self._takes_raw_items():
             return self._check_text_records(flat, reset), tuples
         if reset:
@@ -165,11 +170,6 @@ class _TupleBase(_TextRecords, SiameseBase):
                 self.encoder_ = clone(encoder).fit(
                     encoder_input(encoder, flat, None, self.encoder is not None), None
                 )
-        elif not self._on_records():
-            raise ValueError(
-                f"{type(self).__name__} was not fitted on records; pass "
-                f"{self._tuple_name} in the form seen in fit."
-            )
         with located_in_tuples(k, self._tuple_name[:-1]):
             items = self._encode(flat)
         return items, tuples
