@@ -47,12 +47,12 @@ _FEEDBACK_REPLAY = 50
 # stopping, in a fifth of the fit time (bench_deepmatcher).
 _HEAD_TWIN_EPOCHS = 2
 # Twin epochs with the head on records with a pretrained text backbone and
-# max_epochs="auto": none. The head reads the encoder as pretrained, and
-# fine-tuned twins bought nothing: cross-fitted into the head
-# (head="twins") they tied the frozen head on Beer's and iTunes-Amazon's
-# valid pairs (F1 84.8, 96.4) in 15-26x the fit time and lost in Beer's
-# cross-validation (88.8 against 93.1), and in sample they cost 1.9 on
-# iTunes-Amazon (bench_pretrained_fields)
+# max_epochs="auto": none. The head reads the encoder as pretrained; the
+# fine-tuned twins, cross-fitted into the head (head="twins"), tied the
+# frozen head on Beer's and iTunes-Amazon's valid pairs (F1 84.8, 96.4) in
+# 15-26x the fit time, lost in Beer's cross-validation (88.8 against 93.1)
+# and won only on Amazon-Google's valid pairs (71.0 against 66.8) in 22x
+# the fit time (bench_pretrained_fields)
 _PRETRAINED_HEAD_EPOCHS = 0
 
 
