@@ -48,6 +48,14 @@ Methods (nothing tuned per set; test pairs never seen):
 * ``twins``: ``head="twins"``, fitted on ``train`` + ``valid``: the forest
   also reads the twins' cosine of each pair, out of fold on the training
   pairs (3 more trainings of the twins).
+* ``pretrained``: ``module=SentenceTransformerBackbone`` (the offline
+  all-MiniLM-L6-v2, ``sksiamese[text]``), fitted on ``train`` + ``valid``:
+  the head on the per-field cosines of the pretrained encoder (each text
+  field embedded on its own), not fine-tuned.
+* ``pretrained_twins``: the same with ``head="twins"``: the twins are
+  fine-tuned (2 epochs) and the forest also reads their cosine,
+  cross-fitted (3 more fine-tunings; too slow on one CPU thread for
+  Amazon-Google, see the user guide).
 
 Beside them the published F1 of DeepMatcher (Hybrid) and Ditto (RoBERTa, on
 a GPU).
@@ -86,6 +94,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from sksiamese import RecordEncoder, SiamesePairClassifier
+from sksiamese.modules import SentenceTransformerBackbone
 from sksiamese.records import pair_frame, split_record_pairs
 from sksiamese.retrieval import blocking_recall, candidate_pairs
 from sksiamese.utils.field_signals import field_signals
@@ -102,6 +111,8 @@ METHODS = (
     "no_head",
     "full_twins",
     "twins",
+    "pretrained",
+    "pretrained_twins",
     "blocking",
 )
 PUBLISHED = {  # test F1 x 100 (Mudgal et al. 2018; Li et al. 2020)
@@ -275,6 +286,10 @@ RUNNERS = {
     "no_head": siamese({"head": None}, use_valid=False),
     "full_twins": siamese({"max_epochs": 30}, use_valid=False),
     "twins": siamese({"head": "twins"}, use_valid=False),
+    "pretrained": siamese({"module": SentenceTransformerBackbone}, use_valid=False),
+    "pretrained_twins": siamese(
+        {"module": SentenceTransformerBackbone, "head": "twins"}, use_valid=False
+    ),
 }
 LABELS = {
     "defaults": "SiamesePairClassifier defaults (head, TF-IDF fields), "
@@ -283,6 +298,8 @@ LABELS = {
     "no_head": "head=None (former defaults: weighted cosine + threshold)",
     "full_twins": "defaults with max_epochs=30 (twins trained to early stopping)",
     "twins": "head='twins' (the forest also reads the twins' cosine, cross-fitted)",
+    "pretrained": "head with pretrained fields (frozen all-MiniLM-L6-v2)",
+    "pretrained_twins": "head with pretrained fields + fine-tuned twins, head='twins'",
     "tfidf": "TF-IDF cosine of the record, threshold on valid",
     "lr": "per-field similarities + LogisticRegression, threshold on valid",
     "rf": "per-field similarities + RandomForest, threshold on valid",

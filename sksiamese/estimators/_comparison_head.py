@@ -102,11 +102,16 @@ class ComparisonHead:
     def for_estimator(cls, estimator, records):
         """The head of a fitted estimator on records (an ``(n, 2)`` array of
         record dicts): the fields and their kinds are those of the records."""
-        id_field = getattr(estimator.encoder_, "id_field", None)
+        encoder = getattr(estimator, "encoder_", None)
+        if encoder is None:
+            # a pretrained text backbone: its blocks of the text fields
+            id_field, slices = "id", estimator._pretrained_field_slices()
+        else:
+            id_field = getattr(encoder, "id_field", None)
+            slices = getattr(encoder, "field_slices_", {}).values()
         fields = [f for f in estimator.record_fields_ if f != id_field]
         flat = records.ravel()
         numeric = [f for f in fields if numeric_like([r.get(f) for r in flat])]
-        slices = getattr(estimator.encoder_, "field_slices_", {}).values()
         # an encoder without field blocks (a user's): the whole row's cosine
         slices = [s for s in slices if s.stop > s.start] or [slice(None)]
         return cls(fields, numeric, slices, estimator.head == "twins")
@@ -228,7 +233,7 @@ class _HeadMixin:
             )
         if self.head is None or not self._on_records() or positive_only:
             return False
-        return self._uses_encoder()
+        return self._uses_encoder() or self._on_text_records()
 
     @staticmethod
     def _head_rows(n_pairs, train, calib):
@@ -254,9 +259,8 @@ class _HeadMixin:
         twins = None
         if head.reads_twins:
             twins = self._out_of_fold_twins(records[train], target[train], training)
-        features = head.features(
-            records[train], inputs.items, inputs.tuples[train], twins
-        )
+        items, tuples = self._head_inputs(inputs.items, inputs.tuples[train])
+        features = head.features(records[train], items, tuples, twins)
         self.head_, oob = head.fit(features, target[train], self._next_seed())
         return oob
 
@@ -306,6 +310,14 @@ class _HeadMixin:
             return None
         return record_tuples(X, 2, type(self).__name__)
 
+    def _head_inputs(self, items, tuples):
+        """The rows whose per-field cosines the head reads, and the tuples
+        as indices of them: the encoder's rows, or with a pretrained text
+        backbone its field embeddings as pretrained (_text_records)."""
+        if self._on_text_records():
+            return self._pretrained_rows(items, tuples)
+        return items, tuples
+
     def _embedding_similarity(self, items, tuples):
         """The similarity of the two embeddings of each pair."""
         return super()._similarity(items, tuples)
@@ -316,7 +328,8 @@ class _HeadMixin:
         twins = None
         if getattr(self.head_, "reads_twins", False):
             twins = self._embedding_similarity(items, tuples)
-        features = self.head_.features(records, items, tuples, twins)
+        rows, tuples = self._head_inputs(items, tuples)
+        features = self.head_.features(records, rows, tuples, twins)
         return self.head_.score(features)
 
     def _check_validation_data(self, validation_data):

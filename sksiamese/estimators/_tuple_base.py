@@ -40,6 +40,7 @@ from ..utils.validation import (
 from ._base import SiameseBase, _init_sample, _n_features
 from ._loss_side import _build_loss
 from ._params import _ROUTED_PREFIXES
+from ._text_records import _TextRecords
 from ._tuple_inputs import TupleInputs
 
 # Tuples embedded at a time at inference: bounds memory whatever the input.
@@ -50,7 +51,7 @@ _CHUNK = 8192
 _MIN_DISJOINT = 20
 
 
-class _TupleBase(SiameseBase):
+class _TupleBase(_TextRecords, SiameseBase):
     """Validation of pairs / triplets, the encoder, and tuple distances."""
 
     _arity = 2
@@ -112,10 +113,11 @@ class _TupleBase(SiameseBase):
         or CSR), the row indices of each pair or triplet, and the item ids.
         """
         k, name, cls = self._arity, self._tuple_name, type(self).__name__
-        records = None if self._takes_raw_items() else record_tuples(X, k, cls)
+        # records with a text backbone: it embeds their fields (_text_records)
+        records = record_tuples(X, k, cls)
         if records is not None:
             items, tuples = self._check_records(records, reset)
-            id_field = getattr(self.encoder_, "id_field", "id")
+            id_field = getattr(getattr(self, "encoder_", None), "id_field", "id")
             return TupleInputs("records", records, items, tuples, id_field)
         if not reset and self._on_records():
             raise ValueError(
@@ -152,6 +154,14 @@ class _TupleBase(SiameseBase):
         """``(items, tuples)`` of an ``(n, k)`` array of record dicts."""
         k = self._arity
         flat = records.ravel()
+        tuples = np.arange(len(records) * k).reshape(len(records), k)
+        if not reset and not self._on_records():
+            raise ValueError(
+                f"{type(self).__name__} was not fitted on records; pass "
+                f"{self._tuple_name} in the form seen in fit."
+            )
+        if self._takes_raw_items():
+            return self._check_text_records(flat, reset), tuples
         if reset:
             encoder = RecordEncoder() if self.encoder is None else self.encoder
             self.record_fields_ = record_fields(flat)
@@ -160,14 +170,15 @@ class _TupleBase(SiameseBase):
                 self.encoder_ = clone(encoder).fit(
                     encoder_input(encoder, flat, None, self.encoder is not None), None
                 )
-        elif not self._on_records():
-            raise ValueError(
-                f"{type(self).__name__} was not fitted on records; pass "
-                f"{self._tuple_name} in the form seen in fit."
-            )
         with located_in_tuples(k, self._tuple_name[:-1]):
             items = self._encode(flat)
-        return items, np.arange(len(records) * k).reshape(len(records), k)
+        return items, tuples
+
+    def _module_spec(self, n_features):
+        module, kwargs = super()._module_spec(n_features)
+        if self._on_text_records():
+            return self._text_module_spec(module, kwargs)
+        return module, kwargs
 
     def _encode(self, items):
         if self._on_records():
@@ -292,7 +303,9 @@ class _TupleBase(SiameseBase):
         embeddings : ndarray of shape (n_items, embedding_dim), dtype float32
         """
         check_is_fitted(self)
-        if self._takes_raw_items():
+        if self._on_text_records():
+            X = self._text_record_items(X)
+        elif self._takes_raw_items():
             X = self._check_X(X)
         elif self._on_records():
             X = self._encode(X)  # a DataFrame (or dicts) of records

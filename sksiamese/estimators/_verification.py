@@ -67,9 +67,10 @@ class _Verification:
         """Similarity of the kept calibration pairs under the current net."""
         items = self._calib_items_
         records = None
+        if self._on_records():
+            # the items are the records themselves (kept raw, see above)
+            records = items[self._calib_tuples_]
         if self._uses_encoder():
-            if self._on_records():
-                records = items[self._calib_tuples_]
             items = self._encode(list(items))
         return self._similarity(items, self._calib_tuples_, records)
 

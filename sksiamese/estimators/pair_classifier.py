@@ -46,6 +46,14 @@ _FEEDBACK_REPLAY = 50
 # candidates of 2 epochs is no lower than that of twins trained to early
 # stopping, in a fifth of the fit time (bench_deepmatcher).
 _HEAD_TWIN_EPOCHS = 2
+# Twin epochs with the head on records with a pretrained text backbone and
+# max_epochs="auto": none. The head reads the encoder as pretrained; the
+# fine-tuned twins, cross-fitted into the head (head="twins"), tied the
+# frozen head on Beer's and iTunes-Amazon's valid pairs (F1 84.8, 96.4) in
+# 15-26x the fit time, lost in Beer's cross-validation (88.8 against 93.1)
+# and won only on Amazon-Google's valid pairs (71.0 against 66.8) in 22x
+# the fit time (bench_pretrained_fields)
+_PRETRAINED_HEAD_EPOCHS = 0
 
 
 class SiamesePairClassifier(ClassifierMixin, _Verification, _HeadMixin, _TupleBase):
@@ -130,8 +138,16 @@ class SiamesePairClassifier(ClassifierMixin, _Verification, _HeadMixin, _TupleBa
         other third, three times), as the twins' cosines on pairs they
         fitted would be trusted too much; it costs 3 more trainings of the
         twins (see the user guide for what it buys). "auto":
-        "forest" on records (with the default or a user encoder), None
-        otherwise.
+        "forest" on records (with the default or a user encoder, or a
+        pretrained text backbone as ``module``), None otherwise. With a
+        pretrained text backbone (e.g.
+        :class:`~sksiamese.modules.SentenceTransformerBackbone`) on records,
+        the twin embeds each text field on its own and the forest reads the
+        per-field cosines of the encoder as pretrained (never of fine-tuned
+        twins, which fit the training pairs); the twins are then not
+        fine-tuned with ``max_epochs="auto"`` (set ``max_epochs`` to
+        fine-tune them for ``embed``, or ``head="twins"``, whose forest
+        also reads their cosine, cross-fitted).
     {training}
 
     Attributes
@@ -341,6 +357,10 @@ class SiamesePairClassifier(ClassifierMixin, _Verification, _HeadMixin, _TupleBa
                 # the head decides from the encoder's fields, not the twins:
                 # their epochs serve embed (blocking) only
                 epochs = min(training.max_epochs, _HEAD_TWIN_EPOCHS)
+                if self._on_text_records() and self.head != "twins":
+                    # the head reads the pretrained fields as they are, and
+                    # so does embed: no fine-tuning (_PRETRAINED_HEAD_EPOCHS)
+                    epochs = _PRETRAINED_HEAD_EPOCHS
                 training = training.replace(max_epochs=epochs)
             if validation_data is None:
                 ids = inputs.ids(groups)

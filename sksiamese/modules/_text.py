@@ -57,7 +57,9 @@ class SentenceTransformerBackbone(nn.Module):
     own tokenizer (padded to the longest sentence of the batch) and returns
     one embedding per string, so the estimators accept text directly: pairs
     as an ``(n_pairs, 2)`` array of strings, triplets as ``(n, 3)``, and a
-    list of strings for :class:`~sksiamese.SiameseTransformer`. Fine-tuning
+    list of strings for :class:`~sksiamese.SiameseTransformer`. Pairs of
+    records are embedded field by field: the same model embeds each text
+    field of both records (see the user guide's "Entity matching"). Fine-tuning
     trains all of the model's weights unless ``freeze``.
 
     Given as an instance or as the class (``module=SentenceTransformerBackbone``,
