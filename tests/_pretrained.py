@@ -22,16 +22,12 @@ def few_shot_defaults(min_steps):
     }
 
 
-def pretrained_backbone(defaults, embedding_dim):
-    """A backbone class whose ``training_defaults()`` are ``defaults``."""
+def _named_defaults(defaults):
+    """A pretrained module base whose ``training_defaults()`` (of the class
+    and of an instance) are ``defaults``."""
 
-    class Pretrained(nn.Module):
+    class NamedDefaults(nn.Module):
         pretrained = True
-
-        def __init__(self, n_features, embedding_dim=embedding_dim):
-            super().__init__()
-            self.embedding_dim = embedding_dim
-            self.layer = nn.Linear(n_features, embedding_dim)
 
         @classmethod
         def class_training_defaults(cls, **params):
@@ -39,6 +35,18 @@ def pretrained_backbone(defaults, embedding_dim):
 
         def training_defaults(self):
             return self.class_training_defaults()
+
+    return NamedDefaults
+
+
+def pretrained_backbone(defaults, embedding_dim):
+    """A backbone class whose ``training_defaults()`` are ``defaults``."""
+
+    class Pretrained(_named_defaults(defaults)):
+        def __init__(self, n_features, embedding_dim=embedding_dim):
+            super().__init__()
+            self.embedding_dim = embedding_dim
+            self.layer = nn.Linear(n_features, embedding_dim)
 
         def forward(self, X):
             return self.layer(X)
@@ -54,9 +62,8 @@ def text_backbone(synonyms, defaults, embedding_dim=16):
     identity; ``training_defaults()`` are ``defaults``."""
     concept = {w: group[0] for group in synonyms for w in group}
 
-    class PretrainedText(nn.Module):
+    class PretrainedText(_named_defaults(defaults)):
         takes_raw_items = True
-        pretrained = True
 
         def __init__(self, embedding_dim=embedding_dim):
             super().__init__()
@@ -65,13 +72,6 @@ def text_backbone(synonyms, defaults, embedding_dim=16):
             with torch.no_grad():
                 self.layer.weight.copy_(torch.eye(embedding_dim))
                 self.layer.bias.zero_()
-
-        @classmethod
-        def class_training_defaults(cls, **params):
-            return dict(defaults)
-
-        def training_defaults(self):
-            return self.class_training_defaults()
 
         def _word(self, word):
             seed = zlib.crc32(concept.get(word, word).encode())
