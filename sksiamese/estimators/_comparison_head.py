@@ -47,6 +47,7 @@ from .._engine.record_tuples import record_tuples
 from ..utils.field_signals import field_signals
 from ..utils.record_values import is_missing, numeric_like
 from ..utils.rows import row_cosines, row_products
+from ._text_records import _ID_FIELD
 from ._tuple_base import _as_records, _concat
 
 # Trees of the head's forest: its votes are the pair score that the threshold
@@ -105,7 +106,7 @@ class ComparisonHead:
         encoder = getattr(estimator, "encoder_", None)
         if encoder is None:
             # a pretrained text backbone: its blocks of the text fields
-            id_field, slices = "id", estimator._pretrained_field_slices()
+            id_field, slices = _ID_FIELD, estimator._pretrained_field_slices()
         else:
             id_field = getattr(encoder, "id_field", None)
             slices = getattr(encoder, "field_slices_", {}).values()

@@ -26,8 +26,9 @@ from ..modules._record_text import FieldwiseText
 from ..utils.fields import field_text, located_in_tuples
 from ..utils.record_values import numeric_like
 
-# The field that tells records apart, as RecordEncoder's default id_field:
-# an id is no text to compare
+# The field that tells records apart, as RecordEncoder's default id_field,
+# where no encoder names one (a text backbone's records, the head, the
+# record-disjoint hold-out): an id is no text to compare
 _ID_FIELD = "id"
 # Records embedded at a time for the head's per-field cosines
 _CHUNK = 1024

@@ -40,7 +40,7 @@ from ..utils.validation import (
 from ._base import SiameseBase, _init_sample, _n_features
 from ._loss_side import _build_loss
 from ._params import _ROUTED_PREFIXES
-from ._text_records import _TextRecords
+from ._text_records import _ID_FIELD, _TextRecords
 from ._tuple_inputs import TupleInputs
 
 # Tuples embedded at a time at inference: bounds memory whatever the input.
@@ -117,7 +117,7 @@ class _TupleBase(_TextRecords, SiameseBase):
         records = record_tuples(X, k, cls)
         if records is not None:
             items, tuples = self._check_records(records, reset)
-            id_field = getattr(getattr(self, "encoder_", None), "id_field", "id")
+            id_field = getattr(getattr(self, "encoder_", None), "id_field", _ID_FIELD)
             return TupleInputs("records", records, items, tuples, id_field)
         if not reset and self._on_records():
             raise ValueError(
